@@ -1,0 +1,63 @@
+"""The Litestar application factory: routes, lifespan (pool open/close), error handling, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from service import __version__
+from service.config import Settings
+from service.db.health import HealthChecker
+from service.db.pool import open_pool, provide_connection
+from service.http.errors import exception_to_response
+from service.http.health import api_test, liveness, readiness
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@asynccontextmanager
+async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    """Open the pool before the first request (with retries); close it after the last one finished."""
+    settings: Settings = app.state.settings
+    pool = await open_pool(settings)
+    app.state.pool = pool
+    try:
+        first = await app.state.health.check(pool)
+        log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
+                 "up" if first.up else "down", first.response_time_ms, first.pending_migrations)
+        yield
+    finally:
+        # Servers run the lifespan shutdown only after in-flight requests completed.
+        await app.state.health.close()
+        await pool.close()
+        app.state.pool = None
+        log.info("database pool closed")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    if not settings.database_url:
+        raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
+    state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
+    return Litestar(
+        route_handlers=[liveness, readiness, api_test],
+        state=state,
+        lifespan=[database_lifespan],
+        dependencies={"conn": Provide(provide_connection)},
+        exception_handlers={Exception: exception_to_response},
+        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
+                               allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        openapi_config=OpenAPIConfig(title="Flow CRM service", version=__version__),
+        request_max_body_size=MAX_BODY_BYTES,
+        logging_config=None,  # the process configures logging (flowcrm CLI, uvicorn)
+        debug=False,
+    )

@@ -1,0 +1,136 @@
+"""The `flowcrm` command: serve, db (migrations), and later users and seed."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError
+
+from service.config import Settings, redact_url
+from service.db.embedded import EmbeddedPostgres
+from service.db.migrations import MigrationError, MigrationRunner
+
+log = logging.getLogger("flowcrm")
+
+EMBEDDED_DATABASE = "flowcrm"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"flowcrm: invalid configuration: {problems}")
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[tuple[str, bool]]:
+    """The database URL to use and whether it is the embedded server (started here, stopped after)."""
+    if settings.database_url:
+        yield settings.database_url, False
+        return
+    server = EmbeddedPostgres(settings.embedded_pg_dir)
+    already_running = server.running_port() is not None
+    server_url = server.start()
+    try:
+        url = urlunsplit(urlsplit(server_url)._replace(path=f"/{EMBEDDED_DATABASE}"))
+        MigrationRunner(url, settings.migrations_dir).create_database()
+        yield url, True
+    finally:
+        if not already_running:
+            server.stop()
+
+
+def _runner(settings: Settings, url: str) -> MigrationRunner:
+    return MigrationRunner(url, settings.migrations_dir)
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
+        if embedded or args.migrate:
+            applied = _runner(settings, url).up()
+            log.info("migrations applied: %s", ", ".join(applied) or "none pending")
+        os.environ["DATABASE_URL"] = url  # the app factory (in each worker) reads it from the environment
+        # uvicorn re-raises SIGTERM/SIGINT once it has drained requests and closed the app; turning that
+        # into a normal exit lets the embedded server stop cleanly and the process exit with status 0.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _exit_cleanly)
+        uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=args.workers, timeout_graceful_shutdown=30, log_level="info")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with database(settings) as (url, _embedded):
+        runner = _runner(settings, url)
+        try:
+            if args.action == "up":
+                applied = runner.up()
+                print("Applied: " + ", ".join(applied) if applied else "Nothing to apply: the database is up to date.")
+            elif args.action == "status":
+                status = runner.status()
+                for name in status.applied:
+                    print(f"[X] {name}")
+                for name in status.pending:
+                    print(f"[ ] {name}")
+                print(f"Applied: {len(status.applied)}, pending: {len(status.pending)}, "
+                      f"last applied: {status.last_applied or '-'}")
+            elif args.action == "rollback":
+                rolled = runner.rollback(args.steps)
+                print("Rolled back: " + ", ".join(rolled) if rolled else "Nothing to roll back.")
+            elif args.action == "new":
+                print(f"Created {runner.new(args.name)}")
+            elif args.action == "dump":
+                print(f"Wrote {runner.dump()}")
+        except MigrationError as exc:
+            print(f"flowcrm db {args.action} failed: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowcrm", description="Flow CRM service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)")
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations to DATABASE_URL first")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each has its own pool)")
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations (dbmate)")
+    actions = db.add_subparsers(dest="action", required=True)
+    actions.add_parser("up", help="apply pending migrations")
+    actions.add_parser("status", help="list applied and pending migrations")
+    rollback = actions.add_parser("rollback", help="roll back the last migration(s)")
+    rollback.add_argument("--steps", type=int, default=1)
+    new = actions.add_parser("new", help="create a new migration file")
+    new.add_argument("name")
+    actions.add_parser("dump", help="write db/schema.sql from the database")
+    db.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

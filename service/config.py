@@ -1,0 +1,71 @@
+"""Settings from the environment: one validated object, read once at start."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_JWT_SECRET = "dev-only-insecure-secret-change-me"
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced, safe for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = Field("development", alias="ENVIRONMENT")
+    host: str = Field("127.0.0.1", alias="HOST")
+    port: int = Field(3000, ge=1, le=65535, alias="PORT")
+
+    # Database. Without DATABASE_URL `flowcrm serve` starts an embedded PostgreSQL in EMBEDDED_PG_DIR.
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    embedded_pg_dir: Path = Field(Path(".data/postgres"), alias="EMBEDDED_PG_DIR")
+    migrations_dir: Path = Field(PROJECT_ROOT / "db" / "migrations", alias="MIGRATIONS_DIR")
+
+    db_pool_min: int = Field(2, ge=0, alias="DB_POOL_MIN")
+    db_pool_max: int = Field(20, ge=1, alias="DB_POOL_MAX")
+    db_idle_timeout: float = Field(30.0, gt=0, alias="DB_IDLE_TIMEOUT")
+    db_connect_timeout: float = Field(2.0, gt=0, alias="DB_CONNECT_TIMEOUT")
+    db_acquire_timeout: float = Field(2.0, gt=0, alias="DB_ACQUIRE_TIMEOUT")
+    db_statement_timeout: float = Field(10.0, gt=0, alias="DB_STATEMENT_TIMEOUT")
+    db_startup_timeout: float = Field(30.0, ge=0, alias="DB_STARTUP_TIMEOUT")
+    db_ssl_mode: Literal["disable", "require", "verify-full"] | None = Field(None, alias="DB_SSL_MODE")
+    db_ssl_root_cert: Path | None = Field(None, alias="DB_SSL_ROOT_CERT")
+
+    health_timeout: float = Field(1.5, gt=0, alias="HEALTH_TIMEOUT")
+    health_cache_seconds: float = Field(1.0, ge=0, alias="HEALTH_CACHE_SECONDS")
+
+    jwt_secret: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET")
+    jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
+
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:3000"],
+        alias="CORS_ORIGINS",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+        if self.db_ssl_mode == "verify-full" and self.db_ssl_root_cert is None:
+            raise ValueError("DB_SSL_MODE=verify-full needs DB_SSL_ROOT_CERT (the CA file)")
+        if self.environment == "production" and (self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < 32):
+            raise ValueError("JWT_SECRET must be set to a random value of at least 32 characters in production")
+        return self
+
+    @cached_property
+    def database_url_redacted(self) -> str:
+        return redact_url(self.database_url or "")

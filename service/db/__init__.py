@@ -1,0 +1,1 @@
+"""Database plumbing: pool lifecycle, per-request connections, SQLSTATE mapping, migrations, embedded server."""

@@ -1,0 +1,108 @@
+"""The asyncpg pool: opened with retries at start, one connection per request, closed at stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import asyncpg
+from litestar.datastructures import State
+
+from service.config import Settings
+from service.errors import DatabaseUnavailable, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+async def _no_session_state_reset(conn: asyncpg.Connection) -> None:
+    """Replace asyncpg's reset query on release (one round trip per request).
+
+    asyncpg still rolls back an open transaction before calling this. The service never changes session
+    state (no SET, LISTEN, session advisory locks, temp tables), so there is nothing else to reset.
+    """
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for asyncpg.connect / create_pool shared by the pool and the health checker."""
+    options: dict[str, Any] = {
+        "dsn": settings.database_url,
+        "timeout": settings.db_connect_timeout,
+        # A client-side bound past the server's statement_timeout, so a dead network cannot hang a request.
+        "command_timeout": settings.db_statement_timeout + 2,
+        "server_settings": {
+            "statement_timeout": str(int(settings.db_statement_timeout * 1000)),
+            "timezone": "UTC",  # timestamps are stored without zone, in UTC
+            "application_name": "flowcrm",
+        },
+    }
+    if settings.db_ssl_mode == "verify-full":
+        context = ssl.create_default_context(cafile=str(settings.db_ssl_root_cert))
+        context.check_hostname = True
+        options["ssl"] = context
+    elif settings.db_ssl_mode is not None:
+        options["ssl"] = settings.db_ssl_mode
+    return options
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    """Create the pool, retrying with exponential backoff and jitter until DB_STARTUP_TIMEOUT runs out."""
+    deadline = time.monotonic() + settings.db_startup_timeout
+    delay = 0.25
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            pool = await asyncpg.create_pool(
+                min_size=settings.db_pool_min,
+                max_size=settings.db_pool_max,
+                max_inactive_connection_lifetime=settings.db_idle_timeout,
+                reset=_no_session_state_reset,
+                **connect_options(settings),
+            )
+            log.info("database pool open (attempt %d): %s, min %d, max %d", attempt,
+                     settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max)
+            return pool
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            remaining = deadline - time.monotonic()
+            reason = f"{type(exc).__name__}: {exc}"
+            if remaining <= 0:
+                raise DatabaseUnavailable(
+                    f"could not connect to the database at {settings.database_url_redacted} "
+                    f"after {attempt} attempts in {settings.db_startup_timeout:.0f}s; last error: {reason}"
+                ) from exc
+            pause = min(delay * random.uniform(0.5, 1.5), remaining)
+            log.warning("database connection attempt %d failed (%s); retrying in %.2fs", attempt, reason, pause)
+            await asyncio.sleep(pause)
+            delay = min(delay * 2, 5.0)
+
+
+async def provide_connection(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Litestar dependency: a pooled connection for one request, returned to the pool afterwards.
+
+    When no connection frees up within DB_ACQUIRE_TIMEOUT the request ends in 503 with Retry-After,
+    so an overloaded or unreachable database never makes a request hang.
+    """
+    pool: asyncpg.Pool = state.pool
+    try:
+        conn = await pool.acquire(timeout=state.settings.db_acquire_timeout)
+    except TimeoutError as exc:
+        raise Unavailable("All database connections are busy, please retry", code="DATABASE_BUSY") from exc
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable() from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+def pool_stats(pool: asyncpg.Pool | None) -> dict[str, int]:
+    if pool is None:
+        return {"active": 0, "idle": 0, "total": 0, "max": 0}
+    total = pool.get_size()
+    idle = pool.get_idle_size()
+    return {"active": total - idle, "idle": idle, "total": total, "max": pool.get_max_size()}

@@ -1,0 +1,1 @@
+"""HTTP layer: envelopes, the exception-to-envelope handler, health routes, auth guards."""

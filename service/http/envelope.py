@@ -1,0 +1,50 @@
+"""The contract's response envelopes (section 3): success, paginated list and error."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Response
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"success": True}
+    if data is not None:
+        body["data"] = data
+    body["message"] = message
+    body["timestamp"] = now_iso()
+    return Response(body, status_code=status_code)
+
+
+def paginated(data: list[Any], *, total: int, page: int, limit: int, message: str = "OK") -> Response[dict[str, Any]]:
+    total_pages = math.ceil(total / limit) if limit else 0
+    body = {
+        "success": True,
+        "data": data,
+        "pagination": {
+            "total": total,
+            "page": page,
+            "limit": limit,
+            "totalPages": total_pages,
+            "hasNext": page < total_pages,
+            "hasPrev": page > 1,
+        },
+        "message": message,
+        "timestamp": now_iso(),
+    }
+    return Response(body)
+
+
+def error_body(code: str, message: str, path: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    error.update(extra)
+    # `message` is repeated at top level for the web app code that reads body.message (contract 10.9).
+    return {"success": False, "error": error, "message": message, "timestamp": now_iso(), "path": path}
