@@ -71,10 +71,10 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
             remaining = deadline - time.monotonic()
             reason = f"{type(exc).__name__}: {exc}"
             if remaining <= 0:
-                raise DatabaseUnavailable(
-                    f"could not connect to the database at {settings.database_url_redacted} "
-                    f"after {attempt} attempts in {settings.db_startup_timeout:.0f}s; last error: {reason}"
-                ) from exc
+                message = (f"could not connect to the database at {settings.database_url_redacted} "
+                           f"after {attempt} attempts in {settings.db_startup_timeout:.0f}s; last error: {reason}")
+                log.critical("%s. Check DATABASE_URL and that PostgreSQL is running; giving up.", message)
+                raise DatabaseUnavailable(message) from exc
             pause = min(delay * random.uniform(0.5, 1.5), remaining)
             log.warning("database connection attempt %d failed (%s); retrying in %.2fs", attempt, reason, pause)
             await asyncio.sleep(pause)

@@ -1,0 +1,43 @@
+"""Routes registered only by tests, to exercise the plumbing (pool, errors) before business routes exist."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EchoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=10)]
+    quantity: int
+
+
+@post("/test/echo", status_code=200)
+async def echo(data: JSONBody[EchoBody]) -> dict[str, object]:
+    return {"name": data.name, "quantity": data.quantity}
+
+
+@get("/test/sleep")
+async def sleep(conn: NamedDependency[asyncpg.Connection], seconds: FromQuery[float] = 0.5) -> dict[str, bool]:
+    await conn.execute("SELECT pg_sleep($1)", seconds)
+    return {"slept": True}
+
+
+@get("/test/boom")
+async def boom() -> None:
+    raise RuntimeError("internal detail: SELECT password FROM users")
+
+
+@get("/test/duplicate-cpf")
+async def duplicate_cpf(conn: NamedDependency[asyncpg.Connection]) -> None:
+    insert = "INSERT INTO customers (name, email, phone, cpf) VALUES ($1, $2, '11999999999', '52998224725')"
+    await conn.execute(insert, "A", "a@example.com")
+    await conn.execute(insert, "B", "b@example.com")
+
+
+TEST_ROUTES = [echo, sleep, boom, duplicate_cpf]

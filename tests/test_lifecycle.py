@@ -1,0 +1,72 @@
+"""Start-up retries then a clear failure; graceful shutdown lets in-flight requests finish."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.support import LiveServer, free_port
+from tests.test_pool import app_with_test_routes
+
+
+def serve(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env={**os.environ, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_start_retries_with_backoff_then_exits_nonzero_on_a_dead_address() -> None:
+    started = time.monotonic()
+    process = serve({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/flowcrm",
+                     "DB_STARTUP_TIMEOUT": "3", "PORT": str(free_port())})
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert time.monotonic() - started < 15
+    assert "database connection attempt 1 failed" in output
+    assert "database connection attempt 2 failed" in output
+    assert "could not connect to the database" in output
+
+
+@pytest.mark.slow
+def test_sigterm_drains_closes_the_pool_and_exits_zero(database_url: str) -> None:
+    port = free_port()
+    process = serve({"DATABASE_URL": database_url, "PORT": str(port), "ENVIRONMENT": "test"})
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not become ready"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "database pool closed" in output
+
+
+async def test_in_flight_requests_finish_before_the_pool_closes(database_url: str) -> None:
+    app = app_with_test_routes(database_url)
+    server = LiveServer(app)
+    server.start()
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        in_flight = asyncio.create_task(http.get("/test/sleep", params={"seconds": 1}))
+        await asyncio.sleep(0.3)
+        server.server.should_exit = True  # what uvicorn does on SIGTERM
+        response = await in_flight
+        assert response.status_code == 200 and response.json() == {"slept": True}
+        await asyncio.to_thread(server.thread.join, 30)
+        assert app.state.pool is None  # closed by the lifespan, after the request finished
+        with pytest.raises(httpx.TransportError):
+            await http.get("/health")  # new connections are refused

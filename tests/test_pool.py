@@ -1,0 +1,63 @@
+"""The pool limit holds: excess requests wait, and past the acquire timeout end in a clean 503."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import httpx
+
+from service.app import create_app
+from tests.conftest import make_settings
+from tests.routes_for_tests import TEST_ROUTES
+from tests.support import live_server
+
+
+def app_with_test_routes(database_url: str, **overrides: object):
+    app = create_app(make_settings(database_url, **overrides))
+    for route in TEST_ROUTES:
+        app.register(route)
+    return app
+
+
+async def flowcrm_backends(db: asyncpg.Connection) -> int:
+    return await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'flowcrm' AND datname = current_database()"
+    )
+
+
+async def test_more_requests_than_connections_wait_their_turn(database_url: str, db: asyncpg.Connection) -> None:
+    app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=5)
+    with live_server(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            requests = [asyncio.create_task(http.get("/test/sleep", params={"seconds": 0.3})) for _ in range(6)]
+            peak = 0
+            while not all(r.done() for r in requests):
+                peak = max(peak, await flowcrm_backends(db))
+                await asyncio.sleep(0.05)
+            assert [r.result().status_code for r in requests] == [200] * 6
+    assert peak <= 3  # two pooled connections plus the readiness checker's own
+
+
+async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(database_url: str) -> None:
+    app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=0.5)
+    with live_server(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            holders = [asyncio.create_task(http.get("/test/sleep", params={"seconds": 2})) for _ in range(2)]
+            await asyncio.sleep(0.4)
+
+            started = time.monotonic()
+            refused = await http.get("/test/sleep", params={"seconds": 0})
+            assert time.monotonic() - started < 1.5
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"] == "1"
+            assert refused.json()["error"]["code"] == "DATABASE_BUSY"
+
+            assert (await http.get("/health")).status_code == 200
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200
+            assert ready.json()["database"]["connections"] == {"active": 2, "idle": 0, "total": 2, "max": 2}
+
+            assert [(await h).status_code for h in holders] == [200, 200]
+            assert (await http.get("/test/sleep", params={"seconds": 0})).status_code == 200
