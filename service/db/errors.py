@@ -71,7 +71,7 @@ def translate(exc: BaseException) -> errors.AppError | None:
                 column=getattr(exc, "column_name", None),
             )
         return cls(message)
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InterfaceError):
+    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
         # The connection died under us (server restart, pg_terminate_backend, network).
         return errors.DatabaseUnavailable()
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
