@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.support import LiveServer, free_port
+from service.db.embedded import EmbeddedPostgres
+from tests.support import LiveServer, admin_execute, free_port, with_database
 from tests.test_pool import app_with_test_routes
 
 
@@ -70,3 +72,49 @@ async def test_in_flight_requests_finish_before_the_pool_closes(database_url: st
         assert app.state.pool is None  # closed by the lifespan, after the request finished
         with pytest.raises(httpx.TransportError):
             await http.get("/health")  # new connections are refused
+
+
+def wait_ready(port: int, process: subprocess.Popen[str], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the service did not become ready")
+
+
+async def customer_names(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [row["name"] for row in await conn.fetch("SELECT name FROM customers")]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.slow
+def test_embedded_default_serves_and_keeps_data_across_restarts(tmp_path) -> None:
+    env = {"EMBEDDED_PG_DIR": str(tmp_path / "pgdata"), "PORT": str(free_port())}
+    env_without_url = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    for run in (1, 2):
+        process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env={**env_without_url, **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_ready(int(env["PORT"]), process)
+            port = EmbeddedPostgres(tmp_path / "pgdata").running_port()
+            url = with_database(f"postgresql://postgres@127.0.0.1:{port}/postgres", "flowcrm")
+            if run == 1:
+                admin_execute(url, "INSERT INTO customers (name, email, phone, cpf) "
+                                   "VALUES ('Kept', 'kept@example.com', '11999999999', '52998224725')")
+            else:
+                assert asyncio.run(customer_names(url)) == ["Kept"]
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+            assert process.returncode == 0, output
+            assert "using embedded database postgresql://postgres@127.0.0.1" in output
+            assert "embedded PostgreSQL stopped" in output
+        finally:
+            process.kill()
