@@ -14,10 +14,16 @@ from litestar.openapi import OpenAPIConfig
 
 from service import __version__
 from service.config import Settings
+from service.auth.current_user import provide_current_user
+from service.auth.routes import AuthController
+from service.customers.routes import CustomerController
 from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
 from service.http.errors import exception_to_response
 from service.http.health import api_test, liveness, readiness
+from service.presales.routes import PresaleController
+from service.products.routes import ProductController
+from service.users.routes import UserController
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +55,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
     state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
     return Litestar(
-        route_handlers=[liveness, readiness, api_test],
+        route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
+                        ProductController, PresaleController],
         state=state,
         lifespan=[database_lifespan],
-        dependencies={"conn": Provide(provide_connection)},
+        dependencies={"conn": Provide(provide_connection), "user": Provide(provide_current_user)},
         exception_handlers={Exception: exception_to_response},
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
                                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),

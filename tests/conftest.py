@@ -114,3 +114,17 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture
+async def admin(db: asyncpg.Connection) -> asyncpg.Record:
+    from tests.factories import create_user
+
+    return await create_user(db, "admin", email="admin@example.com", name="Admin")
+
+
+@pytest.fixture
+def admin_headers(settings: Settings, admin: asyncpg.Record) -> dict[str, str]:
+    from tests.factories import bearer
+
+    return bearer(settings, admin)

@@ -71,8 +71,11 @@ def translate(exc: BaseException) -> errors.AppError | None:
                 column=getattr(exc, "column_name", None),
             )
         return cls(message)
-    if isinstance(exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError):
-        # The connection died under us (server restart, pg_terminate_backend, network).
+    if isinstance(exc, asyncpg.exceptions.InternalClientError) or (
+        isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+    ):
+        # The connection died under us (server restart, pg_terminate_backend, network). Other interface
+        # errors are programming errors and stay 500s.
         return errors.DatabaseUnavailable()
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         # asyncpg raises the builtin TimeoutError for pool acquire, connect and command timeouts.

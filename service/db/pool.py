@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import ssl
@@ -17,6 +18,11 @@ from service.config import Settings
 from service.errors import DatabaseUnavailable, Unavailable
 
 log = logging.getLogger(__name__)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Per-connection setup, once when the connection opens: jsonb as Python objects."""
+    await conn.set_type_codec("jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads)
 
 
 async def _no_session_state_reset(conn: asyncpg.Connection) -> None:
@@ -62,6 +68,7 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
                 max_size=settings.db_pool_max,
                 max_inactive_connection_lifetime=settings.db_idle_timeout,
                 reset=_no_session_state_reset,
+                init=init_connection,
                 **connect_options(settings),
             )
             log.info("database pool open (attempt %d): %s, min %d, max %d", attempt,

@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+import pydantic
 from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
@@ -64,6 +65,9 @@ def to_app_error(exc: Exception) -> errors.AppError:
         return errors.NotFound("Route not found")
     if isinstance(exc, MethodNotAllowedException):
         return errors.MethodNotAllowed()
+    if isinstance(exc, pydantic.ValidationError):  # query strings validated inside handlers
+        details = [_detail_from_pydantic(e) for e in exc.errors()]
+        return errors.ValidationFailed(details[0]["message"], details=details)
     if isinstance(exc, ValidationException):
         details = validation_details(exc)
         return errors.ValidationFailed(details[0]["message"], details=details)

@@ -1,0 +1,1 @@
+"""Authentication and authorization: passwords, JWTs, permissions, the current-user dependency, auth routes."""

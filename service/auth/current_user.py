@@ -1,0 +1,90 @@
+"""The `user` dependency: verifies the bearer token on every protected route and checks the route's
+permission (declared as `opt={"permission": ...}` or `opt={"roles": ...}` on the route or its router)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+
+from service.auth import queries
+from service.auth.permissions import effective_permissions, granted_flags
+from service.auth.tokens import Claims, decode_token
+from service.errors import Forbidden, Unauthorized
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    stored_permissions: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    claims: Claims
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return granted_flags(self.role, self.stored_permissions)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def can(self, flag: str) -> bool:
+        return self.is_admin or flag in self.flags
+
+    def require(self, *flags: str) -> None:
+        """403 unless the user holds at least one of the flags."""
+        if not any(self.can(flag) for flag in flags):
+            raise Forbidden("You do not have permission to do this")
+
+    def require_role(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden("You do not have permission to do this")
+
+    def permissions(self) -> dict[str, dict[str, bool]]:
+        return effective_permissions(self.role, self.stored_permissions)
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header or not header.startswith("Bearer ") or not header[7:].strip():
+        raise Unauthorized("Authentication required", code="UNAUTHORIZED")
+    return header[7:].strip()
+
+
+async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> CurrentUser:
+    claims = decode_token(secret, token)
+    try:
+        user_id = uuid.UUID(claims.user_id)
+    except ValueError as exc:
+        raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN") from exc
+    row = await conn.fetchrow(*queries.user_for_token(user_id, claims.jti))
+    if (
+        row is None
+        or row["revoked"]
+        or row["email"] != claims.email  # an email change invalidates earlier tokens (contract 2.1)
+        or claims.issued_at < row["tokens_valid_after_epoch"]  # password/role change, or logout everywhere
+    ):
+        raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN")
+    return CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
+                       stored_permissions=row["permissions"], created_at=row["created_at"],
+                       updated_at=row["updated_at"], claims=claims)
+
+
+async def provide_current_user(request: Request, state: State, conn: NamedDependency[asyncpg.Connection]) -> CurrentUser:
+    user = await authenticate(conn, state.settings.jwt_secret, bearer_token(request))
+    opt = request.route_handler.opt
+    if roles := opt.get("roles"):
+        user.require_role(*roles)
+    if permission := opt.get("permission"):
+        user.require(*((permission,) if isinstance(permission, str) else permission))
+    return user

@@ -1,0 +1,57 @@
+"""PyPika builders for authentication: token verification, revocation, login lookups. No I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pypika import PostgreSQLQuery as Query
+from pypika import Table
+from pypika.terms import Function
+
+from service.db.sql import Params, Statement
+
+users = Table("users")
+revoked_tokens = Table("revoked_tokens")
+
+
+class Extract(Function):
+    """EXTRACT(EPOCH FROM expr) as a double."""
+
+    def __init__(self, term, alias=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__("EXTRACT", term, alias=alias)
+
+    def get_function_sql(self, **kwargs) -> str:  # type: ignore[no-untyped-def]
+        return f"EXTRACT(EPOCH FROM {self.args[0].get_sql(**kwargs)})::float8"
+
+
+USER_COLUMNS = (users.id, users.email, users.name, users.role, users.permissions, users.created_at, users.updated_at)
+
+
+def user_for_token(user_id: uuid.UUID, jti: str) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(users)
+        .left_join(revoked_tokens).on(revoked_tokens.jti == p(uuid.UUID(jti)))
+        .select(*USER_COLUMNS, Extract(users.tokens_valid_after).as_("tokens_valid_after_epoch"),
+                revoked_tokens.jti.isnotnull().as_("revoked"))
+        .where(users.id == p(user_id))
+    )
+    return p.statement(query)
+
+
+def revoke_token(jti: str, user_id: uuid.UUID, expires_at: datetime) -> Statement:
+    p = Params()
+    query = (
+        Query.into(revoked_tokens)
+        .columns(revoked_tokens.jti, revoked_tokens.user_id, revoked_tokens.expires_at)
+        .insert(p(uuid.UUID(jti)), p(user_id), p(expires_at))
+        .on_conflict(revoked_tokens.jti)
+        .do_nothing()
+    )
+    return p.statement(query)
+
+
+def purge_expired_revocations(now: datetime) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(revoked_tokens).delete().where(revoked_tokens.expires_at < p(now)))

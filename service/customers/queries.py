@@ -1,0 +1,91 @@
+"""PyPika builders for customers. Each returns (sql, params); no I/O here."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.terms import Criterion, Star
+
+from service.customers.schemas import CustomerListQuery
+from service.db.sql import Params, Statement, like_pattern
+
+customers = Table("customers")
+presales = Table("presales")
+
+COLUMNS = (customers.id, customers.name, customers.email, customers.phone, customers.cpf, customers.address,
+           customers.created_at, customers.updated_at)
+
+
+def get(customer_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(customers).select(*COLUMNS).where(customers.id == p(customer_id)))
+
+
+def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:
+    where: list[Criterion] = []
+    if q.search:
+        term = p(like_pattern(q.search))
+        matches = fn.Lower(customers.name).like(term) | fn.Lower(customers.email).like(term)
+        digits = re.sub(r"\D", "", q.search)
+        if digits:  # only a term with digits can match a CPF (the earlier backend matched everything)
+            matches |= customers.cpf.like(p(like_pattern(digits)))
+        where.append(matches)
+    if q.name:
+        where.append(fn.Lower(customers.name).like(p(like_pattern(q.name))))
+    if q.email:
+        where.append(fn.Lower(customers.email).like(p(like_pattern(q.email))))
+    if q.cpf is not None:
+        where.append(customers.cpf.like(p(like_pattern(re.sub(r"\D", "", q.cpf)))))
+    return where
+
+
+def page(q: CustomerListQuery) -> Statement:
+    """One page plus the total row count (a window count: one round trip)."""
+    p = Params()
+    order = Order.asc if q.sort_order == "asc" else Order.desc
+    query = (
+        Query.from_(customers)
+        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
+        .where(Criterion.all(_filters(q, p)))
+        .orderby(customers.field(q.SORT_COLUMNS[q.sort_by]), order=order)
+        .orderby(customers.id, order=order)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    )
+    return p.statement(query)
+
+
+def count(q: CustomerListQuery) -> Statement:
+    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+    p = Params()
+    return p.statement(Query.from_(customers).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+
+
+def insert(values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = (
+        Query.into(customers)
+        .columns(*values)
+        .insert(*(p(v) for v in values.values()))
+        .returning(*COLUMNS)
+    )
+    return p.statement(query)
+
+
+def update(customer_id: uuid.UUID, values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = Query.update(customers)
+    for column, value in values.items():
+        query = query.set(customers.field(column), p(value))
+    return p.statement(query.where(customers.id == p(customer_id)).returning(*COLUMNS))
+
+
+def delete(customer_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(customers).delete().where(customers.id == p(customer_id)).returning(customers.id))

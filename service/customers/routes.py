@@ -1,0 +1,50 @@
+"""Customer routes (contract 5.3): parse, call the service, wrap in the envelope."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
+from service.customers.service import CustomerService
+from service.http.envelope import ok, paginated
+from service.http.schemas import Envelope, PageEnvelope
+
+READ = {"permission": ("modules.customers", "presales.canCreate")}  # the pre-sale form lists customers
+WRITE = {"permission": "modules.customers"}
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
+
+
+class CustomerController(Controller):
+    path = "/api/customers"
+    tags = ["customers"]
+
+    @get("/", opt=READ, summary="List customers (paginated, searchable)")
+    async def list_customers(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[CustomerOut]]:
+        query = CustomerListQuery.from_query(dict(request.query_params))
+        rows, total = await CustomerService(conn).list(query)
+        return paginated(rows, total=total, page=query.page, limit=query.limit, message="Customers retrieved")
+
+    @get("/{customer_id:str}", opt=READ, summary="Get a customer")
+    async def get_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
+        return ok(await CustomerService(conn).get(customer_id), "Customer retrieved")
+
+    @post("/", opt=WRITE, summary="Create a customer")
+    async def create_customer(self, data: JSONBody[CustomerCreate], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
+        return ok(await CustomerService(conn).create(data), "Customer created", status_code=201)
+
+    @put("/{customer_id:str}", opt=WRITE, summary="Update a customer")
+    async def update_customer(self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate], conn: Conn,
+                              user: User) -> Response[Envelope[CustomerOut]]:
+        return ok(await CustomerService(conn).update(customer_id, data), "Customer updated")
+
+    @delete("/{customer_id:str}", opt=WRITE, summary="Delete a customer (409 when it has pre-sales)")
+    async def delete_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
+        await CustomerService(conn).delete(customer_id)

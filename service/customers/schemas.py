@@ -1,0 +1,95 @@
+"""Customer request and response models (contract 5.3)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, model_validator
+
+from service.customers.cpf import normalise_cpf
+from service.http.schemas import (
+    AtLeastOneField,
+    ListQuery,
+    NoNul,
+    SortOrder,
+    StrictInput,
+    UtcDatetime,
+    WireModel,
+    clean_text,
+    nullable_text,
+)
+
+_PHONE = re.compile(r"^[0-9 ()+\-]{10,20}$")
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not _PHONE.match(value):
+        raise ValueError("Phone must be 10 to 20 characters of digits, spaces, '-', '(', ')' or '+'")
+    return value
+
+
+Name = clean_text(255)
+def _trimmed(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _email_length(value: str) -> str:
+    if len(value) > 255:
+        raise ValueError("Email must be at most 255 characters")
+    return value.lower()
+
+
+Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
+Phone = Annotated[str, NoNul, AfterValidator(_phone)]
+Cpf = Annotated[str, NoNul, Field(max_length=14), AfterValidator(normalise_cpf)]
+Address = nullable_text(1000)
+
+
+class CustomerCreate(StrictInput):
+    name: Name
+    email: Email
+    phone: Phone
+    cpf: Cpf
+    address: Address
+
+
+class CustomerUpdate(AtLeastOneField):
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    cpf: Cpf | None = None
+    address: Address
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "CustomerUpdate":
+        if not self.model_fields_set:
+            raise ValueError("At least one field must be provided")
+        for required in ("name", "email", "phone", "cpf"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{required} cannot be null")
+        return self
+
+
+class CustomerOut(WireModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    phone: str
+    cpf: str
+    address: str | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class CustomerListQuery(ListQuery):
+    SORT_COLUMNS: ClassVar[dict[str, str]] = {"name": "name", "email": "email", "createdAt": "created_at"}
+
+    sort_by: Literal["name", "email", "createdAt"] = "name"
+    sort_order: SortOrder = "asc"
+    search: Annotated[str, NoNul, Field(max_length=255)] | None = None
+    name: Annotated[str, NoNul, Field(max_length=255)] | None = None
+    email: Annotated[str, NoNul, Field(max_length=255)] | None = None
+    cpf: Annotated[str, NoNul, Field(max_length=14)] | None = None

@@ -1,0 +1,75 @@
+"""Customer business rules over a connection (contract 5.3, 7.1, 7.2, 10.8, 10.10)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from service import errors
+from service.customers import queries
+from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
+
+# Unique constraints and the message each one means (races end here too: the database decides).
+_UNIQUE_MESSAGES = {
+    "customers_cpf_key": ("cpf", "A customer with this CPF already exists"),
+    "customers_email_lower_key": ("email", "A customer with this email already exists"),
+}
+
+
+def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
+    field, message = _UNIQUE_MESSAGES.get(exc.constraint_name or "", ("", "A customer with these values already exists"))
+    return errors.Conflict(message, details=[{"field": field, "message": message}] if field else None)
+
+
+def to_wire(row: asyncpg.Record) -> dict[str, Any]:
+    return CustomerOut.model_validate(dict(row)).to_wire()
+
+
+class CustomerService:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, customer_id: uuid.UUID) -> dict[str, Any]:
+        row = await self.conn.fetchrow(*queries.get(customer_id))
+        if row is None:
+            raise errors.NotFound("Customer not found")
+        return to_wire(row)
+
+    async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], int]:
+        rows = await self.conn.fetch(*queries.page(q))
+        if rows:
+            total = rows[0]["total_count"]
+        else:
+            total = await self.conn.fetchval(*queries.count(q)) if q.page > 1 else 0
+        return [to_wire(row) for row in rows], total
+
+    async def create(self, data: CustomerCreate) -> dict[str, Any]:
+        try:
+            row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
+        except asyncpg.UniqueViolationError as exc:
+            raise _conflict(exc) from exc
+        return to_wire(row)
+
+    async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> dict[str, Any]:
+        try:
+            row = await self.conn.fetchrow(*queries.update(customer_id, data.sent_fields()))
+        except asyncpg.UniqueViolationError as exc:
+            raise _conflict(exc) from exc
+        if row is None:
+            raise errors.NotFound("Customer not found")
+        return to_wire(row)
+
+    async def delete(self, customer_id: uuid.UUID) -> None:
+        try:
+            deleted = await self.conn.fetchval(*queries.delete(customer_id))
+        except asyncpg.ForeignKeyViolationError as exc:
+            # "foreign key constraint" is the phrase the web app looks for to explain the refusal.
+            raise errors.Conflict(
+                "Cannot delete customer with pre-sales (foreign key constraint): delete or reassign them first"
+            ) from exc
+        if deleted is None:
+            raise errors.NotFound("Customer not found")
+
+

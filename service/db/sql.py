@@ -1,0 +1,31 @@
+"""Helpers for building SQL with PyPika: numbered placeholders, never values pasted into SQL text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pypika import Parameter
+from pypika.queries import QueryBuilder
+
+# (sql, *values): ready for `conn.fetch(*statement)`.
+Statement = tuple[Any, ...]
+
+
+class Params:
+    """Collects bind values and hands out `$1`, `$2` ... placeholders in the order they are used."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> Parameter:
+        self.values.append(value)
+        return Parameter(f"${len(self.values)}")
+
+    def statement(self, query: QueryBuilder) -> Statement:
+        return (query.get_sql(), *self.values)
+
+
+def like_pattern(term: str) -> str:
+    """A case-insensitive substring pattern for LIKE, with the user's own wildcards escaped."""
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
