@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_JWT_SECRET = "dev-only-insecure-secret-change-me"
@@ -51,10 +51,18 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET")
     jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
 
-    cors_origins: list[str] = Field(
+    # Comma-separated in the environment: CORS_ORIGINS=https://app.example.com,http://localhost:5173
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:5173", "http://127.0.0.1:5173", "http://localhost:3000"],
         alias="CORS_ORIGINS",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":
