@@ -1,0 +1,134 @@
+"""PyPika builders for products. Each returns (sql, params); no I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.enums import Comparator
+from pypika.terms import BasicCriterion, Criterion, Star
+
+from service.db.sql import Params, Statement, like_pattern
+from service.products.schemas import ProductListQuery
+
+products = Table("products")
+
+COLUMNS = (products.id, products.code, products.name, products.unit, products.description, products.stock,
+           products.purchase_price, products.sale_price, products.sale_type, products.created_at,
+           products.updated_at)
+
+# One fixed key for pg_advisory_xact_lock: serialises the assignment of PROD codes (any 64-bit value that no
+# other feature uses; this is the ASCII of "PRODCODE").
+CODE_LOCK_KEY = 0x50524F44434F4445
+GENERATED_CODE_PATTERN = "^PROD[0-9]{7}$"
+
+
+class _PgMatching(Comparator):
+    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
+
+
+def get(product_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(products).select(*COLUMNS).where(products.id == p(product_id)))
+
+
+def exists(product_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(products).select(products.id).where(products.id == p(product_id)))
+
+
+def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
+    where: list[Criterion] = []
+    if q.search:
+        term = p(like_pattern(q.search))
+        where.append(fn.Lower(products.code).like(term) | fn.Lower(products.name).like(term)
+                     | fn.Lower(products.description).like(term))
+    if q.code:
+        where.append(fn.Lower(products.code).like(p(like_pattern(q.code))))
+    if q.name:
+        where.append(fn.Lower(products.name).like(p(like_pattern(q.name))))
+    if q.sale_type:
+        where.append(fn.Lower(products.sale_type).like(p(like_pattern(q.sale_type))))
+    if q.min_stock is not None:
+        where.append(products.stock >= p(q.min_stock))
+    if q.max_stock is not None:
+        where.append(products.stock <= p(q.max_stock))
+    return where
+
+
+def page(q: ProductListQuery) -> Statement:
+    """One page plus the total row count (a window count: one round trip)."""
+    p = Params()
+    order = Order.asc if q.sort_order == "asc" else Order.desc
+    query = (
+        Query.from_(products)
+        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
+        .where(Criterion.all(_filters(q, p)))
+        .orderby(products.field(q.SORT_COLUMNS[q.sort_by]), order=order)
+        .orderby(products.id, order=order)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    )
+    return p.statement(query)
+
+
+def count(q: ProductListQuery) -> Statement:
+    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+    p = Params()
+    return p.statement(Query.from_(products).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+
+
+def lock_codes() -> Statement:
+    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
+    p = Params()
+    return p.statement(Query.select(fn.Function("pg_advisory_xact_lock", p(CODE_LOCK_KEY))))
+
+
+def highest_generated_code() -> Statement:
+    """The highest existing PROD + 7 digits code (same length and prefix: text order is numeric order)."""
+    p = Params()
+    query = (
+        Query.from_(products)
+        .select(products.code)
+        .where(BasicCriterion(_PgMatching.regex, products.code, p(GENERATED_CODE_PATTERN)))
+        .orderby(products.code, order=Order.desc)
+        .limit(1)
+    )
+    return p.statement(query)
+
+
+def insert(values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = (
+        Query.into(products)
+        .columns(*values)
+        .insert(*(p(v) for v in values.values()))
+        .returning(*COLUMNS)
+    )
+    return p.statement(query)
+
+
+def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Decimal | None = None,
+           purchase_at_most: Decimal | None = None) -> Statement:
+    """Update sent fields; the optional guards keep sale >= purchase against the row's current other price
+    in the same statement (PostgreSQL re-checks the WHERE on the latest row version: no lost race)."""
+    p = Params()
+    query = Query.update(products)
+    for column, value in values.items():
+        query = query.set(products.field(column), p(value))
+    where: Criterion = products.id == p(product_id)
+    if sale_at_least is not None:  # a new sale price: the stored purchase price must not exceed it
+        where &= products.purchase_price <= p(sale_at_least)
+    if purchase_at_most is not None:  # a new purchase price: the stored sale price must reach it
+        where &= products.sale_price >= p(purchase_at_most)
+    return p.statement(query.where(where).returning(*COLUMNS))
+
+
+def delete(product_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(products).delete().where(products.id == p(product_id)).returning(products.id))

@@ -1,0 +1,104 @@
+"""Product business rules over a connection (contract 5.4, 6.7, 7.2, 10.8, 10.10)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from service import errors
+from service.products import queries
+from service.products.schemas import (
+    GENERATED_CODE,
+    PRICE_RULE,
+    ProductCreate,
+    ProductListQuery,
+    ProductOut,
+    ProductUpdate,
+)
+
+CODE_TAKEN = "A product with this code already exists"
+REFERENCED = "Cannot delete product that is referenced in pre-sales or stock history"
+_LAST_GENERATED = 9_999_999
+
+
+def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
+    if exc.constraint_name == "products_code_key":
+        return errors.Conflict(CODE_TAKEN, details=[{"field": "code", "message": CODE_TAKEN}])
+    return errors.Conflict("A product with these values already exists")
+
+
+def to_wire(row: asyncpg.Record) -> dict[str, Any]:
+    return ProductOut.model_validate(dict(row)).to_wire()
+
+
+def next_code(highest: str | None) -> str:
+    number = int(highest[4:]) + 1 if highest else 1
+    if number > _LAST_GENERATED:
+        raise errors.Conflict("Automatic product codes are exhausted: send a code",
+                              details=[{"field": "code", "message": "Automatic product codes are exhausted"}])
+    return f"PROD{number:07d}"
+
+
+class ProductService:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, product_id: uuid.UUID) -> dict[str, Any]:
+        row = await self.conn.fetchrow(*queries.get(product_id))
+        if row is None:
+            raise errors.NotFound("Product not found")
+        return to_wire(row)
+
+    async def list(self, q: ProductListQuery) -> tuple[list[dict[str, Any]], int]:
+        rows = await self.conn.fetch(*queries.page(q))
+        if rows:
+            total = rows[0]["total_count"]
+        else:
+            total = await self.conn.fetchval(*queries.count(q)) if q.page > 1 else 0
+        return [to_wire(row) for row in rows], total
+
+    async def create(self, data: ProductCreate) -> dict[str, Any]:
+        values = data.model_dump()
+        try:
+            if values["code"] is None or GENERATED_CODE.match(values["code"]):
+                # Every write of a PROD code (generated or sent by the web app, which numbers them itself)
+                # happens under one transaction-level lock: generation sees every committed PROD code and
+                # cannot pick the number a concurrent request is inserting.
+                async with self.conn.transaction():
+                    await self.conn.execute(*queries.lock_codes())
+                    if values["code"] is None:
+                        values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
+                    row = await self.conn.fetchrow(*queries.insert(values))
+            else:
+                row = await self.conn.fetchrow(*queries.insert(values))
+        except asyncpg.UniqueViolationError as exc:  # the database decides races on a sent code
+            raise _conflict(exc) from exc
+        return to_wire(row)
+
+    async def update(self, product_id: uuid.UUID, data: ProductUpdate) -> dict[str, Any]:
+        values = data.sent_fields()
+        sale, purchase = values.get("sale_price"), values.get("purchase_price")
+        # Both prices sent: the schema already checked them. One sent: check it against the stored other one,
+        # inside the UPDATE itself so a concurrent price change cannot slip between a read and the write.
+        guarded = (sale is None) != (purchase is None)
+        row = await self.conn.fetchrow(*queries.update(
+            product_id, values,
+            sale_at_least=sale if guarded else None,
+            purchase_at_most=purchase if guarded else None,
+        ))
+        if row is None:
+            if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
+                field = "salePrice" if sale is not None else "purchasePrice"
+                raise errors.BadRequest(PRICE_RULE, details=[{"field": field, "message": PRICE_RULE}])
+            raise errors.NotFound("Product not found")
+        return to_wire(row)
+
+    async def delete(self, product_id: uuid.UUID) -> None:
+        try:
+            deleted = await self.conn.fetchval(*queries.delete(product_id))
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise errors.Conflict(REFERENCED) from exc
+        if deleted is None:
+            raise errors.NotFound("Product not found")
