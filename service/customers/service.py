@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.db.pages import fetch_page
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
 
@@ -38,11 +39,7 @@ class CustomerService:
         return to_wire(row)
 
     async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows = await self.conn.fetch(*queries.page(q))
-        if rows:
-            total = rows[0]["total_count"]
-        else:
-            total = await self.conn.fetchval(*queries.count(q)) if q.page > 1 else 0
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
         return [to_wire(row) for row in rows], total
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.db.pages import fetch_page
 from service.products import queries
 from service.products.schemas import (
     GENERATED_CODE,
@@ -52,11 +53,7 @@ class ProductService:
         return to_wire(row)
 
     async def list(self, q: ProductListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows = await self.conn.fetch(*queries.page(q))
-        if rows:
-            total = rows[0]["total_count"]
-        else:
-            total = await self.conn.fetchval(*queries.count(q)) if q.page > 1 else 0
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
         return [to_wire(row) for row in rows], total
 
     async def create(self, data: ProductCreate) -> dict[str, Any]:
