@@ -24,6 +24,7 @@ from service.http.health import api_test, liveness, readiness
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
 from service.users.routes import UserController
+from service.users.service import bootstrap_admin
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     pool = await open_pool(settings)
     app.state.pool = pool
     try:
+        await bootstrap_admin(pool, settings)  # ADMIN_EMAIL/ADMIN_PASSWORD: create that admin if missing
         first = await app.state.health.check(pool)
         log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
                  "up" if first.up else "down", first.response_time_ms, first.pending_migrations)

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from pydantic import ValidationError
 from service.config import Settings, redact_url
 from service.db.embedded import EmbeddedPostgres
 from service.db.migrations import MigrationError, MigrationRunner
+
+if TYPE_CHECKING:
+    from service.users.schemas import AdminAccount
 
 log = logging.getLogger("flowcrm")
 
@@ -104,6 +108,50 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _create_admin(settings: Settings, url: str, account: AdminAccount) -> tuple[str, dict[str, Any]]:
+    import asyncpg
+
+    from service.db.pool import connect_options, init_connection
+    from service.users.service import UserService
+
+    conn = await asyncpg.connect(**{**connect_options(settings), "dsn": url})
+    try:
+        await init_connection(conn)
+        return await UserService(conn).create_or_promote_admin(account)
+    finally:
+        await conn.close()
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from service.users.service import admin_account
+
+    settings = _settings()
+    try:
+        account = admin_account(args.email, args.password, args.name)
+    except ValueError as exc:
+        print(f"flowcrm users create-admin: {exc}", file=sys.stderr)
+        return 2
+    import asyncpg
+
+    with database(settings) as (url, embedded):
+        if embedded:  # as `flowcrm serve` does: the embedded database is always brought up to date
+            _runner(settings, url).up()
+        try:
+            outcome, user = asyncio.run(_create_admin(settings, url, account))
+        except asyncpg.UndefinedTableError:
+            print("flowcrm users create-admin: the database has no users table; run `flowcrm db up` first",
+                  file=sys.stderr)
+            return 1
+    if outcome == "created":
+        print(f"Created admin user {user['email']} (id {user['id']}).")
+    else:
+        print(f"Updated user {user['email']} (id {user['id']}): role admin, new password; "
+              "their earlier tokens no longer work.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowcrm", description="Flow CRM service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name")
     actions.add_parser("dump", help="write db/schema.sql from the database")
     db.set_defaults(func=cmd_db)
+
+    users = commands.add_parser("users", help="user accounts")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    create_admin = user_actions.add_parser(
+        "create-admin", help="create an admin, or make the user with that email an admin with this password")
+    create_admin.add_argument("--email", required=True)
+    create_admin.add_argument("--password", required=True)
+    create_admin.add_argument("--name", help="display name (default: Administrator; kept for an existing user)")
+    users.set_defaults(func=cmd_users)
     return parser
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +50,11 @@ class Settings(BaseSettings):
 
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET")
     jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
+
+    # First admin, created at start when no user has ADMIN_EMAIL (never overwrites an existing password).
+    admin_email: str | None = Field(None, alias="ADMIN_EMAIL")
+    admin_password: SecretStr | None = Field(None, alias="ADMIN_PASSWORD")
+    admin_name: str | None = Field(None, alias="ADMIN_NAME")
 
     # Comma-separated in the environment: CORS_ORIGINS=https://app.example.com,http://localhost:5173
     cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pypika import PostgreSQLQuery as Query
 from pypika import Table
+from pypika import functions as fn
 from pypika.terms import Function
 
 from service.db.sql import Params, Statement
@@ -41,6 +42,7 @@ def user_for_token(user_id: uuid.UUID, jti: str) -> Statement:
 
 
 def revoke_token(jti: str, user_id: uuid.UUID, expires_at: datetime) -> Statement:
+    """Returns the jti when this call revoked it, no row when it was already revoked."""
     p = Params()
     query = (
         Query.into(revoked_tokens)
@@ -48,6 +50,7 @@ def revoke_token(jti: str, user_id: uuid.UUID, expires_at: datetime) -> Statemen
         .insert(p(uuid.UUID(jti)), p(user_id), p(expires_at))
         .on_conflict(revoked_tokens.jti)
         .do_nothing()
+        .returning(revoked_tokens.jti)
     )
     return p.statement(query)
 
@@ -55,3 +58,22 @@ def revoke_token(jti: str, user_id: uuid.UUID, expires_at: datetime) -> Statemen
 def purge_expired_revocations(now: datetime) -> Statement:
     p = Params()
     return p.statement(Query.from_(revoked_tokens).delete().where(revoked_tokens.expires_at < p(now)))
+
+
+def user_for_login(email: str) -> Statement:
+    """The user with this (lower-cased) email, with the password hash; matched through users_email_lower_key."""
+    p = Params()
+    query = Query.from_(users).select(*USER_COLUMNS, users.password).where(fn.Lower(users.email) == p(email))
+    return p.statement(query)
+
+
+def replace_password_hash(user_id: uuid.UUID, old_hash: str, new_hash: str) -> Statement:
+    """Upgrade a hash after a successful login (bcrypt -> argon2id). Not a password change: tokens stay valid.
+    Only when the hash is still the one verified, so a concurrent password change wins."""
+    p = Params()
+    query = (
+        Query.update(users)
+        .set(users.password, p(new_hash))
+        .where((users.id == p(user_id)) & (users.password == p(old_hash)))
+    )
+    return p.statement(query)

@@ -1,8 +1,53 @@
-"""Auth routes (contract 2.3, 2.4, 10.1)."""
+"""Auth routes (contract 2.3, 2.4, 10.1): parse, call the service, wrap in the envelope."""
 
-from litestar import Controller
+from __future__ import annotations
+
+import asyncpg
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.auth.schemas import LoginData, LoginRequest, TokenData
+from service.auth.service import AuthService, current_user_wire
+from service.http.envelope import ok
+from service.http.schemas import Envelope
+from service.users.schemas import MessageEnvelope, UserCreate, UserOut
+from service.users.service import UserService
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
+
+
+def _presented_token(request: Request) -> str | None:
+    header = request.headers.get("authorization") or ""
+    if not header.startswith("Bearer "):
+        return None
+    return header[7:].strip() or None
 
 
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
+
+    @post("/login", status_code=200, summary="Log in with email and password (public)")
+    async def login(self, data: JSONBody[LoginRequest], conn: Conn, state: State) -> Response[Envelope[LoginData]]:
+        return ok(await AuthService(conn, state.settings).login(data), "Login successful")
+
+    @get(["/me", "/profile"], summary="The current user")
+    async def me(self, user: User) -> Response[Envelope[UserOut]]:
+        return ok(current_user_wire(user), "User retrieved")
+
+    @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
+    async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:
+        await AuthService(conn, state.settings).logout(_presented_token(request))
+        return ok(message="Logout successful")
+
+    @post("/refresh", status_code=200, summary="A new token for the current one, which is revoked (no body)")
+    async def refresh(self, conn: Conn, state: State, user: User) -> Response[Envelope[TokenData]]:
+        return ok(await AuthService(conn, state.settings).refresh(user), "Token refreshed")
+
+    @post("/register", opt={"roles": ("admin",)}, summary="Create a user (admin)")
+    async def register(self, data: JSONBody[UserCreate], conn: Conn, user: User) -> Response[Envelope[UserOut]]:
+        return ok(await UserService(conn).create(data), "User created successfully", status_code=201)

@@ -9,6 +9,7 @@ base64url form is plain base64.
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ def atob_safe_json(payload: dict[str, object]) -> bytes:
 def issue_token(secret: str, lifetime: int, *, user_id: str, email: str, role: str) -> tuple[str, Claims]:
     now = time.time()
     claims = Claims(user_id=user_id, email=email, role=role, jti=str(uuid.uuid4()),
-                    issued_at=round(now, 3), expires_at=int(now) + lifetime)
+                    # Rounded down: a token is never dated after a password change it preceded.
+                    issued_at=math.floor(now * 1000) / 1000, expires_at=int(now) + lifetime)
     payload = {"sub": user_id, "userId": user_id, "email": email, "role": role, "jti": claims.jti,
                "iat": claims.issued_at, "exp": claims.expires_at, "iss": ISSUER}
     token = jwt.api_jws.encode(atob_safe_json(payload), secret, algorithm=ALGORITHM, headers={"typ": "JWT"})

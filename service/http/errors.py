@@ -34,7 +34,8 @@ def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
     detail: dict[str, Any] = {"field": field, "message": message}
     kind = str(error.get("type", ""))
     value = error.get("input")
-    if not kind.endswith(_TYPE_ERRORS_WITHOUT_VALUE) and isinstance(value, str | int | float | bool):
+    secret = "password" in field.lower()  # never echo a password back, not even a rejected one
+    if not secret and not kind.endswith(_TYPE_ERRORS_WITHOUT_VALUE) and isinstance(value, str | int | float | bool):
         detail["value"] = value
     return detail
 

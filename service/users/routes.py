@@ -1,8 +1,48 @@
-"""User routes (contract 5.2, 10.2)."""
+"""User routes (contract 5.2, 10.2): parse, call the service, wrap in the envelope.
 
-from litestar import Controller
+Creating a user is `POST /api/auth/register` (service.auth.routes), as the web app calls it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from litestar import Controller, Response, delete, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.http.envelope import ok
+from service.http.schemas import Envelope
+from service.users.schemas import MessageEnvelope, UserOut, UserUpdate
+from service.users.service import UserService
+
+READ = {"roles": ("admin", "manager")}
+WRITE = {"roles": ("admin",)}
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
 
 
 class UserController(Controller):
     path = "/api/users"
     tags = ["users"]
+
+    @get("/", opt=READ, summary="List users (admin or manager), ordered by name")
+    async def list_users(self, conn: Conn, user: User) -> Response[Envelope[list[UserOut]]]:
+        return ok(await UserService(conn).list(), "Users retrieved")
+
+    @get("/{user_id:str}", opt=READ, summary="Get a user (admin or manager)")
+    async def get_user(self, user_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[UserOut]]:
+        return ok(await UserService(conn).get(user_id), "User retrieved")
+
+    @put("/{user_id:str}", opt=WRITE, summary="Update a user (admin); a new password, email or role logs them out")
+    async def update_user(self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], conn: Conn,
+                          user: User) -> Response[Envelope[UserOut]]:
+        return ok(await UserService(conn).update(user_id, data), "User updated")
+
+    @delete("/{user_id:str}", opt=WRITE, status_code=200, summary="Delete a user (admin; not yourself)")
+    async def delete_user(self, user_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[MessageEnvelope]:
+        await UserService(conn).delete(user_id, acting_user_id=user.id)
+        return ok(message="User deleted")

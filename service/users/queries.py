@@ -1,0 +1,81 @@
+"""PyPika builders for users. Each returns (sql, params); no I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pypika import Case, Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table
+from pypika import functions as fn
+from pypika.terms import Criterion
+
+from service.db.sql import Params, Statement
+
+users = Table("users")
+
+# Never the password hash, never tokens_valid_after.
+COLUMNS = (users.id, users.email, users.name, users.role, users.permissions, users.created_at, users.updated_at)
+
+
+def list_all() -> Statement:
+    p = Params()
+    return p.statement(Query.from_(users).select(*COLUMNS).orderby(users.name, order=Order.asc).orderby(users.id))
+
+
+def get(user_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(users).select(*COLUMNS).where(users.id == p(user_id)))
+
+
+def exists_with_email(email: str) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(users).select(users.id).where(fn.Lower(users.email) == p(email)))
+
+
+def insert(values: dict[str, Any], *, if_absent: bool = False) -> Statement:
+    """INSERT ... RETURNING the user. With `if_absent`, no row comes back when the email is taken."""
+    p = Params()
+    query = Query.into(users).columns(*values).insert(*(p(v) for v in values.values()))
+    if if_absent:
+        query = query.on_conflict().do_nothing()  # any unique index: users_email_key or users_email_lower_key
+    return p.statement(query.returning(*COLUMNS))
+
+
+def update(user_id: uuid.UUID, values: dict[str, Any]) -> Statement:
+    """Set the given columns. A new password, or an email or role different from the stored one, also moves
+    tokens_valid_after to now(), so tokens issued before stop working (decision 10.1). Re-sending the same
+    email or role (the web app's edit form sends every field) does not log the user out."""
+    p = Params()
+    query = Query.update(users)
+    for column, value in values.items():
+        query = query.set(users.field(column), p(value))
+    if "password" in values:
+        query = query.set(users.tokens_valid_after, fn.Now())
+    else:
+        changed = [users.field(column) != p(values[column]) for column in ("email", "role") if column in values]
+        if changed:
+            query = query.set(users.tokens_valid_after,
+                              Case().when(Criterion.any(changed), fn.Now()).else_(users.tokens_valid_after))
+    return p.statement(query.where(users.id == p(user_id)).returning(*COLUMNS))
+
+
+def make_admin(email: str, password_hash: str, name: str | None) -> Statement:
+    """Promote the user with this email to admin with a new password (its earlier tokens stop working)."""
+    p = Params()
+    query = (
+        Query.update(users)
+        .set(users.role, p("admin"))
+        .set(users.password, p(password_hash))
+        .set(users.tokens_valid_after, fn.Now())
+    )
+    if name is not None:
+        query = query.set(users.name, p(name))
+    return p.statement(query.where(fn.Lower(users.email) == p(email)).returning(*COLUMNS))
+
+
+def delete(user_id: uuid.UUID) -> Statement:
+    """History stays: presales.created_by and stock_adjustments.user_id become null; revocations cascade."""
+    p = Params()
+    return p.statement(Query.from_(users).delete().where(users.id == p(user_id)).returning(users.id))
