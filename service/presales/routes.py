@@ -1,8 +1,74 @@
-"""Pre-sale routes (contract 5.5, 7.5-7.7, 10.3-10.8, 10.14)."""
+"""Pre-sale routes (contract 5.5, 7.5-7.7, 10.3-10.8, 10.14): parse, call the service, wrap in the envelope."""
 
-from litestar import Controller
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.http.envelope import ok, paginated
+from service.http.schemas import Envelope, PageEnvelope, blank_is_absent
+from service.presales.schemas import PresaleCreate, PresaleListQuery, PresaleOut, PresaleStatusChange, PresaleUpdate
+from service.presales.service import PresaleService
+
+READ = {"permission": ("presales.canViewAll", "presales.canViewOwn")}  # then filtered by owner (10.3)
+WRITE = {"permission": "presales.canCreate"}
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
+
+
+def list_query(request: Request) -> PresaleListQuery:
+    """The query string, with `status` possibly repeated (`status=pending&status=approved`)."""
+    params: dict[str, Any] = dict(request.query_params)
+    params.pop("status", None)
+    statuses = [value for value in request.query_params.getall("status", []) if blank_is_absent(value) is not None]
+    if statuses:
+        params["status"] = statuses
+    return PresaleListQuery.from_query(params)  # type: ignore[return-value]
 
 
 class PresaleController(Controller):
     path = "/api/presales"
     tags = ["presales"]
+
+    @get("/", opt=READ, summary="List pre-sales (paginated, filtered; own only without canViewAll)")
+    async def list_presales(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[PresaleOut]]:
+        query = list_query(request)
+        rows, total = await PresaleService(conn, user).list(query)
+        return paginated(rows, total=total, page=query.page, limit=query.limit, message="Pre-sales retrieved")
+
+    @get("/{presale_id:str}", opt=READ, summary="Get a pre-sale with its customer and items")
+    async def get_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn,
+                          user: User) -> Response[Envelope[PresaleOut]]:
+        return ok(await PresaleService(conn, user).get(presale_id), "Pre-sale retrieved")
+
+    @post("/", opt=WRITE, summary="Create a pre-sale (status draft or pending; stock is checked, not deducted)")
+    async def create_presale(self, data: JSONBody[PresaleCreate], conn: Conn,
+                             user: User) -> Response[Envelope[PresaleOut]]:
+        return ok(await PresaleService(conn, user).create(data), "Pre-sale created", status_code=201)
+
+    @put("/{presale_id:str}", opt=WRITE, summary="Update a pre-sale (items, if sent, replace all items)")
+    async def update_presale(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleUpdate], conn: Conn,
+                             user: User) -> Response[Envelope[PresaleOut]]:
+        return ok(await PresaleService(conn, user).update(presale_id, data), "Pre-sale updated")
+
+    @patch("/{presale_id:str}/status", opt=WRITE, summary="Change a pre-sale's status (converted deducts stock)")
+    async def change_status(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleStatusChange], conn: Conn,
+                            user: User) -> Response[Envelope[PresaleOut]]:
+        presale = await PresaleService(conn, user).set_status(presale_id, data.status)
+        return ok(presale, "Pre-sale status updated")
+
+    @post("/{presale_id:str}/convert", opt=WRITE, summary="Convert a pre-sale into a sale (deducts stock)")
+    async def convert_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn,
+                              user: User) -> Response[Envelope[PresaleOut]]:
+        return ok(await PresaleService(conn, user).set_status(presale_id, "converted"), "Pre-sale converted")
+
+    @delete("/{presale_id:str}", opt=WRITE, summary="Delete a pre-sale (409 when converted)")
+    async def delete_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
+        await PresaleService(conn, user).delete(presale_id)

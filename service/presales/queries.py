@@ -1,0 +1,309 @@
+"""PyPika builders for pre-sales. Each returns (sql, *params); no I/O here.
+
+A pre-sale is always read whole in one statement: the row, its customer and its items (each with the full
+product) are assembled by PostgreSQL with json_build_object / json_agg, keyed in the contract's camelCase.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.queries import QueryBuilder
+from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Star, Term, ValueWrapper
+
+from service.db.sql import Params, Statement, like_pattern
+from service.presales.schemas import PresaleListQuery
+
+presales = Table("presales").as_("ps")
+items = Table("presale_items").as_("pi")
+customers = Table("customers").as_("c")
+products = Table("products").as_("pr")
+adjustments = Table("stock_adjustments")
+
+# Bare tables (no alias) for INSERT / UPDATE / DELETE.
+presales_table = Table("presales")
+items_table = Table("presale_items")
+products_table = Table("products")
+
+
+class JsonAgg(AggregateFunction):
+    """json_agg(expr ORDER BY term): aggregate input order stated, not left to the plan."""
+
+    def __init__(self, term: Term, order_by: Term) -> None:
+        super().__init__("json_agg", term)
+        self.order_by = order_by
+
+    def get_special_params_sql(self, **kwargs: Any) -> str:
+        return " ORDER BY " + self.order_by.get_sql(**kwargs)
+
+
+def json_object(**fields: Term) -> Function:
+    """json_build_object('key', value, ...); keys are constants of this module, never request values."""
+    args: list[Any] = []
+    for key, value in fields.items():
+        args.extend((ValueWrapper(key), value))
+    return Function("json_build_object", *args)
+
+
+def _product_json() -> Function:
+    return json_object(
+        id=products.id, code=products.code, name=products.name, unit=products.unit,
+        description=products.description, stock=products.stock, purchasePrice=products.purchase_price,
+        salePrice=products.sale_price, saleType=products.sale_type, createdAt=products.created_at,
+        updatedAt=products.updated_at,
+    )
+
+
+def _customer_json() -> QueryBuilder:
+    obj = json_object(
+        id=customers.id, name=customers.name, email=customers.email, phone=customers.phone, cpf=customers.cpf,
+        address=customers.address, createdAt=customers.created_at, updatedAt=customers.updated_at,
+    )
+    return Query.from_(customers).select(obj).where(customers.id == presales.customer_id)
+
+
+def _items_json() -> Term:
+    item = json_object(
+        id=items.id, preSaleId=items.presale_id, productId=items.product_id, quantity=items.quantity,
+        unitPrice=items.unit_price, totalPrice=items.total_price, discount=items.discount,
+        discountType=items.discount_type, discountPercentage=items.discount_percentage, product=_product_json(),
+    )
+    aggregated = (
+        Query.from_(items)
+        .join(products).on(products.id == items.product_id)
+        .select(JsonAgg(item, items.id))  # item ids are time-ordered: request order (see service.new_item_ids)
+        .where(items.presale_id == presales.id)
+    )
+    return fn.Coalesce(aggregated, ValueWrapper("[]"))
+
+
+def presale_json() -> Function:
+    """The full pre-sale of the `presales` row in scope (alias ps), as one json value."""
+    return json_object(
+        id=presales.id, customerId=presales.customer_id, status=presales.status, total=presales.total,
+        discount=presales.discount, discountType=presales.discount_type,
+        discountPercentage=presales.discount_percentage, notes=presales.notes, createdBy=presales.created_by,
+        createdAt=presales.created_at, updatedAt=presales.updated_at, customer=_customer_json(),
+        items=_items_json(),
+    )
+
+
+def visible(p: Params, owner: uuid.UUID | None) -> Criterion:
+    """Rows the caller may see: all, or only those created by `owner` (decision 10.3)."""
+    return presales.created_by == p(owner) if owner is not None else Criterion.all([])
+
+
+def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(presales)
+        .select(presale_json().as_("presale"))
+        .where(presales.id == p(presale_id))
+        .where(visible(p, owner))
+    )
+    return p.statement(query)
+
+
+def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Criterion]:
+    where: list[Criterion] = []
+    if owner is not None:
+        where.append(presales.created_by == p(owner))
+    if q.status:
+        where.append(presales.status == Function("ANY", p(sorted(set(q.status)))))
+    if q.customer_id is not None:
+        where.append(presales.customer_id == p(q.customer_id))
+    for term in (q.customer_name, q.search):
+        if term:
+            where.append(fn.Lower(customers.name).like(p(like_pattern(term))))
+    if q.date_from is not None:
+        where.append(presales.created_at >= p(datetime.combine(q.date_from, time())))
+    if q.date_to is not None:  # the whole dateTo day is included (decision 10.11)
+        where.append(presales.created_at < p(datetime.combine(q.date_to + timedelta(days=1), time())))
+    return where
+
+
+def _matching(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> QueryBuilder:
+    return (
+        Query.from_(presales)
+        .join(customers).on(customers.id == presales.customer_id)
+        .where(Criterion.all(_filters(q, p, owner)))
+    )
+
+
+def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
+    """One page of full pre-sales plus the total count, in one statement.
+
+    The inner query picks the page (ids and a window count) so the json of customers and items is only
+    built for the rows returned, not for every matching row.
+    """
+    p = Params()
+    order = Order.asc if q.sort_order == "asc" else Order.desc
+    column = q.SORT_COLUMNS[q.sort_by]
+    picked = (
+        _matching(q, p, owner)
+        .select(presales.id, Count(Star()).over().as_("total_count"))
+        .orderby(presales.field(column), order=order)
+        .orderby(presales.id, order=order)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    ).as_("pg")
+    query = (
+        Query.from_(picked)
+        .join(presales).on(presales.id == picked.id)
+        .select(presale_json().as_("presale"), picked.total_count)
+        .orderby(presales.field(column), order=order)
+        .orderby(presales.id, order=order)
+    )
+    return p.statement(query)
+
+
+def count(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
+    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+    p = Params()
+    return p.statement(_matching(q, p, owner).select(Count(Star())))
+
+
+def customer_exists(customer_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(customers).select(customers.id).where(customers.id == p(customer_id)))
+
+
+def products_by_id(product_ids: list[uuid.UUID]) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(products)
+        .select(products.id, products.name, products.code, products.stock, products.sale_type)
+        .where(products.id == Function("ANY", p(product_ids)))
+    )
+    return p.statement(query)
+
+
+def lock_products(product_ids: list[uuid.UUID]) -> Statement:
+    """Row locks taken in id order, so two conversions sharing products never deadlock."""
+    p = Params()
+    query = (
+        Query.from_(products)
+        .select(products.id, products.name, products.code, products.stock)
+        .where(products.id == Function("ANY", p(product_ids)))
+        .orderby(products.id)
+        .for_update()
+    )
+    return p.statement(query)
+
+
+def lock_presale(presale_id: uuid.UUID) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(presales)
+        .select(presales.id, presales.status, presales.customer_id, presales.discount, presales.discount_type,
+                presales.discount_percentage, presales.created_by)
+        .where(presales.id == p(presale_id))
+        .for_update()
+    )
+    return p.statement(query)
+
+
+def item_quantities(presale_id: uuid.UUID) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(items)
+        .select(items.product_id, fn.Sum(items.quantity).as_("quantity"))
+        .where(items.presale_id == p(presale_id))
+        .groupby(items.product_id)
+    )
+    return p.statement(query)
+
+
+def item_subtotal(presale_id: uuid.UUID) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(items)
+        .select(fn.Coalesce(fn.Sum(items.total_price), 0))
+        .where(items.presale_id == p(presale_id))
+    )
+    return p.statement(query)
+
+
+def insert_presale(values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = (
+        Query.into(presales_table)
+        .columns(*values)
+        .insert(*(p(v) for v in values.values()))
+        .returning(presales_table.id)
+    )
+    return p.statement(query)
+
+
+ITEM_COLUMNS = ("id", "presale_id", "product_id", "quantity", "unit_price", "total_price", "discount",
+                "discount_type", "discount_percentage")
+
+
+def insert_items(rows: list[dict[str, Any]]) -> Statement:
+    """All items of a pre-sale in one multi-row INSERT."""
+    p = Params()
+    query = Query.into(items_table).columns(*ITEM_COLUMNS)
+    for row in rows:
+        query = query.insert(*(p(row[column]) for column in ITEM_COLUMNS))
+    return p.statement(query)
+
+
+def delete_items(presale_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(items_table).delete().where(items_table.presale_id == p(presale_id)))
+
+
+def update_presale(presale_id: uuid.UUID, values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = Query.update(presales_table)
+    for column, value in values.items():
+        query = query.set(presales_table.field(column), p(value))
+    return p.statement(query.where(presales_table.id == p(presale_id)))
+
+
+def decrement_stock() -> str:
+    """For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard."""
+    query = (
+        Query.update(products_table)
+        .set(products_table.stock, products_table.stock - Parameter("$1"))
+        .where(products_table.id == Parameter("$2"))
+    )
+    return query.get_sql()
+
+
+def insert_adjustments(rows: list[dict[str, Any]]) -> Statement:
+    p = Params()
+    columns = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
+               "user_name", "user_agent", "presale_id")
+    query = Query.into(adjustments).columns(*columns)
+    for row in rows:
+        query = query.insert(*(p(row[column]) for column in columns))
+    return p.statement(query)
+
+
+def delete_presale(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
+    """Deletes unless converted; re-checked under the row lock, so a concurrent conversion wins."""
+    p = Params()
+    query = (
+        Query.from_(presales_table)
+        .delete()
+        .where(presales_table.id == p(presale_id))
+        .where(presales_table.status != p("converted"))
+    )
+    if owner is not None:
+        query = query.where(presales_table.created_by == p(owner))
+    return p.statement(query.returning(presales_table.id))
+
+
+def status_of(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
+    p = Params()
+    query = Query.from_(presales).select(presales.status).where(presales.id == p(presale_id))
+    if owner is not None:
+        query = query.where(presales.created_by == p(owner))
+    return p.statement(query)

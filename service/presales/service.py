@@ -1,0 +1,327 @@
+"""Pre-sale business rules over a connection (contract 5.5, 7.4-7.8; decisions 10.3, 10.5-10.8, 10.14).
+
+Every write runs in one transaction, retried on serialization failures and deadlocks (`with_retry`), so a
+failing item leaves nothing written. Every change to `converted` (PATCH status, PUT, POST convert) goes
+through `_change_status`, which deducts stock under row locks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import asyncpg
+
+from service import errors
+from service.auth.current_user import CurrentUser
+from service.db.errors import with_retry
+from service.presales import queries
+from service.presales.schemas import (
+    TERMINAL,
+    PresaleCreate,
+    PresaleItemIn,
+    PresaleListQuery,
+    PresaleOut,
+    PresaleUpdate,
+    can_transition,
+)
+from service.presales.totals import (
+    ZERO,
+    DiscountExceedsLine,
+    Discounted,
+    format_quantity,
+    is_whole,
+    item_totals,
+    presale_totals,
+    whole_units,
+)
+
+T = TypeVar("T")
+
+NOT_FOUND = "Pre-sale not found"
+STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
+DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
+MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
+
+
+def decode(raw: str) -> dict[str, Any]:
+    """The json built by PostgreSQL, numerics kept exact, shaped and formatted for the wire."""
+    return PresaleOut.model_validate(json.loads(raw, parse_float=Decimal)).to_wire()
+
+
+def new_item_ids(count: int) -> list[uuid.UUID]:
+    """UUIDv7 ids (RFC 9562, a 12-bit counter in rand_a) that sort in request order within one pre-sale."""
+    millis = time.time_ns() // 1_000_000 & ((1 << 48) - 1)
+    ids = []
+    for index in range(count):
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        ids.append(uuid.UUID(int=millis << 80 | 0x7 << 76 | (index & 0xFFF) << 64 | 0b10 << 62 | rand_b))
+    return ids
+
+
+def insufficient_stock(shortages: Sequence[tuple[asyncpg.Record, int, Decimal]]) -> errors.Conflict:
+    """409 INSUFFICIENT_STOCK naming every short product: (product row, available, requested)."""
+    message = "; ".join(
+        f'Insufficient stock for "{product["name"]}". Available: {available}, Requested: {format_quantity(requested)}'
+        for product, available, requested in shortages
+    )
+    details = [{"productId": str(product["id"]), "productName": product["name"], "available": available,
+                "requested": format_quantity(requested)} for product, available, requested in shortages]
+    return errors.Conflict(message, code="INSUFFICIENT_STOCK", details=details)
+
+
+def _missing_reference(exc: asyncpg.ForeignKeyViolationError) -> errors.AppError:
+    """A customer or product deleted between our check and our insert: the same 404 as the check."""
+    if exc.constraint_name == "presales_customer_id_fkey":
+        return errors.NotFound("Customer not found")
+    if exc.constraint_name == "presale_items_product_id_fkey":
+        return errors.NotFound("Product not found")
+    return errors.Conflict("The pre-sale refers to a record that no longer exists")
+
+
+class PresaleService:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
+        self.conn = conn
+        self.user = user
+
+    @property
+    def owner(self) -> uuid.UUID | None:
+        """None when the caller sees every pre-sale, else the only creator whose pre-sales it sees (10.3)."""
+        return None if self.user.can("presales.canViewAll") else self.user.id
+
+    async def _transaction(self, operation: Callable[[], Awaitable[T]]) -> T:
+        async def attempt() -> T:
+            async with self.conn.transaction():
+                return await operation()
+
+        try:
+            return await with_retry(attempt)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise _missing_reference(exc) from exc
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    async def get(self, presale_id: uuid.UUID) -> dict[str, Any]:
+        raw = await self.conn.fetchval(*queries.get(presale_id, self.owner))
+        if raw is None:
+            raise errors.NotFound(NOT_FOUND)
+        return decode(raw)
+
+    async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], int]:
+        rows = await self.conn.fetch(*queries.page(q, self.owner))
+        if rows:
+            total = rows[0]["total_count"]
+        else:
+            total = await self.conn.fetchval(*queries.count(q, self.owner)) if q.page > 1 else 0
+        return [decode(row["presale"]) for row in rows], total
+
+    # --- writes --------------------------------------------------------------------------------------------
+
+    async def create(self, data: PresaleCreate) -> dict[str, Any]:
+        async def operation() -> dict[str, Any]:
+            await self._require_customer(data.customer_id)
+            lines, prices = await self._prepare_items(data.items)
+            totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
+            presale_id = await self.conn.fetchval(*queries.insert_presale({
+                "customer_id": data.customer_id,
+                "status": data.status,
+                "notes": data.notes,
+                "created_by": self.user.id,
+                **self._totals_columns(totals, data.discount_type),
+            }))
+            await self._insert_items(presale_id, lines)
+            return await self._read(presale_id)
+
+        return await self._transaction(operation)
+
+    async def update(self, presale_id: uuid.UUID, data: PresaleUpdate) -> dict[str, Any]:
+        sent = data.model_fields_set
+
+        async def operation() -> dict[str, Any]:
+            current = await self._lock(presale_id)
+            status = current["status"]
+            target = data.status if "status" in sent and data.status is not None else status
+            if not can_transition(status, target):
+                raise errors.BadRequest(f"Invalid status transition from {status} to {target}")
+            if status in TERMINAL:
+                if sent - {"status"}:
+                    raise errors.Conflict(f"A {status} pre-sale cannot be changed")
+                return await self._read(presale_id)  # the same terminal status: nothing to do
+
+            values: dict[str, Any] = {}
+            if "customer_id" in sent:
+                await self._require_customer(data.customer_id)
+                values["customer_id"] = data.customer_id
+            if "notes" in sent:
+                values["notes"] = data.notes
+            discount_type = data.discount_type or current["discount_type"]
+            if data.items is not None:
+                # 7.5 PUT: new items take the request's discount fields; a missing one counts as 0.
+                lines, prices = await self._prepare_items(data.items)
+                totals = presale_totals(prices, discount_type, data.discount or ZERO, data.discount_percentage or ZERO)
+                await self.conn.execute(*queries.delete_items(presale_id))
+                await self._insert_items(presale_id, lines)
+                values.update(self._totals_columns(totals, discount_type))
+            elif sent & DISCOUNT_FIELDS:
+                # 7.5 PUT: stored items; a fixed discount not sent keeps the stored amount, a percentage counts 0.
+                subtotal = await self.conn.fetchval(*queries.item_subtotal(presale_id))
+                if data.discount is not None:
+                    discount = data.discount
+                else:
+                    discount = current["discount"] if discount_type == "fixed" else ZERO
+                totals = presale_totals([subtotal], discount_type, discount, data.discount_percentage or ZERO)
+                values.update(self._totals_columns(totals, discount_type))
+            if values:
+                await self.conn.execute(*queries.update_presale(presale_id, values))
+            if target != status:  # after the new items are in: a conversion deducts for those
+                await self._change_status(current, target)
+            return await self._read(presale_id)
+
+        return await self._transaction(operation)
+
+    async def set_status(self, presale_id: uuid.UUID, target: str) -> dict[str, Any]:
+        """PATCH status and POST convert (contract 5.5, decision 10.7)."""
+
+        async def operation() -> dict[str, Any]:
+            current = await self._lock(presale_id)
+            await self._change_status(current, target)
+            return await self._read(presale_id)
+
+        return await self._transaction(operation)
+
+    async def delete(self, presale_id: uuid.UUID) -> None:
+        async def operation() -> None:
+            if await self.conn.fetchval(*queries.delete_presale(presale_id, self.owner)) is not None:
+                return
+            status = await self.conn.fetchval(*queries.status_of(presale_id, self.owner))
+            if status == "converted":
+                raise errors.Conflict("A converted pre-sale cannot be deleted")
+            raise errors.NotFound(NOT_FOUND)
+
+        await with_retry(operation)
+
+    # --- the one status-change path ------------------------------------------------------------------------
+
+    async def _change_status(self, current: asyncpg.Record, target: str) -> None:
+        """Validate the transition and apply it; to `converted` deduct stock atomically (decision 10.7).
+
+        The caller holds the pre-sale row lock (so its items cannot change meanwhile). Products are locked
+        in id order; stock is checked on the locked, current values, so concurrent conversions queue on the
+        product rows and the later ones see the stock the earlier ones left.
+        """
+        status = current["status"]
+        if not can_transition(status, target):
+            raise errors.BadRequest(f"Invalid status transition from {status} to {target}")
+        if status == target:
+            return
+        presale_id = current["id"]
+        if target == "converted":
+            requested = {row["product_id"]: row["quantity"]
+                         for row in await self.conn.fetch(*queries.item_quantities(presale_id))}
+            if requested:
+                locked = await self.conn.fetch(*queries.lock_products(sorted(requested)))
+                shortages = [(product, product["stock"], requested[product["id"]]) for product in locked
+                             if whole_units(requested[product["id"]]) > product["stock"]]
+                if shortages:
+                    raise insufficient_stock(shortages)
+                await self.conn.executemany(queries.decrement_stock(),
+                                            [(whole_units(requested[p["id"]]), p["id"]) for p in locked])
+                reason = f"Venda finalizada - Pré-venda #{str(presale_id)[:8]}"
+                await self.conn.execute(*queries.insert_adjustments([
+                    {"product_id": p["id"], "adjustment_type": "remove", "quantity": whole_units(requested[p["id"]]),
+                     "previous_stock": p["stock"], "new_stock": p["stock"] - whole_units(requested[p["id"]]),
+                     "reason": reason, "user_id": self.user.id, "user_name": self.user.name,
+                     "user_agent": STOCK_REDUCTION_AGENT, "presale_id": presale_id}
+                    for p in locked
+                ]))
+        await self.conn.execute(*queries.update_presale(presale_id, {"status": target}))
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    async def _read(self, presale_id: uuid.UUID) -> dict[str, Any]:
+        raw = await self.conn.fetchval(*queries.get(presale_id))
+        if raw is None:
+            raise errors.NotFound(NOT_FOUND)
+        return decode(raw)
+
+    async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
+        """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""
+        row = await self.conn.fetchrow(*queries.lock_presale(presale_id))
+        owner = self.owner
+        if row is None or (owner is not None and row["created_by"] != owner):
+            raise errors.NotFound(NOT_FOUND)
+        return row
+
+    async def _require_customer(self, customer_id: uuid.UUID | None) -> None:
+        if customer_id is None or await self.conn.fetchval(*queries.customer_exists(customer_id)) is None:
+            raise errors.NotFound("Customer not found")
+
+    async def _prepare_items(self, items: Sequence[PresaleItemIn]) -> tuple[list[dict[str, Any]], list[Decimal]]:
+        """Check the items against their products and compute each line (contract 7.4, 7.5; decision 10.6).
+
+        Order of refusals: a missing product (404), a fractional quantity for a unit product (422), a fixed
+        discount above its line (400), then stock short for the sum of a product's lines (409).
+        """
+        product_ids = list(dict.fromkeys(item.product_id for item in items))
+        products = {row["id"]: row for row in await self.conn.fetch(*queries.products_by_id(product_ids))}
+        missing = [product_id for product_id in product_ids if product_id not in products]
+        if missing:
+            raise errors.NotFound("; ".join(f"Product not found: {product_id}" for product_id in missing))
+
+        details = []
+        for index, item in enumerate(items):
+            product = products[item.product_id]
+            if not is_whole(item.quantity) and product["sale_type"].strip().lower() != "fractional":
+                details.append({"field": f"items.{index}.quantity",
+                                "message": f'Quantity must be a whole number for "{product["name"]}" '
+                                           f"(sale type {product['sale_type']})",
+                                "value": format_quantity(item.quantity)})
+        if details:
+            raise errors.ValidationFailed(details[0]["message"], details=details)
+
+        lines: list[dict[str, Any]] = []
+        problems = []
+        for index, item in enumerate(items):
+            try:
+                line = item_totals(item.quantity, item.unit_price, item.discount_type, item.discount,
+                                   item.discount_percentage)
+            except DiscountExceedsLine as exc:
+                problems.append(f'Item {index + 1} ("{products[item.product_id]["name"]}"): discount {exc.discount} '
+                                f"exceeds the line total {exc.line}")
+                continue
+            if line.base > MONEY_MAX:
+                raise errors.ValidationFailed.field(f"items.{index}", f"Line total must not exceed {MONEY_MAX}")
+            lines.append({"product_id": item.product_id, "quantity": item.quantity, "unit_price": item.unit_price,
+                          "total_price": line.total, "discount": line.discount, "discount_type": item.discount_type,
+                          "discount_percentage": line.discount_percentage})
+        if problems:
+            raise errors.BadRequest("; ".join(problems))
+
+        requested: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
+        for item in items:  # duplicate lines of one product are summed (decision 10.7)
+            requested[item.product_id] += item.quantity
+        shortages = [(products[pid], products[pid]["stock"], requested[pid]) for pid in product_ids
+                     if whole_units(requested[pid]) > products[pid]["stock"]]
+        if shortages:
+            raise insufficient_stock(shortages)
+        prices = [line["total_price"] for line in lines]
+        if sum(prices, ZERO) > MONEY_MAX:
+            raise errors.ValidationFailed.field("items", f"The pre-sale subtotal must not exceed {MONEY_MAX}")
+        return lines, prices
+
+    async def _insert_items(self, presale_id: uuid.UUID, lines: list[dict[str, Any]]) -> None:
+        ids = new_item_ids(len(lines))
+        await self.conn.execute(*queries.insert_items(
+            [{**line, "id": item_id, "presale_id": presale_id} for item_id, line in zip(ids, lines, strict=True)]
+        ))
+
+    @staticmethod
+    def _totals_columns(totals: Discounted, discount_type: str) -> dict[str, Any]:
+        return {"total": totals.total, "discount": totals.discount, "discount_type": discount_type,
+                "discount_percentage": totals.discount_percentage}

@@ -1,0 +1,59 @@
+"""Shared bits of the pre-sale tests: request bodies, expected shapes, database checks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+PRESALE_KEYS = {"id", "customerId", "status", "total", "discount", "discountType", "discountPercentage", "notes",
+                "createdBy", "createdAt", "updatedAt", "customer", "items"}
+CUSTOMER_KEYS = {"id", "name", "email", "phone", "cpf", "address", "createdAt", "updatedAt"}
+ITEM_KEYS = {"id", "preSaleId", "productId", "quantity", "unitPrice", "totalPrice", "discount", "discountType",
+             "discountPercentage", "product"}
+PRODUCT_KEYS = {"id", "code", "name", "unit", "description", "stock", "purchasePrice", "salePrice", "saleType",
+                "createdAt", "updatedAt"}
+
+
+def item(product: asyncpg.Record, quantity: str = "1", unit_price: str = "15.00", **extra: Any) -> dict[str, Any]:
+    return {"productId": str(product["id"]), "quantity": quantity, "unitPrice": unit_price, **extra}
+
+
+def body(customer: asyncpg.Record, *items: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"customerId": str(customer["id"]), "items": list(items), **extra}
+
+
+def assert_full_shape(presale: dict[str, Any]) -> None:
+    """The full pre-sale of decision 10.14: customer and, on every item, the full product."""
+    assert set(presale) == PRESALE_KEYS, presale
+    assert set(presale["customer"]) == CUSTOMER_KEYS
+    assert presale["customer"]["id"] == presale["customerId"]
+    for line in presale["items"]:
+        assert set(line) == ITEM_KEYS, line
+        assert line["preSaleId"] == presale["id"]
+        assert set(line["product"]) == PRODUCT_KEYS
+        assert line["product"]["id"] == line["productId"]
+        assert isinstance(line["product"]["stock"], int)
+    for stamp in (presale["createdAt"], presale["updatedAt"], presale["customer"]["createdAt"]):
+        assert stamp.endswith("Z")
+
+
+async def create(client: httpx.AsyncClient, headers: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/presales", json=payload, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+async def counts(db: asyncpg.Connection) -> tuple[int, int]:
+    """(pre-sales, pre-sale items) rows in the database."""
+    return (await db.fetchval("SELECT count(*) FROM presales"), await db.fetchval("SELECT count(*) FROM presale_items"))
+
+
+async def stock(db: asyncpg.Connection, product_id: uuid.UUID) -> int:
+    return await db.fetchval("SELECT stock FROM products WHERE id = $1", product_id)
+
+
+def error(response: httpx.Response) -> dict[str, Any]:
+    return response.json()["error"]
