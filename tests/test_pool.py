@@ -29,6 +29,7 @@ async def flowcrm_backends(db: asyncpg.Connection) -> int:
 
 async def test_more_requests_than_connections_wait_their_turn(database_url: str, db: asyncpg.Connection) -> None:
     app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=5)
+    others = await flowcrm_backends(db)  # connections of other apps on this database (the session's server)
     with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             requests = [asyncio.create_task(http.get("/test/sleep", params={"seconds": 0.3})) for _ in range(6)]
@@ -37,7 +38,7 @@ async def test_more_requests_than_connections_wait_their_turn(database_url: str,
                 peak = max(peak, await flowcrm_backends(db))
                 await asyncio.sleep(0.05)
             assert [r.result().status_code for r in requests] == [200] * 6
-    assert peak <= 3  # two pooled connections plus the readiness checker's own
+    assert 2 <= peak - others <= 3  # two pooled connections plus the readiness checker's own
 
 
 async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(database_url: str) -> None:
