@@ -152,6 +152,32 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _seed(settings: Settings, url: str, args: argparse.Namespace) -> dict[str, int]:
+    import asyncpg
+
+    from service.db.pool import connect_options, init_connection
+    from service.seed import seed
+
+    conn = await asyncpg.connect(**{**connect_options(settings), "dsn": url})
+    try:
+        await init_connection(conn)
+        return await seed(conn, customers=args.customers, products=args.products, presales=args.presales)
+    finally:
+        await conn.close()
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = _settings()
+    with database(settings) as (url, embedded):
+        if embedded:
+            _runner(settings, url).up()
+        counts = asyncio.run(_seed(settings, url, args))
+    print("Seeded (new rows): " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowcrm", description="Flow CRM service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -180,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_admin.add_argument("--password", required=True)
     create_admin.add_argument("--name", help="display name (default: Administrator; kept for an existing user)")
     users.set_defaults(func=cmd_users)
+
+    seed = commands.add_parser("seed", help="load the demo data set (idempotent)")
+    seed.add_argument("--customers", type=int, default=200)
+    seed.add_argument("--products", type=int, default=60)
+    seed.add_argument("--presales", type=int, default=100)
+    seed.set_defaults(func=cmd_seed)
     return parser
 
 

@@ -28,7 +28,7 @@ class CurrentUser:
     stored_permissions: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
-    claims: Claims
+    claims: Claims | None = None  # None for users acting outside a request (seed, CLI)
 
     @property
     def flags(self) -> frozenset[str]:

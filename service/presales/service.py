@@ -21,6 +21,7 @@ import asyncpg
 from service import errors
 from service.auth.current_user import CurrentUser
 from service.db.errors import with_retry
+from service.db.pages import fetch_page
 from service.presales import queries
 from service.presales.schemas import (
     TERMINAL,
@@ -114,11 +115,8 @@ class PresaleService:
         return decode(raw)
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows = await self.conn.fetch(*queries.page(q, self.owner))
-        if rows:
-            total = rows[0]["total_count"]
-        else:
-            total = await self.conn.fetchval(*queries.count(q, self.owner)) if q.page > 1 else 0
+        rows, total = await fetch_page(self.conn, queries.page(q, self.owner),
+                                       lambda: queries.count(q, self.owner), q.page)
         return [decode(row["presale"]) for row in rows], total
 
     # --- writes --------------------------------------------------------------------------------------------
