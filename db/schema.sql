@@ -30,6 +30,20 @@ COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching
 
 
 --
+-- Name: audit_action; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.audit_action AS ENUM (
+    'login',
+    'logout',
+    'create',
+    'update',
+    'delete',
+    'view'
+);
+
+
+--
 -- Name: discount_type; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -92,6 +106,24 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: audit_logs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_logs (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    user_name character varying(255) NOT NULL,
+    action public.audit_action NOT NULL,
+    resource character varying(100) NOT NULL,
+    resource_id uuid,
+    details text,
+    ip_address character varying(45),
+    user_agent text,
+    created_at timestamp without time zone DEFAULT now() NOT NULL
+);
+
+
+--
 -- Name: customers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -105,6 +137,22 @@ CREATE TABLE public.customers (
     created_at timestamp without time zone DEFAULT now() NOT NULL,
     updated_at timestamp without time zone DEFAULT now() NOT NULL,
     CONSTRAINT customers_cpf_format CHECK (((cpf)::text ~ '^[0-9]{11}$'::text))
+);
+
+
+--
+-- Name: payment_methods; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_methods (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    code character varying(50) NOT NULL,
+    description character varying(255) NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    created_by uuid,
+    created_at timestamp without time zone DEFAULT now() NOT NULL,
+    updated_at timestamp without time zone DEFAULT now() NOT NULL,
+    CONSTRAINT payment_methods_description_length CHECK (((char_length(btrim((description)::text)) >= 2) AND (char_length(btrim((description)::text)) <= 255)))
 );
 
 
@@ -146,6 +194,7 @@ CREATE TABLE public.presales (
     discount_type public.discount_type DEFAULT 'fixed'::public.discount_type NOT NULL,
     discount_percentage numeric(5,2) DEFAULT 0 NOT NULL,
     created_by uuid,
+    payment_method_id uuid,
     CONSTRAINT presales_discount_nonnegative CHECK ((discount >= (0)::numeric)),
     CONSTRAINT presales_discount_percentage_range CHECK (((discount_percentage >= (0)::numeric) AND (discount_percentage <= (100)::numeric))),
     CONSTRAINT presales_total_nonnegative CHECK ((total >= (0)::numeric))
@@ -235,6 +284,14 @@ CREATE TABLE public.users (
 
 
 --
+-- Name: audit_logs audit_logs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_logs
+    ADD CONSTRAINT audit_logs_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: customers customers_cpf_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -248,6 +305,22 @@ ALTER TABLE ONLY public.customers
 
 ALTER TABLE ONLY public.customers
     ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: payment_methods payment_methods_code_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_methods
+    ADD CONSTRAINT payment_methods_code_key UNIQUE (code);
+
+
+--
+-- Name: payment_methods payment_methods_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_methods
+    ADD CONSTRAINT payment_methods_pkey PRIMARY KEY (id);
 
 
 --
@@ -323,6 +396,34 @@ ALTER TABLE ONLY public.users
 
 
 --
+-- Name: audit_logs_action_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_logs_action_idx ON public.audit_logs USING btree (action);
+
+
+--
+-- Name: audit_logs_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_logs_created_at_idx ON public.audit_logs USING btree (created_at DESC);
+
+
+--
+-- Name: audit_logs_resource_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_logs_resource_idx ON public.audit_logs USING btree (resource, resource_id);
+
+
+--
+-- Name: audit_logs_user_id_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_logs_user_id_created_at_idx ON public.audit_logs USING btree (user_id, created_at DESC);
+
+
+--
 -- Name: customers_cpf_trgm_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -365,6 +466,27 @@ CREATE INDEX customers_name_trgm_idx ON public.customers USING gin (lower((name)
 
 
 --
+-- Name: payment_methods_created_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_methods_created_by_idx ON public.payment_methods USING btree (created_by);
+
+
+--
+-- Name: payment_methods_description_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_methods_description_idx ON public.payment_methods USING btree (description);
+
+
+--
+-- Name: payment_methods_is_active_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_methods_is_active_idx ON public.payment_methods USING btree (is_active);
+
+
+--
 -- Name: presale_items_presale_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -400,10 +522,24 @@ CREATE INDEX presales_customer_id_idx ON public.presales USING btree (customer_i
 
 
 --
+-- Name: presales_payment_method_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX presales_payment_method_id_idx ON public.presales USING btree (payment_method_id);
+
+
+--
 -- Name: presales_status_created_at_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX presales_status_created_at_idx ON public.presales USING btree (status, created_at DESC);
+
+
+--
+-- Name: presales_status_payment_method_created_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX presales_status_payment_method_created_at_idx ON public.presales USING btree (status, payment_method_id, created_at);
 
 
 --
@@ -512,6 +648,13 @@ CREATE TRIGGER customers_set_updated_at BEFORE UPDATE ON public.customers FOR EA
 
 
 --
+-- Name: payment_methods payment_methods_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER payment_methods_set_updated_at BEFORE UPDATE ON public.payment_methods FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
 -- Name: presales presales_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -530,6 +673,22 @@ CREATE TRIGGER products_set_updated_at BEFORE UPDATE ON public.products FOR EACH
 --
 
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: audit_logs audit_logs_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_logs
+    ADD CONSTRAINT audit_logs_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: payment_methods payment_methods_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_methods
+    ADD CONSTRAINT payment_methods_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
 
 
 --
@@ -562,6 +721,14 @@ ALTER TABLE ONLY public.presales
 
 ALTER TABLE ONLY public.presales
     ADD CONSTRAINT presales_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id);
+
+
+--
+-- Name: presales presales_payment_method_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.presales
+    ADD CONSTRAINT presales_payment_method_id_fkey FOREIGN KEY (payment_method_id) REFERENCES public.payment_methods(id);
 
 
 --
@@ -610,4 +777,6 @@ ALTER TABLE ONLY public.stock_adjustments
 INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000001'),
     ('20261126000002'),
-    ('20261126000003');
+    ('20261126000003'),
+    ('20261126000004'),
+    ('20261126000005');

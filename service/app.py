@@ -20,9 +20,13 @@ from service.customers.routes import CustomerController
 from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
 from service.http.errors import exception_to_response
+from service.dashboard.routes import DashboardController
 from service.http.health import api_test, liveness, readiness
+from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
+from service.reports.routes import ReportController
+from service.stock.routes import StockController
 from service.users.routes import UserController
 from service.users.service import bootstrap_admin
 
@@ -58,7 +62,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
     return Litestar(
         route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
-                        ProductController, PresaleController],
+                        ProductController, PresaleController, PaymentMethodController, StockController,
+                        ReportController, DashboardController],
         state=state,
         lifespan=[database_lifespan],
         dependencies={"conn": Provide(provide_connection), "user": Provide(provide_current_user)},

@@ -66,27 +66,51 @@ def shared_database_url(server_url: str, template_database: str) -> Iterator[str
         admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def truncate_all(shared_database_url: str) -> str:
-    """TRUNCATE of every data table (all but dbmate's): ~10 ms, against ~100 ms for a fresh clone."""
+class Reset:
+    """Empties every data table (all but dbmate's) and puts back the rows the migrations seeded (the five
+    payment methods): ~10 ms, against ~100 ms for a fresh clone of the template."""
 
-    async def tables() -> list[str]:
-        conn = await asyncpg.connect(shared_database_url)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.truncate = ""
+        self.seeded: dict[str, tuple[list[str], list[tuple]]] = {}
+
+    async def capture(self) -> None:
+        conn = await asyncpg.connect(self.url)
         try:
-            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                    "AND tablename <> 'schema_migrations' ORDER BY 1")
-            return [row["tablename"] for row in rows]
+            tables = [row["tablename"] for row in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+                " ORDER BY 1")]
+            self.truncate = "TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE"
+            for table in tables:
+                rows = await conn.fetch(f'SELECT * FROM "{table}"')
+                if rows:
+                    self.seeded[table] = (list(rows[0].keys()), [tuple(row.values()) for row in rows])
         finally:
             await conn.close()
 
-    names = asyncio.run(tables())
-    return "TRUNCATE " + ", ".join(f'"{name}"' for name in names) + " CASCADE"
+    async def run(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            async with conn.transaction():
+                await conn.execute(self.truncate)
+                for table, (columns, records) in self.seeded.items():
+                    await conn.copy_records_to_table(table, records=records, columns=columns)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def reset_database(shared_database_url: str) -> Reset:
+    reset = Reset(shared_database_url)
+    asyncio.run(reset.capture())
+    return reset
 
 
 @pytest.fixture
-def database_url(shared_database_url: str, truncate_all: str) -> str:
-    """A migrated database with no rows, for one test (the session's database, emptied first)."""
-    admin_execute(shared_database_url, truncate_all)
+def database_url(shared_database_url: str, reset_database: Reset) -> str:
+    """A migrated database holding only the migrations' seed rows, for one test (the session's, reset)."""
+    asyncio.run(reset_database.run())
     return shared_database_url
 
 
