@@ -22,6 +22,7 @@ from service.db.pool import open_pool, provide_connection
 from service.http.errors import exception_to_response
 from service.dashboard.routes import DashboardController
 from service.http.health import api_test, liveness, readiness
+from service.http.openapi import complete_openapi
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if not settings.database_url:
         raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
     state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
-    return Litestar(
+    app = Litestar(
         route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
                         ProductController, PresaleController, PaymentMethodController, StockController,
                         ReportController, DashboardController],
@@ -75,3 +76,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # the process configures logging (flowcrm CLI, uvicorn)
         debug=False,
     )
+    complete_openapi(app)
+    return app

@@ -45,3 +45,16 @@ async def test_openapi_schema_lists_every_route(client: httpx.AsyncClient, setti
     for method, path in api_routes(settings):
         template = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{}", path)
         assert (method, template) in documented, (method, path)
+
+
+async def test_openapi_documents_errors_query_parameters_and_examples(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    customers = schema["paths"]["/api/customers"]
+    assert {"page", "limit", "sortBy", "sortOrder", "search"} <= {p["name"] for p in customers["get"]["parameters"]}
+    assert {"200", "401", "403", "422", "503"} <= set(customers["get"]["responses"])
+    delete = schema["paths"]["/api/customers/{customer_id}"]["delete"]["responses"]
+    assert {"204", "401", "403", "404", "409", "503"} <= set(delete)
+    error = delete["409"]["content"]["application/json"]
+    assert error["example"]["success"] is False and error["schema"]["required"][0] == "success"
+    assert "401" in schema["paths"]["/api/auth/login"]["post"]["responses"]
+    assert schema["components"]["schemas"]["CustomerCreate"]["examples"][0]["cpf"] == "52998224725"

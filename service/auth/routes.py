@@ -31,7 +31,7 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, summary="Log in with email and password (public)")
+    @post("/login", status_code=200, opt={"errors": [401]}, summary="Log in with email and password (public)")
     async def login(self, data: JSONBody[LoginRequest], conn: Conn, state: State) -> Response[Envelope[LoginData]]:
         return ok(await AuthService(conn, state.settings).login(data), "Login successful")
 

@@ -26,7 +26,7 @@ class CustomerController(Controller):
     path = "/api/customers"
     tags = ["customers"]
 
-    @get("/", opt=READ, summary="List customers (paginated, searchable)")
+    @get("/", opt={**READ, "query": CustomerListQuery}, summary="List customers (paginated, searchable)")
     async def list_customers(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[CustomerOut]]:
         query = CustomerListQuery.from_query(dict(request.query_params))
         rows, total = await CustomerService(conn).list(query)

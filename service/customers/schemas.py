@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, Field, model_validator
 
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
@@ -49,6 +49,8 @@ Address = nullable_text(1000)
 
 
 class CustomerCreate(StrictInput):
+    model_config = ConfigDict(**StrictInput.model_config, example={'name': 'Maria da Silva', 'email': 'maria@example.com', 'phone': '(11) 98765-4321', 'cpf': '52998224725', 'address': 'Rua das Flores, 10 - São Paulo - SP'})
+
     name: Name
     email: Email
     phone: Phone
@@ -57,6 +59,8 @@ class CustomerCreate(StrictInput):
 
 
 class CustomerUpdate(AtLeastOneField):
+    model_config = ConfigDict(**AtLeastOneField.model_config, example={'name': 'Maria da Silva Souza', 'phone': '(11) 91234-5678'})
+
     name: Name | None = None
     email: Email | None = None
     phone: Phone | None = None

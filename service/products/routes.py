@@ -28,7 +28,7 @@ class ProductController(Controller):
     path = "/api/products"
     tags = ["products"]
 
-    @get("/", opt=READ, summary="List products (paginated, searchable, filterable)")
+    @get("/", opt={**READ, "query": ProductListQuery}, summary="List products (paginated, searchable, filterable)")
     async def list_products(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[ProductOut]]:
         query = ProductListQuery.from_query(dict(request.query_params))
         rows, total = await ProductService(conn).list(query)

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from service.http.schemas import (
     AtLeastOneField,
@@ -76,6 +76,8 @@ def _check_prices(sale_price: Decimal | None, info: ValidationInfo) -> Decimal |
 
 
 class ProductCreate(StrictInput):
+    model_config = ConfigDict(**StrictInput.model_config, example={'code': 'PROD0000001', 'name': 'Café torrado 500 g', 'unit': 'un', 'description': 'Torra média', 'stock': 10, 'purchasePrice': '12.50', 'salePrice': '18.90', 'saleType': 'unit'})
+
     code: Code
     name: Name
     unit: Unit
@@ -91,6 +93,7 @@ class ProductCreate(StrictInput):
 class ProductUpdate(AtLeastOneField):
     """Every field but `code` (immutable: sending it is an unknown key), at least one."""
 
+    model_config = ConfigDict(**AtLeastOneField.model_config, example={'salePrice': '19.90', 'stock': 25})
     name: Name | None = None
     unit: Unit | None = None
     description: Description

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, model_validator
 
 from service import errors
 from service.http.schemas import AtLeastOneField, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
@@ -77,6 +77,8 @@ class Permissions(StrictInput):
 
 
 class UserCreate(StrictInput):
+    model_config = ConfigDict(**StrictInput.model_config, example={'name': 'Joana Vendas', 'email': 'joana@example.com', 'password': 'at-least-8-chars', 'role': 'employee', 'permissions': None})
+
     name: Name
     email: Email
     password: Password

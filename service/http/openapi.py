@@ -1,0 +1,125 @@
+"""Completes the generated OpenAPI document with what Litestar cannot see from the handlers:
+
+- the query parameters of list endpoints (validated by pydantic models inside the handlers, declared on
+  the route as `opt={"query": Model}`);
+- the error answers each route really gives (401, 403, 404, 409, 422, 429, 503) in the error envelope,
+  with an example, so client generators and API fuzzers know every status code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Schema,
+)
+from pydantic import BaseModel
+
+_TYPES = {"integer": OpenAPIType.INTEGER, "string": OpenAPIType.STRING, "boolean": OpenAPIType.BOOLEAN,
+          "number": OpenAPIType.NUMBER, "array": OpenAPIType.ARRAY}
+_PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/test")}
+
+ERROR_ENVELOPE = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["success", "error", "message", "timestamp", "path"],
+    properties={
+        "success": Schema(type=OpenAPIType.BOOLEAN, const=False),
+        "error": Schema(type=OpenAPIType.OBJECT, required=["code", "message"], properties={
+            "code": Schema(type=OpenAPIType.STRING),
+            "message": Schema(type=OpenAPIType.STRING),
+            "details": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT, properties={
+                "field": Schema(type=OpenAPIType.STRING), "message": Schema(type=OpenAPIType.STRING)})),
+            "retryAfter": Schema(type=OpenAPIType.INTEGER),
+            "requestId": Schema(type=OpenAPIType.STRING),
+        }),
+        "message": Schema(type=OpenAPIType.STRING),
+        "timestamp": Schema(type=OpenAPIType.STRING, format="date-time"),
+        "path": Schema(type=OpenAPIType.STRING),
+    },
+)
+
+_ERRORS = {
+    401: ("Missing, invalid, expired or revoked token", "INVALID_TOKEN", "Invalid or expired token"),
+    403: ("Authenticated, but without the permission", "FORBIDDEN", "You do not have permission to do this"),
+    404: ("No such record (or not visible to the caller)", "NOT_FOUND", "Not found"),
+    409: ("Conflicts with the data: duplicate, still referenced, insufficient stock",
+          "CONFLICT", "A record with these values already exists"),
+    422: ("Validation failed; details name each field", "VALIDATION_ERROR", "Invalid CPF format or check digits"),
+    429: ("Too many requests; retry after error.retryAfter seconds", "RATE_LIMIT_EXCEEDED", "Too many requests"),
+    503: ("Database unavailable or busy; retry after the Retry-After header", "DATABASE_UNAVAILABLE",
+          "The database is unavailable, please retry shortly"),
+}
+
+
+def _error_response(status: int, path: str) -> OpenAPIResponse:
+    description, code, message = _ERRORS[status]
+    example: dict[str, Any] = {"success": False, "error": {"code": code, "message": message}, "message": message,
+                               "timestamp": "2026-01-01T12:00:00.000Z", "path": path}
+    if status == 422:
+        example["error"]["details"] = [{"field": "cpf", "message": message, "value": "12345678900"}]
+    return OpenAPIResponse(description=description,
+                           content={"application/json": OpenAPIMediaType(schema=ERROR_ENVELOPE, example=example)})
+
+
+def _schema(field: dict[str, Any]) -> Schema:
+    options = [f for f in field.get("anyOf", [field]) if f.get("type") != "null"]
+    spec = options[0] if options else {"type": "string"}
+    kind = spec.get("type", "string")
+    return Schema(
+        type=_TYPES.get(kind, OpenAPIType.STRING),
+        enum=spec.get("enum"), minimum=spec.get("minimum"), maximum=spec.get("maximum"),
+        max_length=spec.get("maxLength"), format=spec.get("format"), default=field.get("default"),
+        items=_schema(spec["items"]) if kind == "array" and "items" in spec else None,
+    )
+
+
+def query_parameters(model: type[BaseModel]) -> list[Parameter]:
+    properties = model.model_json_schema(by_alias=True)["properties"]
+    return [Parameter(name=name, param_in="query", required=False, schema=_schema(field),
+                      description=field.get("description"))
+            for name, field in properties.items()]
+
+
+def _statuses(method: str, path: str, operation: Operation, opt: dict[str, Any]) -> list[int]:
+    statuses = [503]
+    if (method, path) not in _PUBLIC:
+        statuses.append(401)
+    if opt.get("permission") or opt.get("roles"):
+        statuses.append(403)
+    if "{" in path:
+        statuses += [404, 422]
+    if operation.request_body is not None or opt.get("query"):
+        statuses.append(422)
+    if method in {"POST", "PUT", "PATCH", "DELETE"} and (method, path) not in _PUBLIC:
+        statuses.append(409)
+    statuses += opt.get("errors", [])
+    return sorted(set(statuses))
+
+
+def complete_openapi(app: Litestar) -> OpenAPI:
+    schema = app.openapi_schema
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "/x/{id:str}" is "/x/{id}" in OpenAPI
+        if not path.startswith("/api") or path not in (schema.paths or {}):
+            continue
+        item = schema.paths[path]
+        for handler in getattr(route, "route_handlers", ()):
+            for method in handler.http_methods:
+                operation: Operation | None = getattr(item, method.lower(), None)
+                if operation is None:
+                    continue
+                opt = handler.opt
+                if model := opt.get("query"):
+                    operation.parameters = [*(operation.parameters or []), *query_parameters(model)]
+                for status in _statuses(method, path, operation, opt):
+                    operation.responses = operation.responses or {}
+                    operation.responses.setdefault(str(status), _error_response(status, path))
+    return schema
