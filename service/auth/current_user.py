@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -72,7 +72,8 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
         row is None
         or row["revoked"]
         or row["email"] != claims.email  # an email change invalidates earlier tokens (contract 2.1)
-        or claims.issued_at < row["tokens_valid_after_epoch"]  # password/role change, or logout everywhere
+        # A password, role or email change ends the tokens issued before it (stored as UTC without zone).
+        or claims.issued_at < row["tokens_valid_after"].replace(tzinfo=UTC).timestamp()
     ):
         raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN")
     return CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],

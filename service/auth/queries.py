@@ -8,22 +8,11 @@ from datetime import datetime
 from pypika import PostgreSQLQuery as Query
 from pypika import Table
 from pypika import functions as fn
-from pypika.terms import Function
 
 from service.db.sql import Params, Statement
 
 users = Table("users")
 revoked_tokens = Table("revoked_tokens")
-
-
-class Extract(Function):
-    """EXTRACT(EPOCH FROM expr) as a double."""
-
-    def __init__(self, term, alias=None) -> None:  # type: ignore[no-untyped-def]
-        super().__init__("EXTRACT", term, alias=alias)
-
-    def get_function_sql(self, **kwargs) -> str:  # type: ignore[no-untyped-def]
-        return f"EXTRACT(EPOCH FROM {self.args[0].get_sql(**kwargs)})::float8"
 
 
 USER_COLUMNS = (users.id, users.email, users.name, users.role, users.permissions, users.created_at, users.updated_at)
@@ -34,7 +23,7 @@ def user_for_token(user_id: uuid.UUID, jti: str) -> Statement:
     query = (
         Query.from_(users)
         .left_join(revoked_tokens).on(revoked_tokens.jti == p(uuid.UUID(jti)))
-        .select(*USER_COLUMNS, Extract(users.tokens_valid_after).as_("tokens_valid_after_epoch"),
+        .select(*USER_COLUMNS, users.tokens_valid_after,
                 revoked_tokens.jti.isnotnull().as_("revoked"))
         .where(users.id == p(user_id))
     )

@@ -17,12 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from pypika import PostgreSQLQuery as Query
+from pypika import Table
 
 from service.config import Settings
 from service.db.migrations import migration_versions
 from service.db.pool import connect_options, pool_stats
 
 log = logging.getLogger(__name__)
+
+_migrations = Table("schema_migrations")
+_APPLIED_VERSIONS = Query.from_(_migrations).select(_migrations.version).get_sql()
 
 
 @dataclass
@@ -91,7 +96,7 @@ class HealthChecker:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(**connect_options(self._settings))
             try:
-                rows = await self._conn.fetch("SELECT version FROM schema_migrations")
+                rows = await self._conn.fetch(_APPLIED_VERSIONS)
                 return {row["version"] for row in rows}
             except asyncpg.UndefinedTableError:
                 return set()  # reachable, but never migrated
