@@ -1,8 +1,69 @@
-"""Stock adjustment routes (contract 6.1): POST /api/products/:id/stock-adjustment, GET /api/stock-adjustments."""
+"""Stock adjustment routes (contract 6.1): POST /api/products/:id/stock-adjustment, GET /api/stock-adjustments.
 
-from litestar import Controller
+Both are open to every authenticated user (the inventory screen is). Each is rate limited per user on its own
+counter (20 adjustments and 100 history reads per minute, per process; see service.stock.ratelimit). The
+limit is a dependency taken after authentication and before the body is validated, so invalid requests count
+too, and a refused request never reaches the database beyond the token check.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.http.envelope import ok, paginated
+from service.http.schemas import Envelope, PageEnvelope
+from service.stock.ratelimit import ADJUST, HISTORY, limiter_for
+from service.stock.schemas import StockAdjustmentIn, StockAdjustmentListQuery, StockAdjustmentOut, StockAdjustmentResult
+from service.stock.service import StockService
+
+# A verified token only (the `user` dependency checks it); "errors" documents the 429 in OpenAPI.
+ANY_USER: dict[str, object] = {"errors": [429]}
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
+
+
+async def adjustment_slot(request: Request, user: User) -> None:
+    """One of the user's 20 adjustments per minute, or 429 RATE_LIMIT_EXCEEDED."""
+    limiter_for(request.app.state).check(ADJUST, user.id)
+
+
+async def history_slot(request: Request, user: User) -> None:
+    """One of the user's 100 history reads per minute, or 429 RATE_LIMIT_EXCEEDED."""
+    limiter_for(request.app.state).check(HISTORY, user.id)
+
+
+def client_address(request: Request) -> str | None:
+    """The peer address as the server saw it (a proxy's own address unless the server is told to trust
+    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    return request.client.host if request.client else None
 
 
 class StockController(Controller):
     path = "/api"
     tags = ["stock"]
+    dependencies = {"adjust_slot": Provide(adjustment_slot), "history_slot": Provide(history_slot)}
+
+    @post("/products/{product_id:str}/stock-adjustment", opt=ANY_USER, status_code=200,
+          summary="Add or remove stock with a reason (writes a history row)")
+    async def adjust_stock(self, request: Request, product_id: FromPath[uuid.UUID],
+                           data: JSONBody[StockAdjustmentIn], conn: Conn, user: User,
+                           adjust_slot: NamedDependency[None]) -> Response[Envelope[StockAdjustmentResult]]:
+        result = await StockService(conn, user).adjust(
+            product_id, data, ip_address=client_address(request), user_agent=request.headers.get("user-agent"))
+        return ok(result, "Stock adjusted successfully")
+
+    @get("/stock-adjustments", opt={**ANY_USER, "query": StockAdjustmentListQuery},
+         summary="Stock adjustment history (paginated, filterable, newest first)")
+    async def list_adjustments(self, request: Request, conn: Conn, user: User,
+                               history_slot: NamedDependency[None]) -> Response[PageEnvelope[StockAdjustmentOut]]:
+        query = StockAdjustmentListQuery.from_query(dict(request.query_params))
+        rows, total = await StockService(conn, user).history(query)
+        return paginated(rows, total=total, page=query.page, limit=query.limit,
+                         message="Stock adjustments retrieved")

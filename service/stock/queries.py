@@ -1,0 +1,112 @@
+"""PyPika builders for stock adjustments. Each returns (sql, *params); no I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.queries import QueryBuilder
+from pypika.terms import Criterion, Star
+
+from service.db.sql import Params, Statement, like_pattern
+from service.stock.schemas import StockAdjustmentListQuery, lower_bound, upper_bound
+
+# Bare tables for the write path.
+products_table = Table("products")
+adjustments_table = Table("stock_adjustments")
+
+# Aliased tables for the history read (one join).
+adjustments = Table("stock_adjustments").as_("sa")
+products = Table("products").as_("pr")
+
+HISTORY_COLUMNS = (
+    adjustments.id, adjustments.product_id, products.code.as_("product_code"), products.name.as_("product_name"),
+    adjustments.adjustment_type, adjustments.quantity, adjustments.previous_stock, adjustments.new_stock,
+    adjustments.reason, adjustments.user_id, adjustments.user_name, adjustments.ip_address, adjustments.user_agent,
+    adjustments.created_at,
+)
+
+INSERT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
+                  "user_name", "ip_address", "user_agent")
+
+
+def lock_product(product_id: uuid.UUID) -> Statement:
+    """The product row, locked until the transaction ends: concurrent adjustments of one product queue here
+    and each computes its new stock from the value the previous one committed."""
+    p = Params()
+    query = (
+        Query.from_(products_table)
+        .select(products_table.id, products_table.code, products_table.name, products_table.stock)
+        .where(products_table.id == p(product_id))
+        .for_update()
+    )
+    return p.statement(query)
+
+
+def set_stock(product_id: uuid.UUID, stock: int) -> Statement:
+    p = Params()
+    query = Query.update(products_table).set(products_table.stock, p(stock)).where(products_table.id == p(product_id))
+    return p.statement(query)
+
+
+def insert_adjustment(values: dict[str, Any]) -> Statement:
+    """One history row. created_at is the moment of the insert (clock_timestamp(), taken under the product
+    lock), not the transaction start (now()): a product's rows then sort in the order their stock changed."""
+    p = Params()
+    query = (
+        Query.into(adjustments_table)
+        .columns(*INSERT_COLUMNS, "created_at")
+        .insert(*(p(values[column]) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
+        .returning(adjustments_table.id, adjustments_table.created_at)
+    )
+    return p.statement(query)
+
+
+def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:
+    where: list[Criterion] = []
+    if q.product_id is not None:
+        where.append(adjustments.product_id == p(q.product_id))
+    if q.product_code:
+        where.append(fn.Lower(products.code).like(p(like_pattern(q.product_code))))
+    if q.adjustment_type is not None:
+        where.append(adjustments.adjustment_type == p(q.adjustment_type))
+    if q.user_id is not None:
+        where.append(adjustments.user_id == p(q.user_id))
+    if q.start_date is not None:
+        where.append(adjustments.created_at >= p(lower_bound(q.start_date)))
+    if q.end_date is not None:  # a date-only endDate includes its whole day (decision 10.11)
+        bound, inclusive = upper_bound(q.end_date)
+        where.append(adjustments.created_at <= p(bound) if inclusive else adjustments.created_at < p(bound))
+    return where
+
+
+def _matching(q: StockAdjustmentListQuery, p: Params) -> QueryBuilder:
+    return (
+        Query.from_(adjustments)
+        .join(products).on(products.id == adjustments.product_id)
+        .where(Criterion.all(_filters(q, p)))
+    )
+
+
+def page(q: StockAdjustmentListQuery) -> Statement:
+    """One page, newest first, with the product's code and name and the total count: one statement."""
+    p = Params()
+    query = (
+        _matching(q, p)
+        .select(*HISTORY_COLUMNS, Count(Star()).over().as_("total_count"))
+        .orderby(adjustments.created_at, order=Order.desc)
+        .orderby(adjustments.id, order=Order.desc)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    )
+    return p.statement(query)
+
+
+def count(q: StockAdjustmentListQuery) -> Statement:
+    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+    p = Params()
+    return p.statement(_matching(q, p).select(Count(Star())))

@@ -1,0 +1,92 @@
+"""Stock adjustment rules over a connection (contract 6.1, 7.4; quirk 9.16 fixed).
+
+An adjustment is one transaction: lock the product row, compute the new stock from the locked value, refuse
+a removal below zero, update the product and write the history row. Concurrent adjustments of one product
+queue on the row lock, so none is lost and stock never goes below zero.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from service import errors
+from service.auth.current_user import CurrentUser
+from service.db.errors import with_retry
+from service.db.pages import fetch_page
+from service.stock import queries
+from service.stock.schemas import (
+    StockAdjustmentIn,
+    StockAdjustmentListQuery,
+    StockAdjustmentOut,
+    StockAdjustmentResult,
+)
+
+NOT_FOUND = "Product not found"
+INT4_MAX = 2_147_483_647  # products.stock is a PostgreSQL integer
+IP_MAX = 45  # stock_adjustments.ip_address is varchar(45) (an IPv6 address in its longest text form)
+USER_AGENT_MAX = 1000  # the column is text; a longer header is cut, not refused
+
+
+def insufficient_stock(product: asyncpg.Record, requested: int) -> errors.BadRequest:
+    """400 with the earlier backend's message; the web app looks for the lower-case words too."""
+    current = product["stock"]
+    message = (f"Insufficient stock for this operation. Current stock: {current}, requested removal: {requested}"
+               f" (insufficient stock)")
+    return errors.BadRequest(message, details=[{
+        "field": "quantity", "message": f"insufficient stock: only {current} available",
+        "productId": str(product["id"]), "currentStock": current, "requestedRemoval": requested,
+    }])
+
+
+def clean_header(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.replace("\x00", "")[:limit]
+    return value or None
+
+
+class StockService:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
+        self.conn = conn
+        self.user = user
+
+    async def adjust(self, product_id: uuid.UUID, data: StockAdjustmentIn, *, ip_address: str | None,
+                     user_agent: str | None) -> dict[str, Any]:
+        async def attempt() -> tuple[asyncpg.Record, int, asyncpg.Record]:
+            async with self.conn.transaction():
+                product = await self.conn.fetchrow(*queries.lock_product(product_id))
+                if product is None:
+                    raise errors.NotFound(NOT_FOUND)
+                previous = product["stock"]
+                if data.adjustment_type == "remove":
+                    if data.quantity > previous:
+                        raise insufficient_stock(product, data.quantity)
+                    new = previous - data.quantity
+                else:
+                    new = previous + data.quantity
+                    if new > INT4_MAX:
+                        raise errors.BadRequest(f"Stock cannot exceed {INT4_MAX}. Current stock: {previous}, "
+                                                f"requested addition: {data.quantity}")
+                await self.conn.execute(*queries.set_stock(product_id, new))
+                row = await self.conn.fetchrow(*queries.insert_adjustment({
+                    "product_id": product_id, "adjustment_type": data.adjustment_type, "quantity": data.quantity,
+                    "previous_stock": previous, "new_stock": new, "reason": data.reason, "user_id": self.user.id,
+                    "user_name": self.user.name, "ip_address": clean_header(ip_address, IP_MAX),
+                    "user_agent": clean_header(user_agent, USER_AGENT_MAX),
+                }))
+                return product, new, row
+
+        product, new, row = await with_retry(attempt)
+        return StockAdjustmentResult.model_validate({
+            "id": product["id"], "code": product["code"], "name": product["name"], "stock": new,
+            "previous_stock": product["stock"],
+            "adjustment": {"id": row["id"], "type": data.adjustment_type, "quantity": data.quantity,
+                           "reason": data.reason, "created_at": row["created_at"]},
+        }).to_wire()
+
+    async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        return [StockAdjustmentOut.model_validate(dict(row)).to_wire() for row in rows], total
