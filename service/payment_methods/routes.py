@@ -1,8 +1,72 @@
-"""Payment method routes (contract 6.2)."""
+"""Payment method routes (contract 6.2): parse, call the service, wrap in the envelope."""
 
-from litestar import Controller
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from service.auth.current_user import CurrentUser
+from service.http.envelope import ok, paginated
+from service.http.schemas import Envelope, PageEnvelope
+from service.payment_methods.schemas import (
+    MessageEnvelope,
+    PaymentMethodCreate,
+    PaymentMethodListQuery,
+    PaymentMethodOut,
+    PaymentMethodStatusChange,
+    PaymentMethodUpdate,
+)
+from service.payment_methods.service import PaymentMethodService
+
+# Reads need a verified token only: the pre-sale modal and the report filters load the list for every user.
+# The `user` dependency is what verifies the token, so every handler takes it.
+READ: dict[str, object] = {}
+WRITE = {"permission": "modules.paymentMethods"}
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
 
 
 class PaymentMethodController(Controller):
     path = "/api/payment-methods"
     tags = ["payment-methods"]
+
+    @get("/", opt=READ, summary="List payment methods (paginated, inactive included unless filtered)")
+    async def list_payment_methods(self, request: Request, conn: Conn,
+                                   user: User) -> Response[PageEnvelope[PaymentMethodOut]]:
+        query = PaymentMethodListQuery.from_query(dict(request.query_params))
+        rows, total = await PaymentMethodService(conn).list(query)
+        return paginated(rows, total=total, page=query.page, limit=query.limit, message="Payment methods retrieved")
+
+    @get("/{payment_method_id:str}", opt=READ, summary="Get a payment method")
+    async def get_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
+                                 user: User) -> Response[Envelope[PaymentMethodOut]]:
+        return ok(await PaymentMethodService(conn).get(payment_method_id), "Payment method retrieved")
+
+    @post("/", opt=WRITE, summary="Create a payment method (code PM + 4 digits assigned; a sent code is ignored)")
+    async def create_payment_method(self, data: JSONBody[PaymentMethodCreate], conn: Conn,
+                                    user: User) -> Response[Envelope[PaymentMethodOut]]:
+        created = await PaymentMethodService(conn).create(data, user.id)
+        return ok(created, "Payment method created", status_code=201)
+
+    @put("/{payment_method_id:str}", opt=WRITE, summary="Update a payment method's description and/or status")
+    async def update_payment_method(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodUpdate],
+                                    conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
+        return ok(await PaymentMethodService(conn).update(payment_method_id, data), "Payment method updated")
+
+    @patch("/{payment_method_id:str}/status", opt=WRITE, summary="Activate or deactivate a payment method")
+    async def change_status(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodStatusChange],
+                            conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
+        updated = await PaymentMethodService(conn).set_active(payment_method_id, data.is_active)
+        return ok(updated, "Payment method status updated")
+
+    @delete("/{payment_method_id:str}", opt=WRITE, status_code=200,
+            summary="Delete a payment method (409 when pre-sales use it)")
+    async def delete_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
+                                    user: User) -> Response[MessageEnvelope]:
+        await PaymentMethodService(conn).delete(payment_method_id)
+        return ok(message="Payment method deleted")

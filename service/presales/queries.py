@@ -14,8 +14,10 @@ from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
 from pypika.analytics import Count
+from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.queries import QueryBuilder
 from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Star, Term, ValueWrapper
+from pypika.utils import builder
 
 from service.db.sql import Params, Statement, like_pattern
 from service.presales.schemas import PresaleListQuery
@@ -25,6 +27,7 @@ items = Table("presale_items").as_("pi")
 customers = Table("customers").as_("c")
 products = Table("products").as_("pr")
 adjustments = Table("stock_adjustments")
+payment_methods = Table("payment_methods")
 
 # Bare tables (no alias) for INSERT / UPDATE / DELETE.
 presales_table = Table("presales")
@@ -41,6 +44,17 @@ class JsonAgg(AggregateFunction):
 
     def get_special_params_sql(self, **kwargs: Any) -> str:
         return " ORDER BY " + self.order_by.get_sql(**kwargs)
+
+
+class _SharedLockQuery(PostgreSQLQueryBuilder):
+    """SELECT ... FOR SHARE (PyPika renders only FOR UPDATE)."""
+
+    @builder
+    def for_share(self) -> None:
+        self._for_update = True
+
+    def _for_update_sql(self, **kwargs: Any) -> str:
+        return " FOR SHARE" if self._for_update else ""
 
 
 def json_object(**fields: Term) -> Function:
@@ -88,7 +102,8 @@ def presale_json() -> Function:
     return json_object(
         id=presales.id, customerId=presales.customer_id, status=presales.status, total=presales.total,
         discount=presales.discount, discountType=presales.discount_type,
-        discountPercentage=presales.discount_percentage, notes=presales.notes, createdBy=presales.created_by,
+        discountPercentage=presales.discount_percentage, notes=presales.notes,
+        paymentMethodId=presales.payment_method_id, createdBy=presales.created_by,
         createdAt=presales.created_at, updatedAt=presales.updated_at, customer=_customer_json(),
         items=_items_json(),
     )
@@ -172,6 +187,20 @@ def count(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
 def customer_exists(customer_id: uuid.UUID) -> Statement:
     p = Params()
     return p.statement(Query.from_(customers).select(customers.id).where(customers.id == p(customer_id)))
+
+
+def lock_payment_method(payment_method_id: uuid.UUID) -> Statement:
+    """The method's row, share-locked until the transaction ends: it cannot be deactivated or deleted while
+    the pre-sale that refers to it is written (other pre-sale writes share the lock and do not wait)."""
+    p = Params()
+    query = (
+        _SharedLockQuery()
+        .from_(payment_methods)
+        .select(payment_methods.id, payment_methods.is_active)
+        .where(payment_methods.id == p(payment_method_id))
+        .for_share()
+    )
+    return p.statement(query)
 
 
 def products_by_id(product_ids: list[uuid.UUID]) -> Statement:

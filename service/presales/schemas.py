@@ -81,7 +81,11 @@ class PresaleCreate(StrictInput):
     discount_type: DiscountType = "fixed"
     discount_percentage: Percentage = Decimal("0")
     notes: Notes
+    payment_method_id: uuid.UUID | None = None  # decision 10.4: must exist and be active
     items: Items
+
+
+NULLABLE_UPDATE_FIELDS = frozenset({"notes", "payment_method_id"})  # null clears them
 
 
 class PresaleUpdate(AtLeastOneField):
@@ -91,13 +95,14 @@ class PresaleUpdate(AtLeastOneField):
     discount_type: DiscountType | None = None
     discount_percentage: Percentage | None = None
     notes: Notes
+    payment_method_id: uuid.UUID | None = None  # null clears it
     items: ReplacementItems | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> "PresaleUpdate":
         if not self.model_fields_set:
             raise ValueError("At least one field must be provided")
-        for name in self.model_fields_set - {"notes"}:
+        for name in self.model_fields_set - NULLABLE_UPDATE_FIELDS:
             if getattr(self, name) is None:
                 raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
         return self
@@ -158,6 +163,7 @@ class PresaleOut(WireModel):
     discount_type: DiscountType
     discount_percentage: PercentageText
     notes: str | None
+    payment_method_id: uuid.UUID | None
     created_by: uuid.UUID | None
     created_at: UtcDatetime
     updated_at: UtcDatetime

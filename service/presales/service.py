@@ -1,4 +1,4 @@
-"""Pre-sale business rules over a connection (contract 5.5, 7.4-7.8; decisions 10.3, 10.5-10.8, 10.14).
+"""Pre-sale business rules over a connection (contract 5.5, 7.4-7.8; decisions 10.3-10.8, 10.14).
 
 Every write runs in one transaction, retried on serialization failures and deadlocks (`with_retry`), so a
 failing item leaves nothing written. Every change to `converted` (PATCH status, PUT, POST convert) goes
@@ -83,6 +83,8 @@ def _missing_reference(exc: asyncpg.ForeignKeyViolationError) -> errors.AppError
         return errors.NotFound("Customer not found")
     if exc.constraint_name == "presale_items_product_id_fkey":
         return errors.NotFound("Product not found")
+    if exc.constraint_name == "presales_payment_method_id_fkey":  # not expected: the method is share-locked
+        return errors.NotFound("Payment method not found")
     return errors.Conflict("The pre-sale refers to a record that no longer exists")
 
 
@@ -124,12 +126,15 @@ class PresaleService:
     async def create(self, data: PresaleCreate) -> dict[str, Any]:
         async def operation() -> dict[str, Any]:
             await self._require_customer(data.customer_id)
+            if data.payment_method_id is not None:
+                await self._require_payment_method(data.payment_method_id)
             lines, prices = await self._prepare_items(data.items)
             totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
             presale_id = await self.conn.fetchval(*queries.insert_presale({
                 "customer_id": data.customer_id,
                 "status": data.status,
                 "notes": data.notes,
+                "payment_method_id": data.payment_method_id,
                 "created_by": self.user.id,
                 **self._totals_columns(totals, data.discount_type),
             }))
@@ -142,6 +147,11 @@ class PresaleService:
         sent = data.model_fields_set
 
         async def operation() -> dict[str, Any]:
+            if data.payment_method_id is not None:
+                # Before the pre-sale's row lock: a concurrent delete of the method holds the method's row and
+                # then checks the pre-sales referring to it, so taking the two locks in the other order could
+                # deadlock with it.
+                await self._require_payment_method(data.payment_method_id)
             current = await self._lock(presale_id)
             status = current["status"]
             target = data.status if "status" in sent and data.status is not None else status
@@ -158,6 +168,8 @@ class PresaleService:
                 values["customer_id"] = data.customer_id
             if "notes" in sent:
                 values["notes"] = data.notes
+            if "payment_method_id" in sent:  # null clears it
+                values["payment_method_id"] = data.payment_method_id
             discount_type = data.discount_type or current["discount_type"]
             if data.items is not None:
                 # 7.5 PUT: new items take the request's discount fields; a missing one counts as 0.
@@ -259,6 +271,16 @@ class PresaleService:
     async def _require_customer(self, customer_id: uuid.UUID | None) -> None:
         if customer_id is None or await self.conn.fetchval(*queries.customer_exists(customer_id)) is None:
             raise errors.NotFound("Customer not found")
+
+    async def _require_payment_method(self, payment_method_id: uuid.UUID) -> None:
+        """Decision 10.4: the method exists and is active, and stays so until this transaction ends (the row is
+        share-locked: a deactivation or delete waits for the pre-sale write, or the write waits for it)."""
+        row = await self.conn.fetchrow(*queries.lock_payment_method(payment_method_id))
+        if row is None:
+            raise errors.NotFound("Payment method not found")
+        if not row["is_active"]:
+            raise errors.ValidationFailed.field("paymentMethodId", "Payment method is inactive",
+                                                str(payment_method_id))
 
     async def _prepare_items(self, items: Sequence[PresaleItemIn]) -> tuple[list[dict[str, Any]], list[Decimal]]:
         """Check the items against their products and compute each line (contract 7.4, 7.5; decision 10.6).

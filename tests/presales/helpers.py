@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 PRESALE_KEYS = {"id", "customerId", "status", "total", "discount", "discountType", "discountPercentage", "notes",
-                "createdBy", "createdAt", "updatedAt", "customer", "items"}
+                "paymentMethodId", "createdBy", "createdAt", "updatedAt", "customer", "items"}
 CUSTOMER_KEYS = {"id", "name", "email", "phone", "cpf", "address", "createdAt", "updatedAt"}
 ITEM_KEYS = {"id", "preSaleId", "productId", "quantity", "unitPrice", "totalPrice", "discount", "discountType",
              "discountPercentage", "product"}

@@ -1,0 +1,111 @@
+"""PyPika builders for payment methods. Each returns (sql, *params); no I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.enums import Comparator
+from pypika.terms import BasicCriterion, Criterion, Star
+
+from service.db.sql import Params, Statement, like_pattern
+from service.payment_methods.schemas import PaymentMethodListQuery
+
+payment_methods = Table("payment_methods")
+
+COLUMNS = (payment_methods.id, payment_methods.code, payment_methods.description, payment_methods.is_active,
+           payment_methods.created_by, payment_methods.created_at, payment_methods.updated_at)
+
+# One fixed key for pg_advisory_xact_lock: serialises the assignment of PM codes (any 64-bit value that no
+# other feature uses; this is the ASCII of "PAYMCODE", products use "PRODCODE").
+CODE_LOCK_KEY = 0x5041594D434F4445
+GENERATED_CODE_PATTERN = "^PM[0-9]{4}$"
+
+
+class _PgMatching(Comparator):
+    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
+
+
+def get(payment_method_id: uuid.UUID) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(payment_methods).select(*COLUMNS).where(payment_methods.id == p(payment_method_id)))
+
+
+def _filters(q: PaymentMethodListQuery, p: Params) -> list[Criterion]:
+    where: list[Criterion] = []
+    if q.search:
+        term = p(like_pattern(q.search))
+        where.append(fn.Lower(payment_methods.code).like(term) | fn.Lower(payment_methods.description).like(term))
+    if q.is_active is not None:
+        where.append(payment_methods.is_active == p(q.is_active))
+    return where
+
+
+def page(q: PaymentMethodListQuery) -> Statement:
+    """One page plus the total row count (a window count: one round trip)."""
+    p = Params()
+    order = Order.asc if q.sort_order == "asc" else Order.desc
+    query = (
+        Query.from_(payment_methods)
+        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
+        .where(Criterion.all(_filters(q, p)))
+        .orderby(payment_methods.field(q.SORT_COLUMNS[q.sort_by]), order=order)
+        .orderby(payment_methods.id, order=order)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    )
+    return p.statement(query)
+
+
+def count(q: PaymentMethodListQuery) -> Statement:
+    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+    p = Params()
+    return p.statement(Query.from_(payment_methods).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+
+
+def lock_codes() -> Statement:
+    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
+    p = Params()
+    return p.statement(Query.select(fn.Function("pg_advisory_xact_lock", p(CODE_LOCK_KEY))))
+
+
+def generated_codes() -> Statement:
+    """Every existing PM + 4 digits code, in order (same length and prefix: text order is numeric order)."""
+    p = Params()
+    query = (
+        Query.from_(payment_methods)
+        .select(payment_methods.code)
+        .where(BasicCriterion(_PgMatching.regex, payment_methods.code, p(GENERATED_CODE_PATTERN)))
+        .orderby(payment_methods.code)
+    )
+    return p.statement(query)
+
+
+def insert(values: dict[str, Any]) -> Statement:
+    p = Params()
+    query = (
+        Query.into(payment_methods)
+        .columns(*values)
+        .insert(*(p(v) for v in values.values()))
+        .returning(*COLUMNS)
+    )
+    return p.statement(query)
+
+
+def update(payment_method_id: uuid.UUID, values: dict[str, Any]) -> Statement:
+    """Sent fields only; updated_at is kept by the table's trigger."""
+    p = Params()
+    query = Query.update(payment_methods)
+    for column, value in values.items():
+        query = query.set(payment_methods.field(column), p(value))
+    return p.statement(query.where(payment_methods.id == p(payment_method_id)).returning(*COLUMNS))
+
+
+def delete(payment_method_id: uuid.UUID) -> Statement:
+    p = Params()
+    query = Query.from_(payment_methods).delete().where(payment_methods.id == p(payment_method_id))
+    return p.statement(query.returning(payment_methods.id))
