@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, Field, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, Field
 
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
@@ -60,21 +60,13 @@ class CustomerCreate(StrictInput):
 
 class CustomerUpdate(AtLeastOneField):
     model_config = ConfigDict(**AtLeastOneField.model_config, example={'name': 'Maria da Silva Souza', 'phone': '(11) 91234-5678'})
+    NULLABLE = frozenset({'address'})
 
     name: Name | None = None
     email: Email | None = None
     phone: Phone | None = None
     cpf: Cpf | None = None
     address: Address
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> "CustomerUpdate":
-        if not self.model_fields_set:
-            raise ValueError("At least one field must be provided")
-        for required in ("name", "email", "phone", "cpf"):
-            if required in self.model_fields_set and getattr(self, required) is None:
-                raise ValueError(f"{required} cannot be null")
-        return self
 
 
 class CustomerOut(WireModel):

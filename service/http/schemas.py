@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
@@ -113,10 +122,27 @@ class StrictInput(WireModel):
 
 
 class AtLeastOneField(StrictInput):
-    """Update bodies: every field optional, but at least one must be sent."""
+    """Update bodies: every field optional, but at least one must be sent.
+
+    Only the fields in NULLABLE may be sent as null (to clear them); fields in IGNORED are accepted but
+    are not changes (the payment-method form's own `code`).
+    """
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+    IGNORED: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "AtLeastOneField":
+        sent = self.model_fields_set - self.IGNORED
+        if not sent:
+            raise ValueError("At least one field must be provided")
+        for name in sorted(sent - self.NULLABLE):
+            if getattr(self, name) is None:
+                raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
+        return self
 
     def sent_fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        return {name: getattr(self, name) for name in self.model_fields_set - self.IGNORED}
 
 
 def blank_is_absent(value: Any) -> Any:

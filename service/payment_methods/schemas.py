@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field
 
 from service.http.schemas import (
     AtLeastOneField,
@@ -57,22 +57,14 @@ class PaymentMethodCreate(StrictInput):
 
 
 class PaymentMethodUpdate(AtLeastOneField):
+    IGNORED = frozenset({'code'})
     description: Description | None = None
     is_active: Flag | None = None
     code: IgnoredCode
 
-    @model_validator(mode="after")
-    def _at_least_one(self) -> "PaymentMethodUpdate":
-        sent = self.model_fields_set & {"description", "is_active"}
-        if not sent:
-            raise ValueError("At least one of description or isActive must be provided")
-        for name in sent:
-            if getattr(self, name) is None:
-                raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
-        return self
 
     def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.model_fields_set & {"description", "is_active"}}
+        return self.sent_fields()
 
 
 class PaymentMethodStatusChange(StrictInput):

@@ -8,8 +8,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationInfo, field_validator, \
-    model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationInfo, field_validator
 
 from service.customers.schemas import CustomerOut
 from service.http.schemas import (
@@ -89,6 +88,7 @@ NULLABLE_UPDATE_FIELDS = frozenset({"notes", "payment_method_id"})  # null clear
 
 
 class PresaleUpdate(AtLeastOneField):
+    NULLABLE = NULLABLE_UPDATE_FIELDS
     customer_id: uuid.UUID | None = None
     status: PresaleStatus | None = None
     discount: Money | None = None
@@ -97,15 +97,6 @@ class PresaleUpdate(AtLeastOneField):
     notes: Notes
     payment_method_id: uuid.UUID | None = None  # null clears it
     items: ReplacementItems | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> "PresaleUpdate":
-        if not self.model_fields_set:
-            raise ValueError("At least one field must be provided")
-        for name in self.model_fields_set - NULLABLE_UPDATE_FIELDS:
-            if getattr(self, name) is None:
-                raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
-        return self
 
 
 class PresaleStatusChange(StrictInput):

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from service.http.schemas import (
     AtLeastOneField,
@@ -94,6 +94,7 @@ class ProductUpdate(AtLeastOneField):
     """Every field but `code` (immutable: sending it is an unknown key), at least one."""
 
     model_config = ConfigDict(**AtLeastOneField.model_config, example={'salePrice': '19.90', 'stock': 25})
+    NULLABLE = frozenset({'description'})
     name: Name | None = None
     unit: Unit | None = None
     description: Description
@@ -111,12 +112,6 @@ class ProductUpdate(AtLeastOneField):
         if value is None:
             raise ValueError("Must not be null")
         return value
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> "ProductUpdate":
-        if not self.model_fields_set:
-            raise ValueError("At least one field must be provided")
-        return self
 
 
 class ProductOut(WireModel):

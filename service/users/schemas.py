@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, model_validator
+from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr
 
 from service import errors
 from service.http.schemas import AtLeastOneField, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
@@ -91,20 +91,12 @@ class UserCreate(StrictInput):
 
 
 class UserUpdate(AtLeastOneField):
+    NULLABLE = frozenset({'permissions'})
     name: Name | None = None
     email: Email | None = None
     role: Role | None = None
     permissions: Permissions | None = None  # null clears the stored object (role defaults apply)
     password: Password | None = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> "UserUpdate":
-        if not self.model_fields_set:
-            raise ValueError("At least one field must be provided")
-        for required in ("name", "email", "role", "password"):
-            if required in self.model_fields_set and getattr(self, required) is None:
-                raise ValueError(f"{required} cannot be null")
-        return self
 
 
 class UserOut(WireModel):
