@@ -1,8 +1,52 @@
-"""Report routes (contract 6.3)."""
+"""Report routes (contract 6.3): admins, or users holding `modules.reports`."""
 
-from litestar import Controller
+from __future__ import annotations
+
+import asyncpg
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+
+from service.auth.current_user import CurrentUser, provide_current_user
+from service.errors import Forbidden
+from service.http.envelope import ok
+from service.http.schemas import Envelope
+from service.reports.schemas import PaymentMethodReportRow, ReportQuery, ReportSummary
+from service.reports.service import ReportService
+
+REPORTS = {"permission": "modules.reports", "query": ReportQuery}
+DENIED = "Access denied. Reports permission required."
+
+Conn = NamedDependency[asyncpg.Connection]
+User = NamedDependency[CurrentUser]
+
+
+async def provide_report_user(request: Request, state: State, conn: Conn) -> CurrentUser:
+    """The shared `user` dependency (token, then the route's permission), with the earlier backend's
+    wording for the 403 of the reports."""
+    try:
+        return await provide_current_user(request, state, conn)
+    except Forbidden as exc:
+        raise Forbidden(DENIED) from exc
 
 
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
+    dependencies = {"user": Provide(provide_report_user)}
+
+    @get("/payment-methods", opt=REPORTS,
+         summary="Sales (converted pre-sales) per active payment method, largest total first",
+         description="One row per active payment method, zeros included. Amounts are JSON numbers with two "
+                     "decimals. Period: startDate..endDate (both or neither), default January 1 of this "
+                     "year (UTC) to now.")
+    async def payment_methods(self, request: Request, conn: Conn,
+                              user: User) -> Response[Envelope[list[PaymentMethodReportRow]]]:
+        query = ReportQuery.from_query(dict(request.query_params))
+        return ok(await ReportService(conn).by_payment_method(query), "Payment methods report generated successfully")
+
+    @get("/summary", opt=REPORTS, summary="Total and count of sales (converted pre-sales) in the period",
+         description="Amounts are JSON numbers with two decimals; `period` is the period counted.")
+    async def summary(self, request: Request, conn: Conn, user: User) -> Response[Envelope[ReportSummary]]:
+        query = ReportQuery.from_query(dict(request.query_params))
+        return ok(await ReportService(conn).summary(query), "Report summary generated successfully")
