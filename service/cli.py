@@ -74,8 +74,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # into a normal exit lets the embedded server stop cleanly and the process exit with status 0.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)
+        workers = args.workers or (1 if settings.environment == "development" else os.cpu_count() or 1)
+        log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=args.workers, timeout_graceful_shutdown=30, log_level="info")
+                    workers=workers, loop="auto", http="auto", timeout_graceful_shutdown=30, log_level="info")
     return 0
 
 
@@ -184,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations to DATABASE_URL first")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (each has its own pool)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="worker processes, each with its own pool (default: 1 in development, one per CPU "
+                            "otherwise)")
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations (dbmate)")
