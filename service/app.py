@@ -11,9 +11,11 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.pydantic import PydanticPlugin
 
 from service import __version__
 from service.config import Settings
+from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_current_user
 from service.auth.routes import AuthController
 from service.customers.routes import CustomerController
@@ -57,14 +59,18 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings()
+    if settings is None:  # built by the server in a worker process: configure it like the CLI does
+        from service.cli import configure_logging
+
+        configure_logging()
+        settings = Settings()
     if not settings.database_url:
         raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
     state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
     app = Litestar(
         route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
                         ProductController, PresaleController, PaymentMethodController, StockController,
-                        ReportController, DashboardController],
+                        ReportController, DashboardController, AuditLogController],
         state=state,
         lifespan=[database_lifespan],
         dependencies={"conn": Provide(provide_connection), "user": Provide(provide_current_user)},
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
                                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         openapi_config=OpenAPIConfig(title="Flow CRM service", version=__version__),
+        plugins=[PydanticPlugin(prefer_alias=True)],  # the schema shows the camelCase names actually sent
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,  # the process configures logging (flowcrm CLI, uvicorn)
         debug=False,

@@ -74,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # into a normal exit lets the embedded server stop cleanly and the process exit with status 0.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, _exit_cleanly)
-        workers = args.workers or (1 if settings.environment == "development" else os.cpu_count() or 1)
+        workers = args.workers or ((os.cpu_count() or 1) if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
                     workers=workers, loop="auto", http="auto", timeout_graceful_shutdown=30, log_level="info")
@@ -187,8 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations to DATABASE_URL first")
     serve.add_argument("--workers", type=int, default=None,
-                       help="worker processes, each with its own pool (default: 1 in development, one per CPU "
-                            "otherwise)")
+                       help="worker processes, each with its own pool (default: one per CPU in production, else 1)")
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations (dbmate)")
@@ -219,8 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging() -> None:
+    """Once per process (uvicorn's extra workers are fresh processes that call it from the app factory)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -3,6 +3,7 @@ permission (declared as `opt={"permission": ...}` or `opt={"roles": ...}` on the
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,8 @@ class CurrentUser:
     created_at: datetime
     updated_at: datetime
     claims: Claims | None = None  # None for users acting outside a request (seed, CLI)
+    ip_address: str | None = None  # where the request came from (the audit log's "from where")
+    user_agent: str | None = None
 
     @property
     def flags(self) -> frozenset[str]:
@@ -52,6 +55,27 @@ class CurrentUser:
 
     def permissions(self) -> dict[str, dict[str, bool]]:
         return effective_permissions(self.role, self.stored_permissions)
+
+
+IP_MAX = 45  # audit_logs.ip_address / stock_adjustments.ip_address are varchar(45)
+USER_AGENT_MAX = 1000  # a longer User-Agent header is cut, not refused
+
+
+def clean_header(value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = value.replace("\x00", "")[:limit]
+    return value or None
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer address as the server saw it (a proxy's own address unless the server is told to trust
+    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    return clean_header(request.client.host if request.client else None, IP_MAX)
+
+
+def client_user_agent(request: Request) -> str | None:
+    return clean_header(request.headers.get("user-agent"), USER_AGENT_MAX)
 
 
 def bearer_token(request: Request) -> str:
@@ -88,4 +112,4 @@ async def provide_current_user(request: Request, state: State, conn: NamedDepend
         user.require_role(*roles)
     if permission := opt.get("permission"):
         user.require(*((permission,) if isinstance(permission, str) else permission))
-    return user
+    return dataclasses.replace(user, ip_address=client_ip(request), user_agent=client_user_agent(request))

@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import CurrentUser, client_ip, client_user_agent
 from service.auth.schemas import LoginData, LoginRequest, TokenData
 from service.auth.service import AuthService, current_user_wire
 from service.http.envelope import ok
@@ -32,8 +32,11 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", status_code=200, opt={"errors": [401]}, summary="Log in with email and password (public)")
-    async def login(self, data: JSONBody[LoginRequest], conn: Conn, state: State) -> Response[Envelope[LoginData]]:
-        return ok(await AuthService(conn, state.settings).login(data), "Login successful")
+    async def login(self, request: Request, data: JSONBody[LoginRequest], conn: Conn,
+                    state: State) -> Response[Envelope[LoginData]]:
+        result = await AuthService(conn, state.settings).login(
+            data, ip_address=client_ip(request), user_agent=client_user_agent(request))
+        return ok(result, "Login successful")
 
     @get(["/me", "/profile"], summary="The current user")
     async def me(self, user: User) -> Response[Envelope[UserOut]]:
@@ -41,7 +44,8 @@ class AuthController(Controller):
 
     @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
     async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:
-        await AuthService(conn, state.settings).logout(_presented_token(request))
+        await AuthService(conn, state.settings).logout(
+            _presented_token(request), ip_address=client_ip(request), user_agent=client_user_agent(request))
         return ok(message="Logout successful")
 
     @post("/refresh", status_code=200, summary="A new token for the current one, which is revoked (no body)")
@@ -50,4 +54,4 @@ class AuthController(Controller):
 
     @post("/register", opt={"roles": ("admin",)}, summary="Create a user (admin)")
     async def register(self, data: JSONBody[UserCreate], conn: Conn, user: User) -> Response[Envelope[UserOut]]:
-        return ok(await UserService(conn).create(data), "User created successfully", status_code=201)
+        return ok(await UserService(conn, user).create(data), "User created successfully", status_code=201)

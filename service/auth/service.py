@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.audit.service import record
 from service.auth import queries
 from service.auth.current_user import CurrentUser, authenticate
 from service.auth.passwords import DUMMY_HASH, hash_password, verify_password
@@ -33,15 +35,22 @@ class AuthService:
                                      user_id=str(user_id), email=email, role=role)
         return token
 
-    async def login(self, data: LoginRequest) -> dict[str, Any]:
+    async def login(self, data: LoginRequest, *, ip_address: str | None = None,
+                    user_agent: str | None = None) -> dict[str, Any]:
+        """A successful login is audited (action `login`, resource `auth`); a failed one is not."""
         row = await self.conn.fetchrow(*queries.user_for_login(data.email))
         # Verify against a real hash even without an account, so timing does not tell which emails exist.
         matches, needs_rehash = await verify_password(row["password"] if row else DUMMY_HASH, data.password)
         if row is None or not matches:
             raise errors.Unauthorized("Invalid email or password", code="LOGIN_FAILED")
-        if needs_rehash:  # bcrypt from the earlier backend, or older argon2 parameters
-            new_hash = await hash_password(data.password)
-            await self.conn.execute(*queries.replace_password_hash(row["id"], row["password"], new_hash))
+        new_hash = await hash_password(data.password) if needs_rehash else None
+        actor = CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
+                            stored_permissions=row["permissions"], created_at=row["created_at"],
+                            updated_at=row["updated_at"], ip_address=ip_address, user_agent=user_agent)
+        async with self.conn.transaction():
+            if new_hash is not None:  # bcrypt from the earlier backend, or older argon2 parameters
+                await self.conn.execute(*queries.replace_password_hash(row["id"], row["password"], new_hash))
+            await record(self.conn, actor, "login", "auth", row["id"])
         return {"token": self._issue(row["id"], row["email"], row["role"]), "user": to_wire(row),
                 "expiresIn": self.settings.jwt_expires_in}
 
@@ -51,16 +60,20 @@ class AuthService:
         await self.conn.execute(*queries.purge_expired_revocations(_utc_naive(datetime.now(UTC).timestamp())))
         return revoked is not None
 
-    async def logout(self, token: str | None) -> None:
+    async def logout(self, token: str | None, *, ip_address: str | None = None,
+                     user_agent: str | None = None) -> None:
         """Revoke the presented token when it is valid; anything else is quietly accepted (the web app clears
-        its session whatever the answer)."""
+        its session whatever the answer). A revocation is audited (action `logout`, resource `auth`)."""
         if not token:
             return
         try:
             user = await authenticate(self.conn, self.settings.jwt_secret, token)
         except errors.Unauthorized:
             return
-        await self._revoke(user.claims, user.id)
+        actor = dataclasses.replace(user, ip_address=ip_address, user_agent=user_agent)
+        async with self.conn.transaction():
+            if await self._revoke(user.claims, user.id):
+                await record(self.conn, actor, "logout", "auth", user.id)
 
     async def refresh(self, user: CurrentUser) -> dict[str, Any]:
         """A new token for the same user; the presented one is revoked (and so can be used for one refresh)."""

@@ -29,22 +29,22 @@ class CustomerController(Controller):
     @get("/", opt={**READ, "query": CustomerListQuery}, summary="List customers (paginated, searchable)")
     async def list_customers(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[CustomerOut]]:
         query = CustomerListQuery.from_query(dict(request.query_params))
-        rows, total = await CustomerService(conn).list(query)
+        rows, total = await CustomerService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Customers retrieved")
 
     @get("/{customer_id:str}", opt=READ, summary="Get a customer")
     async def get_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
-        return ok(await CustomerService(conn).get(customer_id), "Customer retrieved")
+        return ok(await CustomerService(conn, user).get(customer_id), "Customer retrieved")
 
     @post("/", opt=WRITE, summary="Create a customer")
     async def create_customer(self, data: JSONBody[CustomerCreate], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
-        return ok(await CustomerService(conn).create(data), "Customer created", status_code=201)
+        return ok(await CustomerService(conn, user).create(data), "Customer created", status_code=201)
 
     @put("/{customer_id:str}", opt=WRITE, summary="Update a customer")
     async def update_customer(self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate], conn: Conn,
                               user: User) -> Response[Envelope[CustomerOut]]:
-        return ok(await CustomerService(conn).update(customer_id, data), "Customer updated")
+        return ok(await CustomerService(conn, user).update(customer_id, data), "Customer updated")
 
     @delete("/{customer_id:str}", opt=WRITE, summary="Delete a customer (409 when it has pre-sales)")
     async def delete_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
-        await CustomerService(conn).delete(customer_id)
+        await CustomerService(conn, user).delete(customer_id)

@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.audit.service import fields, record
+from service.auth.current_user import CurrentUser
 from service.db.pages import fetch_page
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
@@ -29,8 +31,9 @@ def to_wire(row: asyncpg.Record) -> dict[str, Any]:
 
 
 class CustomerService:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
         self.conn = conn
+        self.user = user
 
     async def get(self, customer_id: uuid.UUID) -> dict[str, Any]:
         row = await self.conn.fetchrow(*queries.get(customer_id))
@@ -44,29 +47,35 @@ class CustomerService:
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:
         try:
-            row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
+            async with self.conn.transaction():
+                row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
+                await record(self.conn, self.user, "create", "customers", row["id"])
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
         return to_wire(row)
 
     async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> dict[str, Any]:
+        values = data.sent_fields()
         try:
-            row = await self.conn.fetchrow(*queries.update(customer_id, data.sent_fields()))
+            async with self.conn.transaction():
+                row = await self.conn.fetchrow(*queries.update(customer_id, values))
+                if row is None:
+                    raise errors.NotFound("Customer not found")
+                await record(self.conn, self.user, "update", "customers", customer_id, fields(values))
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc) from exc
-        if row is None:
-            raise errors.NotFound("Customer not found")
         return to_wire(row)
 
     async def delete(self, customer_id: uuid.UUID) -> None:
         try:
-            deleted = await self.conn.fetchval(*queries.delete(customer_id))
+            async with self.conn.transaction():
+                if await self.conn.fetchval(*queries.delete(customer_id)) is None:
+                    raise errors.NotFound("Customer not found")
+                await record(self.conn, self.user, "delete", "customers", customer_id)
         except asyncpg.ForeignKeyViolationError as exc:
             # "foreign key constraint" is the phrase the web app looks for to explain the refusal.
             raise errors.Conflict(
                 "Cannot delete customer with pre-sales (foreign key constraint): delete or reassign them first"
             ) from exc
-        if deleted is None:
-            raise errors.NotFound("Customer not found")
 
 

@@ -39,34 +39,34 @@ class PaymentMethodController(Controller):
     async def list_payment_methods(self, request: Request, conn: Conn,
                                    user: User) -> Response[PageEnvelope[PaymentMethodOut]]:
         query = PaymentMethodListQuery.from_query(dict(request.query_params))
-        rows, total = await PaymentMethodService(conn).list(query)
+        rows, total = await PaymentMethodService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Payment methods retrieved")
 
     @get("/{payment_method_id:str}", opt=READ, summary="Get a payment method")
     async def get_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
                                  user: User) -> Response[Envelope[PaymentMethodOut]]:
-        return ok(await PaymentMethodService(conn).get(payment_method_id), "Payment method retrieved")
+        return ok(await PaymentMethodService(conn, user).get(payment_method_id), "Payment method retrieved")
 
     @post("/", opt=WRITE, summary="Create a payment method (code PM + 4 digits assigned; a sent code is ignored)")
     async def create_payment_method(self, data: JSONBody[PaymentMethodCreate], conn: Conn,
                                     user: User) -> Response[Envelope[PaymentMethodOut]]:
-        created = await PaymentMethodService(conn).create(data, user.id)
+        created = await PaymentMethodService(conn, user).create(data, user.id)
         return ok(created, "Payment method created", status_code=201)
 
     @put("/{payment_method_id:str}", opt=WRITE, summary="Update a payment method's description and/or status")
     async def update_payment_method(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodUpdate],
                                     conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
-        return ok(await PaymentMethodService(conn).update(payment_method_id, data), "Payment method updated")
+        return ok(await PaymentMethodService(conn, user).update(payment_method_id, data), "Payment method updated")
 
     @patch("/{payment_method_id:str}/status", opt=WRITE, summary="Activate or deactivate a payment method")
     async def change_status(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodStatusChange],
                             conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
-        updated = await PaymentMethodService(conn).set_active(payment_method_id, data.is_active)
+        updated = await PaymentMethodService(conn, user).set_active(payment_method_id, data.is_active)
         return ok(updated, "Payment method status updated")
 
     @delete("/{payment_method_id:str}", opt=WRITE, status_code=200,
             summary="Delete a payment method (409 when pre-sales use it)")
     async def delete_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
                                     user: User) -> Response[MessageEnvelope]:
-        await PaymentMethodService(conn).delete(payment_method_id)
+        await PaymentMethodService(conn, user).delete(payment_method_id)
         return ok(message="Payment method deleted")

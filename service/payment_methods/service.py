@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.audit.service import fields, record
+from service.auth.current_user import CurrentUser
 from service.db.pages import fetch_page
 from service.payment_methods import queries
 from service.payment_methods.schemas import (
@@ -38,8 +40,9 @@ def first_free_code(taken: Iterable[str]) -> str:
 
 
 class PaymentMethodService:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
         self.conn = conn
+        self.user = user
 
     async def get(self, payment_method_id: uuid.UUID) -> dict[str, Any]:
         row = await self.conn.fetchrow(*queries.get(payment_method_id))
@@ -60,29 +63,36 @@ class PaymentMethodService:
                 await self.conn.execute(*queries.lock_codes())
                 taken = [row["code"] for row in await self.conn.fetch(*queries.generated_codes())]
                 row = await self.conn.fetchrow(*queries.insert({"code": first_free_code(taken), **values}))
+                await record(self.conn, self.user, "create", "payment_methods", row["id"])
         except asyncpg.UniqueViolationError as exc:  # not expected under the lock; the database still decides
             raise errors.Conflict("A payment method with this code already exists") from exc
         return to_wire(row)
 
     async def update(self, payment_method_id: uuid.UUID, data: PaymentMethodUpdate) -> dict[str, Any]:
-        return await self._update(payment_method_id, data.values())
+        values = data.values()
+        return await self._update(payment_method_id, values, fields(values))
 
     async def set_active(self, payment_method_id: uuid.UUID, is_active: bool) -> dict[str, Any]:
-        return await self._update(payment_method_id, {"is_active": is_active})
+        return await self._update(payment_method_id, {"is_active": is_active},
+                                  fields(["is_active"], isActive=is_active))
 
     async def delete(self, payment_method_id: uuid.UUID) -> None:
         # No check-then-delete: the foreign key of presales decides, also against a concurrent pre-sale write.
         try:
-            deleted = await self.conn.fetchval(*queries.delete(payment_method_id))
+            async with self.conn.transaction():
+                if await self.conn.fetchval(*queries.delete(payment_method_id)) is None:
+                    raise errors.NotFound(NOT_FOUND)
+                await record(self.conn, self.user, "delete", "payment_methods", payment_method_id)
         except asyncpg.ForeignKeyViolationError as exc:
             if exc.constraint_name == _PRESALES_FK:
                 raise errors.Conflict(IN_USE) from exc
             raise errors.Conflict("Payment method is referenced by other records") from exc
-        if deleted is None:
-            raise errors.NotFound(NOT_FOUND)
 
-    async def _update(self, payment_method_id: uuid.UUID, values: dict[str, Any]) -> dict[str, Any]:
-        row = await self.conn.fetchrow(*queries.update(payment_method_id, values))
-        if row is None:
-            raise errors.NotFound(NOT_FOUND)
+    async def _update(self, payment_method_id: uuid.UUID, values: dict[str, Any],
+                      details: dict[str, Any]) -> dict[str, Any]:
+        async with self.conn.transaction():
+            row = await self.conn.fetchrow(*queries.update(payment_method_id, values))
+            if row is None:
+                raise errors.NotFound(NOT_FOUND)
+            await record(self.conn, self.user, "update", "payment_methods", payment_method_id, details)
         return to_wire(row)

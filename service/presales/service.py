@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from service import errors
+from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
 from service.db.errors import with_retry
 from service.db.pages import fetch_page
@@ -139,6 +140,7 @@ class PresaleService:
                 **self._totals_columns(totals, data.discount_type),
             }))
             await self._insert_items(presale_id, lines)
+            await record(self.conn, self.user, "create", "presales", presale_id, {"status": data.status})
             return await self._read(presale_id)
 
         return await self._transaction(operation)
@@ -191,6 +193,8 @@ class PresaleService:
                 await self.conn.execute(*queries.update_presale(presale_id, values))
             if target != status:  # after the new items are in: a conversion deducts for those
                 await self._change_status(current, target)
+            changed = {"status": target} if target != status else {}
+            await record(self.conn, self.user, "update", "presales", presale_id, fields(sent, **changed))
             return await self._read(presale_id)
 
         return await self._transaction(operation)
@@ -201,14 +205,18 @@ class PresaleService:
         async def operation() -> dict[str, Any]:
             current = await self._lock(presale_id)
             await self._change_status(current, target)
+            if current["status"] != target:
+                await record(self.conn, self.user, "update", "presales", presale_id, {"status": target})
             return await self._read(presale_id)
 
         return await self._transaction(operation)
 
     async def delete(self, presale_id: uuid.UUID) -> None:
         async def operation() -> None:
-            if await self.conn.fetchval(*queries.delete_presale(presale_id, self.owner)) is not None:
-                return
+            async with self.conn.transaction():
+                if await self.conn.fetchval(*queries.delete_presale(presale_id, self.owner)) is not None:
+                    await record(self.conn, self.user, "delete", "presales", presale_id)
+                    return
             status = await self.conn.fetchval(*queries.status_of(presale_id, self.owner))
             if status == "converted":
                 raise errors.Conflict("A converted pre-sale cannot be deleted")

@@ -31,22 +31,22 @@ class ProductController(Controller):
     @get("/", opt={**READ, "query": ProductListQuery}, summary="List products (paginated, searchable, filterable)")
     async def list_products(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[ProductOut]]:
         query = ProductListQuery.from_query(dict(request.query_params))
-        rows, total = await ProductService(conn).list(query)
+        rows, total = await ProductService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Products retrieved")
 
     @get("/{product_id:str}", opt=READ, summary="Get a product")
     async def get_product(self, product_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[ProductOut]]:
-        return ok(await ProductService(conn).get(product_id), "Product retrieved")
+        return ok(await ProductService(conn, user).get(product_id), "Product retrieved")
 
     @post("/", opt=WRITE, summary="Create a product (code generated when absent)")
     async def create_product(self, data: JSONBody[ProductCreate], conn: Conn, user: User) -> Response[Envelope[ProductOut]]:
-        return ok(await ProductService(conn).create(data), "Product created", status_code=201)
+        return ok(await ProductService(conn, user).create(data), "Product created", status_code=201)
 
     @put("/{product_id:str}", opt=WRITE, summary="Update a product (the code is immutable)")
     async def update_product(self, product_id: FromPath[uuid.UUID], data: JSONBody[ProductUpdate], conn: Conn,
                              user: User) -> Response[Envelope[ProductOut]]:
-        return ok(await ProductService(conn).update(product_id, data), "Product updated")
+        return ok(await ProductService(conn, user).update(product_id, data), "Product updated")
 
     @delete("/{product_id:str}", opt=WRITE, summary="Delete a product (409 when pre-sales or stock history use it)")
     async def delete_product(self, product_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
-        await ProductService(conn).delete(product_id)
+        await ProductService(conn, user).delete(product_id)

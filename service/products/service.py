@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 
 from service import errors
+from service.audit.service import fields, record
+from service.auth.current_user import CurrentUser
 from service.db.pages import fetch_page
 from service.products import queries
 from service.products.schemas import (
@@ -43,8 +45,9 @@ def next_code(highest: str | None) -> str:
 
 
 class ProductService:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
         self.conn = conn
+        self.user = user
 
     async def get(self, product_id: uuid.UUID) -> dict[str, Any]:
         row = await self.conn.fetchrow(*queries.get(product_id))
@@ -59,17 +62,16 @@ class ProductService:
     async def create(self, data: ProductCreate) -> dict[str, Any]:
         values = data.model_dump()
         try:
-            if values["code"] is None or GENERATED_CODE.match(values["code"]):
-                # Every write of a PROD code (generated or sent by the web app, which numbers them itself)
-                # happens under one transaction-level lock: generation sees every committed PROD code and
-                # cannot pick the number a concurrent request is inserting.
-                async with self.conn.transaction():
+            async with self.conn.transaction():
+                if values["code"] is None or GENERATED_CODE.match(values["code"]):
+                    # Every write of a PROD code (generated or sent by the web app, which numbers them itself)
+                    # happens under one transaction-level lock: generation sees every committed PROD code and
+                    # cannot pick the number a concurrent request is inserting.
                     await self.conn.execute(*queries.lock_codes())
                     if values["code"] is None:
                         values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
-                    row = await self.conn.fetchrow(*queries.insert(values))
-            else:
                 row = await self.conn.fetchrow(*queries.insert(values))
+                await record(self.conn, self.user, "create", "products", row["id"])
         except asyncpg.UniqueViolationError as exc:  # the database decides races on a sent code
             raise _conflict(exc) from exc
         return to_wire(row)
@@ -80,22 +82,25 @@ class ProductService:
         # Both prices sent: the schema already checked them. One sent: check it against the stored other one,
         # inside the UPDATE itself so a concurrent price change cannot slip between a read and the write.
         guarded = (sale is None) != (purchase is None)
-        row = await self.conn.fetchrow(*queries.update(
-            product_id, values,
-            sale_at_least=sale if guarded else None,
-            purchase_at_most=purchase if guarded else None,
-        ))
-        if row is None:
-            if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
-                field = "salePrice" if sale is not None else "purchasePrice"
-                raise errors.BadRequest(PRICE_RULE, details=[{"field": field, "message": PRICE_RULE}])
-            raise errors.NotFound("Product not found")
+        async with self.conn.transaction():
+            row = await self.conn.fetchrow(*queries.update(
+                product_id, values,
+                sale_at_least=sale if guarded else None,
+                purchase_at_most=purchase if guarded else None,
+            ))
+            if row is None:
+                if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
+                    field = "salePrice" if sale is not None else "purchasePrice"
+                    raise errors.BadRequest(PRICE_RULE, details=[{"field": field, "message": PRICE_RULE}])
+                raise errors.NotFound("Product not found")
+            await record(self.conn, self.user, "update", "products", product_id, fields(values))
         return to_wire(row)
 
     async def delete(self, product_id: uuid.UUID) -> None:
         try:
-            deleted = await self.conn.fetchval(*queries.delete(product_id))
+            async with self.conn.transaction():
+                if await self.conn.fetchval(*queries.delete(product_id)) is None:
+                    raise errors.NotFound("Product not found")
+                await record(self.conn, self.user, "delete", "products", product_id)
         except asyncpg.ForeignKeyViolationError as exc:
             raise errors.Conflict(REFERENCED) from exc
-        if deleted is None:
-            raise errors.NotFound("Product not found")

@@ -13,7 +13,8 @@ from typing import Any
 import asyncpg
 
 from service import errors
-from service.auth.current_user import CurrentUser
+from service.audit.service import record
+from service.auth.current_user import IP_MAX, USER_AGENT_MAX, CurrentUser, clean_header
 from service.db.errors import with_retry
 from service.db.pages import fetch_page
 from service.stock import queries
@@ -26,8 +27,6 @@ from service.stock.schemas import (
 
 NOT_FOUND = "Product not found"
 INT4_MAX = 2_147_483_647  # products.stock is a PostgreSQL integer
-IP_MAX = 45  # stock_adjustments.ip_address is varchar(45) (an IPv6 address in its longest text form)
-USER_AGENT_MAX = 1000  # the column is text; a longer header is cut, not refused
 
 
 def insufficient_stock(product: asyncpg.Record, requested: int) -> errors.BadRequest:
@@ -39,13 +38,6 @@ def insufficient_stock(product: asyncpg.Record, requested: int) -> errors.BadReq
         "field": "quantity", "message": f"insufficient stock: only {current} available",
         "productId": str(product["id"]), "currentStock": current, "requestedRemoval": requested,
     }])
-
-
-def clean_header(value: str | None, limit: int) -> str | None:
-    if value is None:
-        return None
-    value = value.replace("\x00", "")[:limit]
-    return value or None
 
 
 class StockService:
@@ -77,6 +69,9 @@ class StockService:
                     "user_name": self.user.name, "ip_address": clean_header(ip_address, IP_MAX),
                     "user_agent": clean_header(user_agent, USER_AGENT_MAX),
                 }))
+                await record(self.conn, self.user, "create", "stock_adjustments", row["id"],
+                             {"productId": str(product_id), "adjustmentType": data.adjustment_type,
+                              "quantity": data.quantity, "previousStock": previous, "newStock": new})
                 return product, new, row
 
         product, new, row = await with_retry(attempt)

@@ -40,9 +40,9 @@ class UserController(Controller):
     @put("/{user_id:str}", opt=WRITE, summary="Update a user (admin); a new password, email or role logs them out")
     async def update_user(self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], conn: Conn,
                           user: User) -> Response[Envelope[UserOut]]:
-        return ok(await UserService(conn).update(user_id, data), "User updated")
+        return ok(await UserService(conn, user).update(user_id, data), "User updated")
 
     @delete("/{user_id:str}", opt=WRITE, status_code=200, summary="Delete a user (admin; not yourself)")
     async def delete_user(self, user_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[MessageEnvelope]:
-        await UserService(conn).delete(user_id, acting_user_id=user.id)
+        await UserService(conn, user).delete(user_id, acting_user_id=user.id)
         return ok(message="User deleted")

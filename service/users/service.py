@@ -11,6 +11,8 @@ import asyncpg
 from pydantic import ValidationError
 
 from service import errors
+from service.audit.service import fields, record
+from service.auth.current_user import CurrentUser
 from service.auth.passwords import hash_password
 from service.auth.permissions import effective_permissions
 from service.config import Settings
@@ -38,8 +40,17 @@ def _email_taken(exc: asyncpg.UniqueViolationError, code: str) -> errors.AppErro
 
 
 class UserService:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, user: CurrentUser | None = None) -> None:
+        """`user` is the acting user, required for the audited writes (create, update, delete); the CLI and the
+        start-up bootstrap (create_or_promote_admin, ensure_admin) run without one."""
         self.conn = conn
+        self.user = user
+
+    @property
+    def actor(self) -> CurrentUser:
+        if self.user is None:
+            raise RuntimeError("UserService needs the acting user for audited writes")
+        return self.user
 
     async def list(self) -> list[dict[str, Any]]:
         return [to_wire(row) for row in await self.conn.fetch(*queries.list_all())]
@@ -52,8 +63,11 @@ class UserService:
 
     async def create(self, data: UserCreate) -> dict[str, Any]:
         values = {**data.values(), "password": await hash_password(data.password)}
+        actor = self.actor
         try:
-            row = await self.conn.fetchrow(*queries.insert(values))
+            async with self.conn.transaction():
+                row = await self.conn.fetchrow(*queries.insert(values))
+                await record(self.conn, actor, "create", "users", row["id"])
         except asyncpg.UniqueViolationError as exc:  # the database decides, so concurrent registers end in 409
             raise _email_taken(exc, "USER_ALREADY_EXISTS") from exc
         return to_wire(row)
@@ -62,23 +76,30 @@ class UserService:
         """A new password, or a different email or role, ends the user's earlier sessions (their tokens get 401),
         also when admins change their own: they log in again."""
         values = data.sent_fields()
+        actor = self.actor
+        details = fields(values)  # field names only: never the password or its hash
         if "permissions" in values:
             values["permissions"] = data.permissions.stored() if data.permissions else None
         if "password" in values:
             values["password"] = await hash_password(values["password"])
         try:
-            row = await self.conn.fetchrow(*queries.update(user_id, values))
+            async with self.conn.transaction():
+                row = await self.conn.fetchrow(*queries.update(user_id, values))
+                if row is None:
+                    raise errors.NotFound("User not found", code="USER_NOT_FOUND")
+                await record(self.conn, actor, "update", "users", user_id, details)
         except asyncpg.UniqueViolationError as exc:
             raise _email_taken(exc, "EMAIL_ALREADY_EXISTS") from exc
-        if row is None:
-            raise errors.NotFound("User not found", code="USER_NOT_FOUND")
         return to_wire(row)
 
     async def delete(self, user_id: uuid.UUID, *, acting_user_id: uuid.UUID) -> None:
         if user_id == acting_user_id:
             raise errors.BadRequest("You cannot delete your own account", code="CANNOT_DELETE_SELF")
-        if await self.conn.fetchval(*queries.delete(user_id)) is None:
-            raise errors.NotFound("User not found", code="USER_NOT_FOUND")
+        actor = self.actor
+        async with self.conn.transaction():
+            if await self.conn.fetchval(*queries.delete(user_id)) is None:
+                raise errors.NotFound("User not found", code="USER_NOT_FOUND")
+            await record(self.conn, actor, "delete", "users", user_id)
 
     async def create_or_promote_admin(
         self, account: AdminAccount

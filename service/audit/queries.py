@@ -1,0 +1,86 @@
+"""PyPika builders for the audit log. Each returns (sql, *params); no I/O here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pypika import Order
+from pypika import PostgreSQLQuery as Query
+from pypika import Table, functions as fn
+from pypika.analytics import Count
+from pypika.terms import Criterion, Star
+
+from service.audit.schemas import AuditLogListQuery
+from service.db.sql import Params, Statement
+from service.stock.schemas import lower_bound, upper_bound
+
+audit_logs = Table("audit_logs")
+
+COLUMNS = (audit_logs.id, audit_logs.user_id, audit_logs.user_name, audit_logs.action, audit_logs.resource,
+           audit_logs.resource_id, audit_logs.details, audit_logs.ip_address, audit_logs.user_agent,
+           audit_logs.created_at)
+
+INSERT_COLUMNS = ("user_id", "user_name", "action", "resource", "resource_id", "details", "ip_address",
+                  "user_agent")
+
+
+def insert(values: dict[str, Any]) -> Statement:
+    """One audit row. created_at is clock_timestamp(): rows of one transaction keep the order they were written."""
+    p = Params()
+    query = (
+        Query.into(audit_logs)
+        .columns(*INSERT_COLUMNS, "created_at")
+        .insert(*(p(values[column]) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
+        .returning(audit_logs.id)
+    )
+    return p.statement(query)
+
+
+def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:
+    where: list[Criterion] = []
+    if q.user_id is not None:
+        where.append(audit_logs.user_id == p(q.user_id))
+    if q.action is not None:
+        where.append(audit_logs.action == p(q.action))
+    if q.resource:
+        where.append(audit_logs.resource == p(q.resource))
+    if q.resource_id is not None:
+        where.append(audit_logs.resource_id == p(q.resource_id))
+    if q.start_date is not None:
+        where.append(audit_logs.created_at >= p(lower_bound(q.start_date)))
+    if q.end_date is not None:  # a date-only endDate includes its whole day (decision 10.11)
+        bound, inclusive = upper_bound(q.end_date)
+        where.append(audit_logs.created_at <= p(bound) if inclusive else audit_logs.created_at < p(bound))
+    return where
+
+
+def page(q: AuditLogListQuery) -> Statement:
+    """One page, newest first, with the total count."""
+    p = Params()
+    query = (
+        Query.from_(audit_logs)
+        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
+        .where(Criterion.all(_filters(q, p)))
+        .orderby(audit_logs.created_at, order=Order.desc)
+        .orderby(audit_logs.id, order=Order.desc)
+        .limit(p(q.limit))
+        .offset(p(q.offset))
+    )
+    return p.statement(query)
+
+
+def count(q: AuditLogListQuery) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(audit_logs).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+
+
+def recent(limit: int) -> Statement:
+    p = Params()
+    query = (
+        Query.from_(audit_logs)
+        .select(*COLUMNS)
+        .orderby(audit_logs.created_at, order=Order.desc)
+        .orderby(audit_logs.id, order=Order.desc)
+        .limit(p(limit))
+    )
+    return p.statement(query)

@@ -1,0 +1,56 @@
+"""Audit log request and response models (contract 6.5)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+
+from service.http.schemas import ListQuery, NoNul, UtcDatetime, WireModel
+from service.stock.schemas import DateBound, lower_bound, upper_bound
+
+AuditAction = Literal["login", "logout", "create", "update", "delete", "view"]
+
+
+class AuditLogOut(WireModel):
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    user_name: str
+    action: AuditAction
+    resource: str
+    resource_id: uuid.UUID | None
+    details: str | None
+    ip_address: str | None
+    user_agent: str | None
+    created_at: UtcDatetime
+
+
+class AuditLogListQuery(ListQuery):
+    user_id: uuid.UUID | None = None
+    action: AuditAction | None = None
+    resource: Annotated[str, NoNul, Field(max_length=100)] | None = None
+    resource_id: uuid.UUID | None = None
+    start_date: DateBound | None = None
+    end_date: DateBound | None = None
+
+    @field_validator("end_date")
+    @classmethod
+    def _not_before_start(cls, value: date | datetime | None, info: ValidationInfo) -> date | datetime | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None:
+            bound, inclusive = upper_bound(value)
+            first = lower_bound(start)
+            if first > bound or (first == bound and not inclusive):
+                raise ValueError("startDate must not be after endDate")
+        return value
+
+
+class RecentQuery(BaseModel):
+    """`GET /api/audit-logs/recent?limit=N`: 1..100, default 20."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20

@@ -1,0 +1,54 @@
+"""Writing and reading the audit log (contract 6.5).
+
+`record` is called by the services that change data, on their own connection and inside the transaction of the
+change it records: when the change rolls back, so does its audit row.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+from pydantic.alias_generators import to_camel
+
+from service.audit import queries
+from service.audit.schemas import AuditLogListQuery, AuditLogOut
+from service.auth.current_user import CurrentUser
+from service.db.pages import fetch_page
+
+
+def fields(names: Iterable[str], **extra: Any) -> dict[str, Any]:
+    """`{"fields": [camelCase names, sorted], **extra}`: the details of an update (names only, never values)."""
+    return {"fields": sorted(to_camel(name) for name in names), **extra}
+
+
+async def record(conn: asyncpg.Connection, actor: CurrentUser, action: str, resource: str,
+                 resource_id: uuid.UUID | None = None, details: dict[str, Any] | None = None) -> None:
+    """One audit row for `actor`. Call it inside the transaction of the change, after the change succeeded."""
+    if not conn.is_in_transaction():  # a programming error: the row would outlive a rollback of the change
+        raise RuntimeError("audit.record must run inside the transaction of the change it records")
+    await conn.execute(*queries.insert({
+        "user_id": actor.id, "user_name": actor.name or actor.email or "unknown", "action": action,
+        "resource": resource, "resource_id": resource_id,
+        "details": json.dumps(details, default=str, ensure_ascii=False) if details is not None else None,
+        "ip_address": actor.ip_address, "user_agent": actor.user_agent,
+    }))
+
+
+def to_wire(row: asyncpg.Record) -> dict[str, Any]:
+    return AuditLogOut.model_validate(dict(row)).to_wire()
+
+
+class AuditService:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def list(self, q: AuditLogListQuery) -> tuple[list[dict[str, Any]], int]:
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        return [to_wire(row) for row in rows], total
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        return [to_wire(row) for row in await self.conn.fetch(*queries.recent(limit))]
