@@ -1,5 +1,6 @@
 """The `user` dependency: verifies the bearer token on every protected route and checks the route's
-permission (declared as `opt={"permission": ...}` or `opt={"roles": ...}` on the route or its router)."""
+permission (declared as `opt={"permission": ...}` or `opt={"roles": ...}` on the route, with an optional
+`opt={"forbidden_message": ...}` for the 403)."""
 
 from __future__ import annotations
 
@@ -108,8 +109,13 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
 async def provide_current_user(request: Request, state: State, conn: NamedDependency[asyncpg.Connection]) -> CurrentUser:
     user = await authenticate(conn, state.settings.jwt_secret, bearer_token(request))
     opt = request.route_handler.opt
-    if roles := opt.get("roles"):
-        user.require_role(*roles)
-    if permission := opt.get("permission"):
-        user.require(*((permission,) if isinstance(permission, str) else permission))
+    try:
+        if roles := opt.get("roles"):
+            user.require_role(*roles)
+        if permission := opt.get("permission"):
+            user.require(*((permission,) if isinstance(permission, str) else permission))
+    except Forbidden as exc:
+        if message := opt.get("forbidden_message"):  # a route's own wording (the reports keep the old one)
+            raise Forbidden(message) from exc
+        raise
     return dataclasses.replace(user, ip_address=client_ip(request), user_agent=client_user_agent(request))

@@ -4,36 +4,24 @@ from __future__ import annotations
 
 import asyncpg
 from litestar import Controller, Request, Response, get
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 
-from service.auth.current_user import CurrentUser, provide_current_user
-from service.errors import Forbidden
+from service.auth.current_user import CurrentUser
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.reports.schemas import PaymentMethodReportRow, ReportQuery, ReportSummary
 from service.reports.service import ReportService
 
-REPORTS = {"permission": "modules.reports", "query": ReportQuery}
-DENIED = "Access denied. Reports permission required."
+REPORTS = {"permission": "modules.reports", "query": ReportQuery,
+           "forbidden_message": "Access denied. Reports permission required."}
 
 Conn = NamedDependency[asyncpg.Connection]
 User = NamedDependency[CurrentUser]
 
 
-async def provide_report_user(request: Request, state: State, conn: Conn) -> CurrentUser:
-    """The shared `user` dependency (token, then the route's permission), with the earlier backend's
-    wording for the 403 of the reports."""
-    try:
-        return await provide_current_user(request, state, conn)
-    except Forbidden as exc:
-        raise Forbidden(DENIED) from exc
-
-
 class ReportController(Controller):
     path = "/api/reports"
     tags = ["reports"]
-    dependencies = {"user": Provide(provide_report_user)}
 
     @get("/payment-methods", opt=REPORTS,
          summary="Sales (converted pre-sales) per active payment method, largest total first",
