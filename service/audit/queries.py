@@ -11,8 +11,7 @@ from pypika.analytics import Count
 from pypika.terms import Criterion, Star
 
 from service.audit.schemas import AuditLogListQuery
-from service.db.sql import Params, Statement
-from service.stock.schemas import lower_bound, upper_bound
+from service.db.sql import Params, Statement, date_range
 
 audit_logs = Table("audit_logs")
 
@@ -46,11 +45,7 @@ def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:
         where.append(audit_logs.resource == p(q.resource))
     if q.resource_id is not None:
         where.append(audit_logs.resource_id == p(q.resource_id))
-    if q.start_date is not None:
-        where.append(audit_logs.created_at >= p(lower_bound(q.start_date)))
-    if q.end_date is not None:  # a date-only endDate includes its whole day (decision 10.11)
-        bound, inclusive = upper_bound(q.end_date)
-        where.append(audit_logs.created_at <= p(bound) if inclusive else audit_logs.created_at < p(bound))
+    where += date_range(audit_logs.created_at, q.start_date, q.end_date, p)
     return where
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.alias_generators import to_camel
 
 from service.http.schemas import ListQuery, NoNul, UtcDatetime, WireModel
-from service.stock.schemas import DateBound, lower_bound, upper_bound
+from service.http.dates import DateRangeQuery
 
 AuditAction = Literal["login", "logout", "create", "update", "delete", "view"]
 
@@ -28,24 +28,12 @@ class AuditLogOut(WireModel):
     created_at: UtcDatetime
 
 
-class AuditLogListQuery(ListQuery):
+class AuditLogListQuery(DateRangeQuery):
     user_id: uuid.UUID | None = None
     action: AuditAction | None = None
     resource: Annotated[str, NoNul, Field(max_length=100)] | None = None
     resource_id: uuid.UUID | None = None
-    start_date: DateBound | None = None
-    end_date: DateBound | None = None
 
-    @field_validator("end_date")
-    @classmethod
-    def _not_before_start(cls, value: date | datetime | None, info: ValidationInfo) -> date | datetime | None:
-        start = info.data.get("start_date")
-        if value is not None and start is not None:
-            bound, inclusive = upper_bound(value)
-            first = lower_bound(start)
-            if first > bound or (first == bound and not inclusive):
-                raise ValueError("startDate must not be after endDate")
-        return value
 
 
 class RecentQuery(BaseModel):

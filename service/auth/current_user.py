@@ -42,6 +42,11 @@ class CurrentUser:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def presale_owner(self) -> uuid.UUID | None:
+        """None when the user sees every pre-sale, else the only creator whose pre-sales they see (10.3)."""
+        return None if self.can("presales.canViewAll") else self.id
+
     def can(self, flag: str) -> bool:
         return self.is_admin or flag in self.flags
 

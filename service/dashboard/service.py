@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -35,14 +34,9 @@ class DashboardService:
         self.conn = conn
         self.user = user
 
-    @property
-    def owner(self) -> uuid.UUID | None:
-        """None when the caller sees every pre-sale, else the only creator whose pre-sales count (10.3)."""
-        return None if self.user.can("presales.canViewAll") else self.user.id
-
     async def figures(self, now: datetime | None = None) -> dict[str, Any]:
         bounds = month_boundaries(now or utc_now())
-        row = await self.conn.fetchrow(*queries.figures(self.owner, bounds))
+        row = await self.conn.fetchrow(*queries.figures(self.user.presale_owner, bounds))
         revenue = [row[f"revenue_{i}"] for i in range(len(bounds) - 1)]
         return Dashboard.model_validate({
             "sales": {"total_amount": row["sales_amount"], "count": row["converted"],

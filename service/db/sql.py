@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from pypika import Parameter
 from pypika.queries import QueryBuilder
+from pypika.terms import Criterion, Field
 
 # (sql, *values): ready for `conn.fetch(*statement)`.
 Statement = tuple[Any, ...]
@@ -29,3 +31,16 @@ def like_pattern(term: str) -> str:
     """A case-insensitive substring pattern for LIKE, with the user's own wildcards escaped."""
     escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def date_range(column: Field, start: date | datetime | None, end: date | datetime | None, p: Params) -> list[Criterion]:
+    """createdAt-style bounds, inclusive; a date-only end includes its whole day (decision 10.11)."""
+    from service.http.dates import lower_bound, upper_bound
+
+    criteria: list[Criterion] = []
+    if start is not None:
+        criteria.append(column >= p(lower_bound(start)))
+    if end is not None:
+        bound, inclusive = upper_bound(end)
+        criteria.append(column <= p(bound) if inclusive else column < p(bound))
+    return criteria

@@ -94,11 +94,6 @@ class PresaleService:
         self.conn = conn
         self.user = user
 
-    @property
-    def owner(self) -> uuid.UUID | None:
-        """None when the caller sees every pre-sale, else the only creator whose pre-sales it sees (10.3)."""
-        return None if self.user.can("presales.canViewAll") else self.user.id
-
     async def _transaction(self, operation: Callable[[], Awaitable[T]]) -> T:
         async def attempt() -> T:
             async with self.conn.transaction():
@@ -112,14 +107,14 @@ class PresaleService:
     # --- reads ---------------------------------------------------------------------------------------------
 
     async def get(self, presale_id: uuid.UUID) -> dict[str, Any]:
-        raw = await self.conn.fetchval(*queries.get(presale_id, self.owner))
+        raw = await self.conn.fetchval(*queries.get(presale_id, self.user.presale_owner))
         if raw is None:
             raise errors.NotFound(NOT_FOUND)
         return decode(raw)
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await fetch_page(self.conn, queries.page(q, self.owner),
-                                       lambda: queries.count(q, self.owner), q.page)
+        rows, total = await fetch_page(self.conn, queries.page(q, self.user.presale_owner),
+                                       lambda: queries.count(q, self.user.presale_owner), q.page)
         return [decode(row["presale"]) for row in rows], total
 
     # --- writes --------------------------------------------------------------------------------------------
@@ -214,10 +209,10 @@ class PresaleService:
     async def delete(self, presale_id: uuid.UUID) -> None:
         async def operation() -> None:
             async with self.conn.transaction():
-                if await self.conn.fetchval(*queries.delete_presale(presale_id, self.owner)) is not None:
+                if await self.conn.fetchval(*queries.delete_presale(presale_id, self.user.presale_owner)) is not None:
                     await record(self.conn, self.user, "delete", "presales", presale_id)
                     return
-            status = await self.conn.fetchval(*queries.status_of(presale_id, self.owner))
+            status = await self.conn.fetchval(*queries.status_of(presale_id, self.user.presale_owner))
             if status == "converted":
                 raise errors.Conflict("A converted pre-sale cannot be deleted")
             raise errors.NotFound(NOT_FOUND)
@@ -271,7 +266,7 @@ class PresaleService:
     async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
         """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""
         row = await self.conn.fetchrow(*queries.lock_presale(presale_id))
-        owner = self.owner
+        owner = self.user.presale_owner
         if row is None or (owner is not None and row["created_by"] != owner):
             raise errors.NotFound(NOT_FOUND)
         return row

@@ -12,8 +12,8 @@ from pypika.analytics import Count
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Star
 
-from service.db.sql import Params, Statement, like_pattern
-from service.stock.schemas import StockAdjustmentListQuery, lower_bound, upper_bound
+from service.db.sql import Params, Statement, date_range, like_pattern
+from service.stock.schemas import StockAdjustmentListQuery
 
 # Bare tables for the write path.
 products_table = Table("products")
@@ -76,11 +76,7 @@ def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:
         where.append(adjustments.adjustment_type == p(q.adjustment_type))
     if q.user_id is not None:
         where.append(adjustments.user_id == p(q.user_id))
-    if q.start_date is not None:
-        where.append(adjustments.created_at >= p(lower_bound(q.start_date)))
-    if q.end_date is not None:  # a date-only endDate includes its whole day (decision 10.11)
-        bound, inclusive = upper_bound(q.end_date)
-        where.append(adjustments.created_at <= p(bound) if inclusive else adjustments.created_at < p(bound))
+    where += date_range(adjustments.created_at, q.start_date, q.end_date, p)
     return where
 
 
