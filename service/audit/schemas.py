@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from service.http.schemas import ListQuery, NoNul, UtcDatetime, WireModel
+from service.http.schemas import NoNul, UtcDatetime, WireModel
 from service.http.dates import DateRangeQuery
 
 AuditAction = Literal["login", "logout", "create", "update", "delete", "view"]

@@ -6,13 +6,12 @@ import re
 import uuid
 from typing import Any
 
-from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
-from pypika.terms import Criterion, Star
+from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
+from service.db.pages import count_statement, page_statement
 from service.db.sql import Params, Statement, like_pattern
 
 customers = Table("customers")
@@ -46,25 +45,14 @@ def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:
 
 
 def page(q: CustomerListQuery) -> Statement:
-    """One page plus the total row count (a window count: one round trip)."""
     p = Params()
-    order = Order.asc if q.sort_order == "asc" else Order.desc
-    query = (
-        Query.from_(customers)
-        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
-        .where(Criterion.all(_filters(q, p)))
-        .orderby(customers.field(q.SORT_COLUMNS[q.sort_by]), order=order)
-        .orderby(customers.id, order=order)
-        .limit(p(q.limit))
-        .offset(p(q.offset))
-    )
-    return p.statement(query)
+    return page_statement(p, customers, COLUMNS, _filters(q, p), customers.field(q.SORT_COLUMNS[q.sort_by]),
+                          q.sort_order == "desc", q.limit, q.offset)
 
 
 def count(q: CustomerListQuery) -> Statement:
-    """The total alone, for a page past the end (where the window count has no row to ride on)."""
     p = Params()
-    return p.statement(Query.from_(customers).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+    return count_statement(p, customers, _filters(q, p))
 
 
 def insert(values: dict[str, Any]) -> Statement:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
 from pypika.enums import Comparator
-from pypika.terms import BasicCriterion, Criterion, Star
+from pypika.terms import BasicCriterion, Criterion
 
+from service.db.pages import count_statement, page_statement
 from service.db.sql import Params, Statement, like_pattern
 from service.payment_methods.schemas import PaymentMethodListQuery
 
@@ -46,25 +45,14 @@ def _filters(q: PaymentMethodListQuery, p: Params) -> list[Criterion]:
 
 
 def page(q: PaymentMethodListQuery) -> Statement:
-    """One page plus the total row count (a window count: one round trip)."""
     p = Params()
-    order = Order.asc if q.sort_order == "asc" else Order.desc
-    query = (
-        Query.from_(payment_methods)
-        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
-        .where(Criterion.all(_filters(q, p)))
-        .orderby(payment_methods.field(q.SORT_COLUMNS[q.sort_by]), order=order)
-        .orderby(payment_methods.id, order=order)
-        .limit(p(q.limit))
-        .offset(p(q.offset))
-    )
-    return p.statement(query)
+    return page_statement(p, payment_methods, COLUMNS, _filters(q, p), payment_methods.field(q.SORT_COLUMNS[q.sort_by]),
+                          q.sort_order == "desc", q.limit, q.offset)
 
 
 def count(q: PaymentMethodListQuery) -> Statement:
-    """The total alone, for a page past the end (where the window count has no row to ride on)."""
     p = Params()
-    return p.statement(Query.from_(payment_methods).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+    return count_statement(p, payment_methods, _filters(q, p))
 
 
 def lock_codes() -> Statement:

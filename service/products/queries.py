@@ -9,10 +9,10 @@ from typing import Any
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
 from pypika.enums import Comparator
-from pypika.terms import BasicCriterion, Criterion, Star
+from pypika.terms import BasicCriterion, Criterion
 
+from service.db.pages import count_statement, page_statement
 from service.db.sql import Params, Statement, like_pattern
 from service.products.schemas import ProductListQuery
 
@@ -62,25 +62,14 @@ def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
 
 
 def page(q: ProductListQuery) -> Statement:
-    """One page plus the total row count (a window count: one round trip)."""
     p = Params()
-    order = Order.asc if q.sort_order == "asc" else Order.desc
-    query = (
-        Query.from_(products)
-        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
-        .where(Criterion.all(_filters(q, p)))
-        .orderby(products.field(q.SORT_COLUMNS[q.sort_by]), order=order)
-        .orderby(products.id, order=order)
-        .limit(p(q.limit))
-        .offset(p(q.offset))
-    )
-    return p.statement(query)
+    return page_statement(p, products, COLUMNS, _filters(q, p), products.field(q.SORT_COLUMNS[q.sort_by]),
+                          q.sort_order == "desc", q.limit, q.offset)
 
 
 def count(q: ProductListQuery) -> Statement:
-    """The total alone, for a page past the end (where the window count has no row to ride on)."""
     p = Params()
-    return p.statement(Query.from_(products).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+    return count_statement(p, products, _filters(q, p))
 
 
 def lock_codes() -> Statement:

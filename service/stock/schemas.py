@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from service.http.dates import DateRangeQuery
-from service.http.schemas import ListQuery, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
+from service.http.schemas import NoNul, StrictInput, UtcDatetime, WireModel, clean_text
 
 AdjustmentType = Literal["add", "remove"]
 MAX_QUANTITY = 999_999
