@@ -77,7 +77,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers = args.workers or ((os.cpu_count() or 1) if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=workers, loop="auto", http="auto", timeout_graceful_shutdown=30, log_level="info")
+                    workers=workers, loop="auto", http="auto", timeout_graceful_shutdown=30, log_level="info",
+                    access_log=settings.environment != "production")  # a log line per request costs ~2 %
     return 0
 
 

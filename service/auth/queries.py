@@ -9,7 +9,7 @@ from pypika import PostgreSQLQuery as Query
 from pypika import Table
 from pypika import functions as fn
 
-from service.db.sql import Params, Statement
+from service.db.sql import FixedStatement, Params, Statement
 
 users = Table("users")
 revoked_tokens = Table("revoked_tokens")
@@ -18,16 +18,17 @@ revoked_tokens = Table("revoked_tokens")
 USER_COLUMNS = (users.id, users.email, users.name, users.role, users.permissions, users.created_at, users.updated_at)
 
 
+_USER_FOR_TOKEN = FixedStatement(lambda p: (
+    Query.from_(users)
+    .left_join(revoked_tokens).on(revoked_tokens.jti == p("jti"))
+    .select(*USER_COLUMNS, users.tokens_valid_after, revoked_tokens.jti.isnotnull().as_("revoked"))
+    .where(users.id == p("user_id"))
+))
+
+
 def user_for_token(user_id: uuid.UUID, jti: str) -> Statement:
-    p = Params()
-    query = (
-        Query.from_(users)
-        .left_join(revoked_tokens).on(revoked_tokens.jti == p(uuid.UUID(jti)))
-        .select(*USER_COLUMNS, users.tokens_valid_after,
-                revoked_tokens.jti.isnotnull().as_("revoked"))
-        .where(users.id == p(user_id))
-    )
-    return p.statement(query)
+    """The user of a token and whether the token was revoked: one round trip on every request."""
+    return _USER_FOR_TOKEN(user_id=user_id, jti=uuid.UUID(jti))
 
 
 def revoke_token(jti: str, user_id: uuid.UUID, expires_at: datetime) -> Statement:

@@ -12,7 +12,7 @@ from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
 from service.db.pages import count_statement, page_statement
-from service.db.sql import Params, Statement, like_pattern
+from service.db.sql import FixedStatement, Params, Statement, like_pattern
 
 customers = Table("customers")
 presales = Table("presales")
@@ -21,9 +21,11 @@ COLUMNS = (customers.id, customers.name, customers.email, customers.phone, custo
            customers.created_at, customers.updated_at)
 
 
+_GET = FixedStatement(lambda p: Query.from_(customers).select(*COLUMNS).where(customers.id == p("id")))
+
+
 def get(customer_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(customers).select(*COLUMNS).where(customers.id == p(customer_id)))
+    return _GET(id=customer_id)
 
 
 def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,20 @@ class Params:
 
     def statement(self, query: QueryBuilder) -> Statement:
         return (query.get_sql(), *self.values)
+
+
+class FixedStatement:
+    """A statement whose SQL text never changes, rendered once at import (PyPika is too slow to rebuild hot
+    statements on every request). `build` gets a Params and calls it with a NAME for each value; a call
+    then passes the values by those names: `GET_CUSTOMER(id=...)`."""
+
+    def __init__(self, build: Callable[[Params], QueryBuilder]) -> None:
+        names = Params()
+        self.sql = build(names).get_sql()
+        self.names: tuple[str, ...] = tuple(names.values)
+
+    def __call__(self, **values: Any) -> Statement:
+        return (self.sql, *(values[name] for name in self.names))
 
 
 def like_pattern(term: str) -> str:

@@ -19,7 +19,7 @@ from pypika.queries import QueryBuilder
 from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Star, Term, ValueWrapper
 from pypika.utils import builder
 
-from service.db.sql import Params, Statement, like_pattern
+from service.db.sql import FixedStatement, Params, Statement, like_pattern
 from service.presales.schemas import PresaleListQuery
 
 presales = Table("presales").as_("ps")
@@ -114,15 +114,20 @@ def visible(p: Params, owner: uuid.UUID | None) -> Criterion:
     return presales.created_by == p(owner) if owner is not None else Criterion.all([])
 
 
+_GET_ANY = FixedStatement(lambda p: (
+    Query.from_(presales).select(presale_json().as_("presale")).where(presales.id == p("id"))
+))
+_GET_OWN = FixedStatement(lambda p: (
+    Query.from_(presales).select(presale_json().as_("presale"))
+    .where(presales.id == p("id")).where(presales.created_by == p("owner"))
+))
+
+
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
-    p = Params()
-    query = (
-        Query.from_(presales)
-        .select(presale_json().as_("presale"))
-        .where(presales.id == p(presale_id))
-        .where(visible(p, owner))
-    )
-    return p.statement(query)
+    """The whole pre-sale as one JSON value (customer, items, products): one round trip."""
+    if owner is None:
+        return _GET_ANY(id=presale_id)
+    return _GET_OWN(id=presale_id, owner=owner)
 
 
 def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Criterion]:

@@ -13,7 +13,7 @@ from pypika.enums import Comparator
 from pypika.terms import BasicCriterion, Criterion
 
 from service.db.pages import count_statement, page_statement
-from service.db.sql import Params, Statement, like_pattern
+from service.db.sql import FixedStatement, Params, Statement, like_pattern
 from service.products.schemas import ProductListQuery
 
 products = Table("products")
@@ -32,9 +32,11 @@ class _PgMatching(Comparator):
     regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
 
 
+_GET = FixedStatement(lambda p: Query.from_(products).select(*COLUMNS).where(products.id == p("id")))
+
+
 def get(product_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(products).select(*COLUMNS).where(products.id == p(product_id)))
+    return _GET(id=product_id)
 
 
 def exists(product_id: uuid.UUID) -> Statement:
