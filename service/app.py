@@ -25,6 +25,8 @@ from service.http.errors import exception_to_response
 from service.dashboard.routes import DashboardController
 from service.http.health import api_test, liveness, readiness
 from service.http.openapi import complete_openapi
+from service.http.request import JsonRequest
+from service.http.security import SecurityHeaders
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="Flow CRM service", version=__version__),
         plugins=[PydanticPlugin(prefer_alias=True)],  # the schema shows the camelCase names actually sent
         request_max_body_size=MAX_BODY_BYTES,
+        before_send=[SecurityHeaders(settings)],  # every response, 404s and preflights too (see security.py)
+        request_class=JsonRequest,  # JSON bodies only as application/json (else 415), valid UTF-8 (else 400)
         logging_config=None,  # the process configures logging (flowcrm CLI, uvicorn)
         debug=False,
     )

@@ -44,12 +44,22 @@ class Settings(BaseSettings):
     db_startup_timeout: float = Field(30.0, ge=0, alias="DB_STARTUP_TIMEOUT")
     db_ssl_mode: Literal["disable", "require", "verify-full"] | None = Field(None, alias="DB_SSL_MODE")
     db_ssl_root_cert: Path | None = Field(None, alias="DB_SSL_ROOT_CERT")
+    # DATABASE_URL is a PgBouncer in transaction pooling mode: no statement cache, and statement_timeout is
+    # set on the database role instead of per connection (README, "Scaling out behind PgBouncer").
+    db_pgbouncer: bool = Field(False, alias="DB_PGBOUNCER")
 
     health_timeout: float = Field(1.5, gt=0, alias="HEALTH_TIMEOUT")
     health_cache_seconds: float = Field(1.0, ge=0, alias="HEALTH_CACHE_SECONDS")
 
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET")
     jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
+
+    # Login rate limits, per service process (README, "Security"): failed logins per account (lower-cased
+    # email) in a sliding window, and login attempts per client IP.
+    login_max_failures_per_account: int = Field(5, ge=1, alias="LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    login_failure_window_seconds: float = Field(15 * 60.0, gt=0, alias="LOGIN_FAILURE_WINDOW_SECONDS")
+    login_max_attempts_per_client: int = Field(20, ge=1, alias="LOGIN_MAX_ATTEMPTS_PER_CLIENT")
+    login_client_window_seconds: float = Field(60.0, gt=0, alias="LOGIN_CLIENT_WINDOW_SECONDS")
 
     # First admin, created at start when no user has ADMIN_EMAIL (never overwrites an existing password).
     admin_email: str | None = Field(None, alias="ADMIN_EMAIL")

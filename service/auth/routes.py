@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from service.auth.current_user import CurrentUser, client_ip, client_user_agent
+from service.auth.ratelimit import login_limiter_for
 from service.auth.schemas import LoginData, LoginRequest, TokenData
 from service.auth.service import AuthService, current_user_wire
 from service.http.envelope import ok
@@ -31,11 +32,13 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, opt={"errors": [401]}, summary="Log in with email and password (public)")
+    @post("/login", status_code=200, opt={"errors": [401, 429]},
+          summary="Log in with email and password (public; rate limited per account and per client)")
     async def login(self, request: Request, data: JSONBody[LoginRequest], conn: Conn,
                     state: State) -> Response[Envelope[LoginData]]:
         result = await AuthService(conn, state.settings).login(
-            data, ip_address=client_ip(request), user_agent=client_user_agent(request))
+            data, ip_address=client_ip(request), user_agent=client_user_agent(request),
+            limiter=login_limiter_for(state))
         return ok(result, "Login successful")
 
     @get(["/me", "/profile"], summary="The current user")

@@ -14,6 +14,7 @@ from service.audit.service import record
 from service.auth import queries
 from service.auth.current_user import CurrentUser, authenticate
 from service.auth.passwords import DUMMY_HASH, hash_password, verify_password
+from service.auth.ratelimit import LoginLimiter
 from service.auth.schemas import LoginRequest
 from service.auth.tokens import Claims, issue_token
 from service.config import Settings
@@ -35,14 +36,23 @@ class AuthService:
                                      user_id=str(user_id), email=email, role=role)
         return token
 
-    async def login(self, data: LoginRequest, *, ip_address: str | None = None,
-                    user_agent: str | None = None) -> dict[str, Any]:
-        """A successful login is audited (action `login`, resource `auth`); a failed one is not."""
+    async def login(self, data: LoginRequest, *, ip_address: str | None = None, user_agent: str | None = None,
+                    limiter: LoginLimiter | None = None) -> dict[str, Any]:
+        """A successful login is audited (action `login`, resource `auth`); a failed one is not.
+
+        With a limiter, the attempt is refused (429) before any query or hash verification when the client or
+        the account is over its limit; a failure is counted against the account, a success clears its count."""
+        if limiter is not None:
+            limiter.attempt(data.email, ip_address)
         row = await self.conn.fetchrow(*queries.user_for_login(data.email))
         # Verify against a real hash even without an account, so timing does not tell which emails exist.
         matches, needs_rehash = await verify_password(row["password"] if row else DUMMY_HASH, data.password)
         if row is None or not matches:
+            if limiter is not None:
+                limiter.failed(data.email)
             raise errors.Unauthorized("Invalid email or password", code="LOGIN_FAILED")
+        if limiter is not None:
+            limiter.succeeded(data.email)
         new_hash = await hash_password(data.password) if needs_rehash else None
         actor = CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
                             stored_permissions=row["permissions"], created_at=row["created_at"],

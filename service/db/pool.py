@@ -34,18 +34,30 @@ async def _no_session_state_reset(conn: asyncpg.Connection) -> None:
 
 
 def connect_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for asyncpg.connect / create_pool shared by the pool and the health checker."""
+    """Keyword arguments for asyncpg.connect / create_pool shared by the pool and the health checker.
+
+    timezone and application_name travel as startup parameters; PgBouncer tracks both per client and sets
+    them on whichever server connection serves a transaction. statement_timeout is not one PgBouncer
+    tracks (it refuses the connection), so with DB_PGBOUNCER it comes from the role or database settings.
+    """
+    server_settings = {
+        "timezone": "UTC",  # timestamps are stored without zone, in UTC
+        "application_name": "flowcrm",
+    }
     options: dict[str, Any] = {
         "dsn": settings.database_url,
         "timeout": settings.db_connect_timeout,
         # A client-side bound past the server's statement_timeout, so a dead network cannot hang a request.
         "command_timeout": settings.db_statement_timeout + 2,
-        "server_settings": {
-            "statement_timeout": str(int(settings.db_statement_timeout * 1000)),
-            "timezone": "UTC",  # timestamps are stored without zone, in UTC
-            "application_name": "flowcrm",
-        },
+        "server_settings": server_settings,
     }
+    if settings.db_pgbouncer:
+        # Transaction pooling: consecutive transactions may run on different server connections, so no
+        # named prepared statements (PgBouncer < 1.21 cannot carry them over); asyncpg then re-parses an
+        # unnamed statement in the same round trip as its execution.
+        options["statement_cache_size"] = 0
+    else:
+        server_settings["statement_timeout"] = str(_timeout_ms(settings))
     if settings.db_ssl_mode == "verify-full":
         context = ssl.create_default_context(cafile=str(settings.db_ssl_root_cert))
         context.check_hostname = True
@@ -53,6 +65,32 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     elif settings.db_ssl_mode is not None:
         options["ssl"] = settings.db_ssl_mode
     return options
+
+
+def _timeout_ms(settings: Settings) -> int:
+    return int(settings.db_statement_timeout * 1000)
+
+
+_SESSION_DEFAULTS = ("SELECT current_setting('TimeZone') AS timezone,"
+                     " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS statement_timeout")
+
+
+async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Behind PgBouncer: warn when the server's time zone or statement_timeout is not what the service needs."""
+    try:
+        async with pool.acquire(timeout=settings.db_acquire_timeout) as conn:
+            row = await conn.fetchrow(_SESSION_DEFAULTS)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        log.warning("could not read the server connections' time zone and statement_timeout: %s", exc)
+        return
+    if row["timezone"] != "UTC":
+        log.error("server connections use time zone %s, not UTC: timestamps would be stored wrong; PgBouncer "
+                  "must not drop the timezone startup parameter (or: ALTER DATABASE ... SET timezone = 'UTC')",
+                  row["timezone"])
+    if row["statement_timeout"] != _timeout_ms(settings):
+        log.warning("statement_timeout on server connections is %d ms, DB_STATEMENT_TIMEOUT says %d ms; behind "
+                    "PgBouncer set it on the role: ALTER ROLE <user> SET statement_timeout = '%dms'",
+                    row["statement_timeout"], _timeout_ms(settings), _timeout_ms(settings))
 
 
 async def open_pool(settings: Settings) -> asyncpg.Pool:
@@ -71,8 +109,11 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
                 init=init_connection,
                 **connect_options(settings),
             )
-            log.info("database pool open (attempt %d): %s, min %d, max %d", attempt,
-                     settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max)
+            log.info("database pool open (attempt %d): %s, min %d, max %d%s", attempt,
+                     settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max,
+                     ", through PgBouncer (transaction pooling)" if settings.db_pgbouncer else "")
+            if settings.db_pgbouncer:
+                await check_session_defaults(pool, settings)
             return pool
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             remaining = deadline - time.monotonic()

@@ -2,7 +2,7 @@
 
 - the query parameters of list endpoints (validated by pydantic models inside the handlers, declared on
   the route as `opt={"query": Model}`);
-- the error answers each route really gives (401, 403, 404, 409, 422, 429, 503) in the error envelope,
+- the error answers each route really gives (401, 403, 404, 409, 415, 422, 429, 503) in the error envelope,
   with an example, so client generators and API fuzzers know every status code.
 """
 
@@ -52,6 +52,8 @@ _ERRORS = {
     404: ("No such record (or not visible to the caller)", "NOT_FOUND", "Not found"),
     409: ("Conflicts with the data: duplicate, still referenced, insufficient stock",
           "CONFLICT", "A record with these values already exists"),
+    415: ("The body was not sent as application/json", "UNSUPPORTED_MEDIA_TYPE",
+          "Request body must be JSON (Content-Type: application/json)"),
     422: ("Validation failed; details name each field", "VALIDATION_ERROR", "Invalid CPF format or check digits"),
     429: ("Too many requests; retry after error.retryAfter seconds", "RATE_LIMIT_EXCEEDED", "Too many requests"),
     503: ("Database unavailable or busy; retry after the Retry-After header", "DATABASE_UNAVAILABLE",
@@ -98,6 +100,8 @@ def _statuses(method: str, path: str, operation: Operation, opt: dict[str, Any])
         statuses += [404, 422]
     if operation.request_body is not None or opt.get("query"):
         statuses.append(422)
+    if operation.request_body is not None:
+        statuses.append(415)
     if method in {"POST", "PUT", "PATCH", "DELETE"} and (method, path) not in _PUBLIC:
         statuses.append(409)
     statuses += opt.get("errors", [])

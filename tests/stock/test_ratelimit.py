@@ -15,7 +15,8 @@ import pytest
 from service import errors
 from service.app import create_app
 from service.config import Settings
-from service.stock.ratelimit import ADJUST, HISTORY, STATE_KEY, Limit, RateLimiter, limiter_for
+from service.http.ratelimit import Limit, RateLimiter
+from service.stock.ratelimit import ADJUST, HISTORY, STATE_KEY, limiter_for
 from tests.factories import create_product
 from tests.stock.helpers import adjust_url, new_user, rows_of, stock_of
 from tests.support import live_server
@@ -104,9 +105,9 @@ def test_idle_clients_are_swept() -> None:
 
 
 def test_default_limits_and_lazy_state() -> None:
-    assert RateLimiter().limits == {ADJUST: Limit(20, 60.0), HISTORY: Limit(100, 60.0)}
     state: dict = {}
     first = limiter_for(state)
+    assert first.limits == {ADJUST: Limit(20, 60.0), HISTORY: Limit(100, 60.0)}
     assert limiter_for(state) is first and state[STATE_KEY] is first
     own = RateLimiter({ADJUST: Limit(1, 1), HISTORY: Limit(1, 1)})
     assert limiter_for({STATE_KEY: own}) is own
