@@ -12,7 +12,15 @@ from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
 from service.db.pages import count_statement, page_statement
-from service.db.sql import FixedStatement, Params, Statement, like_pattern
+from service.db.sql import (
+    FixedStatement,
+    Params,
+    Statement,
+    delete_returning_id,
+    insert_returning,
+    like_pattern,
+    update_returning,
+)
 
 customers = Table("customers")
 presales = Table("presales")
@@ -58,24 +66,12 @@ def count(q: CustomerListQuery) -> Statement:
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    p = Params()
-    query = (
-        Query.into(customers)
-        .columns(*values)
-        .insert(*(p(v) for v in values.values()))
-        .returning(*COLUMNS)
-    )
-    return p.statement(query)
+    return insert_returning(customers, values, COLUMNS)
 
 
 def update(customer_id: uuid.UUID, values: dict[str, Any]) -> Statement:
-    p = Params()
-    query = Query.update(customers)
-    for column, value in values.items():
-        query = query.set(customers.field(column), p(value))
-    return p.statement(query.where(customers.id == p(customer_id)).returning(*COLUMNS))
+    return update_returning(customers, customer_id, values, COLUMNS)
 
 
 def delete(customer_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(customers).delete().where(customers.id == p(customer_id)).returning(customers.id))
+    return delete_returning_id(customers, customer_id)

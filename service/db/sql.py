@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pypika import Parameter
+from pypika import Parameter, Table
+from pypika import PostgreSQLQuery as Query
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Field
 
@@ -59,3 +60,26 @@ def date_range(column: Field, start: date | datetime | None, end: date | datetim
         bound, inclusive = upper_bound(end)
         criteria.append(column <= p(bound) if inclusive else column < p(bound))
     return criteria
+
+
+def insert_returning(table: Table, values: dict[str, Any], returning: Sequence[Any]) -> Statement:
+    """INSERT of one row from {column: value} (column names come from our models, never from input)."""
+    p = Params()
+    query = Query.into(table).columns(*values).insert(*(p(v) for v in values.values())).returning(*returning)
+    return p.statement(query)
+
+
+def update_returning(table: Table, row_id: Any, values: dict[str, Any], returning: Sequence[Any],
+                     *, also: Callable[[Params], list[Criterion]] | None = None) -> Statement:
+    """UPDATE of the sent columns of one row by id; `also` adds conditions to its WHERE."""
+    p = Params()
+    query = Query.update(table)
+    for column, value in values.items():
+        query = query.set(table.field(column), p(value))
+    where = [table.id == p(row_id), *(also(p) if also else [])]
+    return p.statement(query.where(Criterion.all(where)).returning(*returning))
+
+
+def delete_returning_id(table: Table, row_id: Any) -> Statement:
+    p = Params()
+    return p.statement(Query.from_(table).delete().where(table.id == p(row_id)).returning(table.id))

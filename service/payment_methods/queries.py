@@ -11,7 +11,14 @@ from pypika.enums import Comparator
 from pypika.terms import BasicCriterion, Criterion
 
 from service.db.pages import count_statement, page_statement
-from service.db.sql import Params, Statement, like_pattern
+from service.db.sql import (
+    Params,
+    Statement,
+    delete_returning_id,
+    insert_returning,
+    like_pattern,
+    update_returning,
+)
 from service.payment_methods.schemas import PaymentMethodListQuery
 
 payment_methods = Table("payment_methods")
@@ -74,26 +81,13 @@ def generated_codes() -> Statement:
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    p = Params()
-    query = (
-        Query.into(payment_methods)
-        .columns(*values)
-        .insert(*(p(v) for v in values.values()))
-        .returning(*COLUMNS)
-    )
-    return p.statement(query)
+    return insert_returning(payment_methods, values, COLUMNS)
 
 
 def update(payment_method_id: uuid.UUID, values: dict[str, Any]) -> Statement:
     """Sent fields only; updated_at is kept by the table's trigger."""
-    p = Params()
-    query = Query.update(payment_methods)
-    for column, value in values.items():
-        query = query.set(payment_methods.field(column), p(value))
-    return p.statement(query.where(payment_methods.id == p(payment_method_id)).returning(*COLUMNS))
+    return update_returning(payment_methods, payment_method_id, values, COLUMNS)
 
 
 def delete(payment_method_id: uuid.UUID) -> Statement:
-    p = Params()
-    query = Query.from_(payment_methods).delete().where(payment_methods.id == p(payment_method_id))
-    return p.statement(query.returning(payment_methods.id))
+    return delete_returning_id(payment_methods, payment_method_id)

@@ -13,7 +13,15 @@ from pypika.enums import Comparator
 from pypika.terms import BasicCriterion, Criterion
 
 from service.db.pages import count_statement, page_statement
-from service.db.sql import FixedStatement, Params, Statement, like_pattern
+from service.db.sql import (
+    FixedStatement,
+    Params,
+    Statement,
+    delete_returning_id,
+    insert_returning,
+    like_pattern,
+    update_returning,
+)
 from service.products.schemas import ProductListQuery
 
 products = Table("products")
@@ -94,32 +102,23 @@ def highest_generated_code() -> Statement:
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    p = Params()
-    query = (
-        Query.into(products)
-        .columns(*values)
-        .insert(*(p(v) for v in values.values()))
-        .returning(*COLUMNS)
-    )
-    return p.statement(query)
+    return insert_returning(products, values, COLUMNS)
 
 
 def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Decimal | None = None,
            purchase_at_most: Decimal | None = None) -> Statement:
     """Update sent fields; the optional guards keep sale >= purchase against the row's current other price
     in the same statement (PostgreSQL re-checks the WHERE on the latest row version: no lost race)."""
-    p = Params()
-    query = Query.update(products)
-    for column, value in values.items():
-        query = query.set(products.field(column), p(value))
-    where: Criterion = products.id == p(product_id)
-    if sale_at_least is not None:  # a new sale price: the stored purchase price must not exceed it
-        where &= products.purchase_price <= p(sale_at_least)
-    if purchase_at_most is not None:  # a new purchase price: the stored sale price must reach it
-        where &= products.sale_price >= p(purchase_at_most)
-    return p.statement(query.where(where).returning(*COLUMNS))
+    def guards(p: Params) -> list[Criterion]:
+        where: list[Criterion] = []
+        if sale_at_least is not None:  # a new sale price: the stored purchase price must not exceed it
+            where.append(products.purchase_price <= p(sale_at_least))
+        if purchase_at_most is not None:  # a new purchase price: the stored sale price must reach it
+            where.append(products.sale_price >= p(purchase_at_most))
+        return where
+
+    return update_returning(products, product_id, values, COLUMNS, also=guards)
 
 
 def delete(product_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(products).delete().where(products.id == p(product_id)).returning(products.id))
+    return delete_returning_id(products, product_id)
