@@ -35,7 +35,8 @@ class PaymentMethodController(Controller):
     path = "/api/payment-methods"
     tags = ["payment-methods"]
 
-    @get("/", opt=READ, summary="List payment methods (paginated, inactive included unless filtered)")
+    @get("/", opt={**READ, "query": PaymentMethodListQuery},
+         summary="List payment methods (paginated, inactive included unless filtered)")
     async def list_payment_methods(self, request: Request, conn: Conn,
                                    user: User) -> Response[PageEnvelope[PaymentMethodOut]]:
         query = PaymentMethodListQuery.from_query(dict(request.query_params))

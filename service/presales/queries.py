@@ -312,12 +312,15 @@ def decrement_stock() -> str:
 
 
 def insert_adjustments(rows: list[dict[str, Any]]) -> Statement:
+    """The conversion's history rows. created_at is clock_timestamp() (taken under the product locks), like a
+    manual adjustment's, not now() (the transaction start): a product's rows sort in the order its stock changed
+    even when a conversion began before, but locked after, another change of the product."""
     p = Params()
     columns = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
                "user_name", "user_agent", "presale_id")
-    query = Query.into(adjustments).columns(*columns)
+    query = Query.into(adjustments).columns(*columns, "created_at")
     for row in rows:
-        query = query.insert(*(p(row[column]) for column in columns))
+        query = query.insert(*(p(row[column]) for column in columns), fn.Function("clock_timestamp"))
     return p.statement(query)
 
 

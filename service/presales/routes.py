@@ -37,7 +37,8 @@ class PresaleController(Controller):
     path = "/api/presales"
     tags = ["presales"]
 
-    @get("/", opt=READ, summary="List pre-sales (paginated, filtered; own only without canViewAll)")
+    @get("/", opt={**READ, "query": PresaleListQuery},
+         summary="List pre-sales (paginated, filtered; own only without canViewAll)")
     async def list_presales(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[PresaleOut]]:
         query = list_query(request)
         rows, total = await PresaleService(conn, user).list(query)
@@ -64,7 +65,8 @@ class PresaleController(Controller):
         presale = await PresaleService(conn, user).set_status(presale_id, data.status)
         return ok(presale, "Pre-sale status updated")
 
-    @post("/{presale_id:str}/convert", opt=WRITE, summary="Convert a pre-sale into a sale (deducts stock)")
+    @post("/{presale_id:str}/convert", opt=WRITE, status_code=200,
+          summary="Convert a pre-sale into a sale (deducts stock)")
     async def convert_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn,
                               user: User) -> Response[Envelope[PresaleOut]]:
         return ok(await PresaleService(conn, user).set_status(presale_id, "converted"), "Pre-sale converted")
