@@ -41,8 +41,8 @@ class JsonAgg(AggregateFunction):
         self.order_by = order_by
 
     def get_special_params_sql(self, **kwargs: Any) -> str:
-        terms = ",".join(f"{term.get_sql(**kwargs)} {order.value}" for term, order in self.order_by)
-        return f" ORDER BY {terms}"
+        # PyPika's hook for an aggregate's trailing clause: only PyPika-rendered terms, no values.
+        return " ORDER BY " + ",".join(term.get_sql(**kwargs) + " " + order.value for term, order in self.order_by)
 
 
 def json_object(**fields: Term) -> Function:
