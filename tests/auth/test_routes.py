@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -10,6 +12,7 @@ import uuid
 import asyncpg
 import bcrypt
 import httpx
+import jwt
 import pytest
 
 from service.auth.tokens import issue_token
@@ -258,3 +261,19 @@ async def test_token_of_a_deleted_user_is_401(client: httpx.AsyncClient, db: asy
     await assert_rejected(client, token)
     # Logging out with it is still harmless.
     assert (await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+
+async def test_other_algorithms_are_401_even_with_the_right_secret(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                                   settings: Settings) -> None:
+    """Only HS256 is accepted: an HS512 token signed with the real secret, and an RS256 header (the RS/HS
+    confusion attack presents one signed with the public key as an HMAC secret) are both refused."""
+    user = await create_user(db, "admin")
+    _, payload, _ = token_for(settings, user).split(".")
+    claims = json.loads(atob(payload))
+    hs512 = jwt.encode(claims, settings.jwt_secret, algorithm="HS512")
+    await assert_rejected(client, hs512)
+    rs_header = base64.urlsafe_b64encode(b'{"alg":"RS256","typ":"JWT"}').rstrip(b"=").decode()
+    signing_input = f"{rs_header}.{payload}".encode()
+    hmac_signature = base64.urlsafe_b64encode(
+        hmac.new(settings.jwt_secret.encode(), signing_input, hashlib.sha256).digest()).rstrip(b"=").decode()
+    await assert_rejected(client, f"{rs_header}.{payload}.{hmac_signature}")
