@@ -47,7 +47,7 @@ class AuditService:
         self.conn = conn
 
     async def list(self, q: AuditLogListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:

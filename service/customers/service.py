@@ -42,7 +42,7 @@ class CustomerService:
         return to_wire(row)
 
     async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class PaymentMethodService:
         return to_wire(row)
 
     async def list(self, q: PaymentMethodListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 
     async def create(self, data: PaymentMethodCreate, created_by: uuid.UUID) -> dict[str, Any]:

@@ -114,7 +114,7 @@ class PresaleService:
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], int]:
         rows, total = await fetch_page(self.conn, queries.page(q, self.user.presale_owner),
-                                       lambda: queries.count(q, self.user.presale_owner), q.page)
+                                       lambda: queries.count(q, self.user.presale_owner), q)
         return [decode(row["presale"]) for row in rows], total
 
     # --- writes --------------------------------------------------------------------------------------------

@@ -83,5 +83,5 @@ class StockService:
         }).to_wire()
 
     async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], int]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q.page)
+        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [StockAdjustmentOut.model_validate(dict(row)).to_wire() for row in rows], total

@@ -100,6 +100,12 @@ async def test_list_defaults_pagination_and_sorting(client: httpx.AsyncClient, a
     assert [c["name"] for c in page2["data"]] == ["Ana"]
     assert page2["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
                                    "hasPrev": True}
+    full = (await client.get("/api/customers?page=1&limit=2", headers=admin_headers)).json()  # counted
+    assert [c["name"] for c in full["data"]] == ["Ana", "Bruno"]
+    assert full["pagination"] == {"total": 3, "page": 1, "limit": 2, "totalPages": 2, "hasNext": True,
+                                  "hasPrev": False}
+    exact = (await client.get("/api/customers?page=1&limit=3", headers=admin_headers)).json()
+    assert exact["pagination"]["total"] == 3 and exact["pagination"]["hasNext"] is False
     beyond = (await client.get("/api/customers?page=9&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 3
 
