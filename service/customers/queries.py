@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import Table
+from pypika import functions as fn
 from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
@@ -56,8 +57,7 @@ def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:
 
 def page(q: CustomerListQuery) -> Statement:
     p = Params()
-    return page_statement(p, customers, COLUMNS, _filters(q, p), customers.field(q.SORT_COLUMNS[q.sort_by]),
-                          q.sort_order == "desc", q.limit, q.offset)
+    return page_statement(p, customers, COLUMNS, _filters(q, p), q)
 
 
 def count(q: CustomerListQuery) -> Statement:

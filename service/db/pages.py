@@ -10,14 +10,13 @@ bound by it at 10,000 rows). Lists that join (pre-sales, stock history, audit lo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table
 from pypika.analytics import Count
-from pypika.terms import Criterion, Field, Star
+from pypika.terms import Criterion, Star
 
 from service.db.sql import Params, Statement
 
@@ -30,18 +29,24 @@ class PageRequest(Protocol):
     def offset(self) -> int: ...
 
 
-def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[Criterion], sort: Field,
-                   descending: bool, limit: int, offset: int) -> Statement:
-    """One page of a single-table list, sorted (id breaks ties)."""
-    order = Order.desc if descending else Order.asc
+class SortedPageRequest(PageRequest, Protocol):
+    SORT_COLUMNS: ClassVar[dict[str, str]]
+    sort_by: str
+    sort_order: str
+
+
+def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[Criterion],
+                   q: SortedPageRequest) -> Statement:
+    """One page of a single-table list, sorted by the query's whitelisted column (id breaks ties)."""
+    order = Order.desc if q.sort_order == "desc" else Order.asc
     query = (
         Query.from_(table)
         .select(*columns)
         .where(Criterion.all(where))
-        .orderby(sort, order=order)
+        .orderby(table.field(q.SORT_COLUMNS[q.sort_by]), order=order)
         .orderby(table.id, order=order)
-        .limit(p(limit))
-        .offset(p(offset))
+        .limit(p(q.limit))
+        .offset(p(q.offset))
     )
     return p.statement(query)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from pypika import Parameter, Table
 from pypika import PostgreSQLQuery as Query
+from pypika.enums import Comparator
 from pypika.queries import QueryBuilder
-from pypika.terms import Criterion, Field
+from pypika.terms import BasicCriterion, Criterion, Field, Function, Term
 
 # (sql, *values): ready for `conn.fetch(*statement)`.
 Statement = tuple[Any, ...]
@@ -83,3 +84,18 @@ def update_returning(table: Table, row_id: Any, values: dict[str, Any], returnin
 def delete_returning_id(table: Table, row_id: Any) -> Statement:
     p = Params()
     return p.statement(Query.from_(table).delete().where(table.id == p(row_id)).returning(table.id))
+
+
+class _PgMatching(Comparator):
+    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
+
+
+def matches(column: Term, pattern: Parameter) -> Criterion:
+    """`column ~ pattern` (a PostgreSQL regular expression match)."""
+    return BasicCriterion(_PgMatching.regex, column, pattern)
+
+
+def advisory_xact_lock(key: int) -> Statement:
+    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
+    p = Params()
+    return p.statement(Query.select(Function("pg_advisory_xact_lock", p(key))))

@@ -6,17 +6,19 @@ import uuid
 from typing import Any
 
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
-from pypika.enums import Comparator
-from pypika.terms import BasicCriterion, Criterion
+from pypika import Table
+from pypika import functions as fn
+from pypika.terms import Criterion
 
 from service.db.pages import count_statement, page_statement
 from service.db.sql import (
     Params,
     Statement,
+    advisory_xact_lock,
     delete_returning_id,
     insert_returning,
     like_pattern,
+    matches,
     update_returning,
 )
 from service.payment_methods.schemas import PaymentMethodListQuery
@@ -30,10 +32,6 @@ COLUMNS = (payment_methods.id, payment_methods.code, payment_methods.description
 # other feature uses; this is the ASCII of "PAYMCODE", products use "PRODCODE").
 CODE_LOCK_KEY = 0x5041594D434F4445
 GENERATED_CODE_PATTERN = "^PM[0-9]{4}$"
-
-
-class _PgMatching(Comparator):
-    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
 
 
 def get(payment_method_id: uuid.UUID) -> Statement:
@@ -53,8 +51,7 @@ def _filters(q: PaymentMethodListQuery, p: Params) -> list[Criterion]:
 
 def page(q: PaymentMethodListQuery) -> Statement:
     p = Params()
-    return page_statement(p, payment_methods, COLUMNS, _filters(q, p), payment_methods.field(q.SORT_COLUMNS[q.sort_by]),
-                          q.sort_order == "desc", q.limit, q.offset)
+    return page_statement(p, payment_methods, COLUMNS, _filters(q, p), q)
 
 
 def count(q: PaymentMethodListQuery) -> Statement:
@@ -63,9 +60,7 @@ def count(q: PaymentMethodListQuery) -> Statement:
 
 
 def lock_codes() -> Statement:
-    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
-    p = Params()
-    return p.statement(Query.select(fn.Function("pg_advisory_xact_lock", p(CODE_LOCK_KEY))))
+    return advisory_xact_lock(CODE_LOCK_KEY)
 
 
 def generated_codes() -> Statement:
@@ -74,7 +69,7 @@ def generated_codes() -> Statement:
     query = (
         Query.from_(payment_methods)
         .select(payment_methods.code)
-        .where(BasicCriterion(_PgMatching.regex, payment_methods.code, p(GENERATED_CODE_PATTERN)))
+        .where(matches(payment_methods.code, p(GENERATED_CODE_PATTERN)))
         .orderby(payment_methods.code)
     )
     return p.statement(query)

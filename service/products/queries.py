@@ -6,20 +6,21 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
-from pypika.enums import Comparator
-from pypika.terms import BasicCriterion, Criterion
+from pypika import functions as fn
+from pypika.terms import Criterion
 
 from service.db.pages import count_statement, page_statement
 from service.db.sql import (
     FixedStatement,
     Params,
     Statement,
+    advisory_xact_lock,
     delete_returning_id,
     insert_returning,
     like_pattern,
+    matches,
     update_returning,
 )
 from service.products.schemas import ProductListQuery
@@ -34,10 +35,6 @@ COLUMNS = (products.id, products.code, products.name, products.unit, products.de
 # other feature uses; this is the ASCII of "PRODCODE").
 CODE_LOCK_KEY = 0x50524F44434F4445
 GENERATED_CODE_PATTERN = "^PROD[0-9]{7}$"
-
-
-class _PgMatching(Comparator):
-    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
 
 
 _GET = FixedStatement(lambda p: Query.from_(products).select(*COLUMNS).where(products.id == p("id")))
@@ -73,8 +70,7 @@ def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
 
 def page(q: ProductListQuery) -> Statement:
     p = Params()
-    return page_statement(p, products, COLUMNS, _filters(q, p), products.field(q.SORT_COLUMNS[q.sort_by]),
-                          q.sort_order == "desc", q.limit, q.offset)
+    return page_statement(p, products, COLUMNS, _filters(q, p), q)
 
 
 def count(q: ProductListQuery) -> Statement:
@@ -83,9 +79,7 @@ def count(q: ProductListQuery) -> Statement:
 
 
 def lock_codes() -> Statement:
-    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
-    p = Params()
-    return p.statement(Query.select(fn.Function("pg_advisory_xact_lock", p(CODE_LOCK_KEY))))
+    return advisory_xact_lock(CODE_LOCK_KEY)
 
 
 def highest_generated_code() -> Statement:
@@ -94,7 +88,7 @@ def highest_generated_code() -> Statement:
     query = (
         Query.from_(products)
         .select(products.code)
-        .where(BasicCriterion(_PgMatching.regex, products.code, p(GENERATED_CODE_PATTERN)))
+        .where(matches(products.code, p(GENERATED_CODE_PATTERN)))
         .orderby(products.code, order=Order.desc)
         .limit(1)
     )
