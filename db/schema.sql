@@ -88,6 +88,26 @@ CREATE TYPE public.user_role AS ENUM (
 
 
 --
+-- Name: notify_auth_changed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.notify_auth_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  IF TG_LEVEL = 'STATEMENT' THEN
+    PERFORM pg_notify('auth_changed', '*');
+  ELSIF TG_TABLE_NAME = 'users' THEN
+    PERFORM pg_notify('auth_changed', OLD.id::text);
+  ELSE
+    PERFORM pg_notify('auth_changed', NEW.user_id::text);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -669,10 +689,31 @@ CREATE TRIGGER products_set_updated_at BEFORE UPDATE ON public.products FOR EACH
 
 
 --
+-- Name: revoked_tokens revoked_tokens_auth_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER revoked_tokens_auth_changed AFTER INSERT ON public.revoked_tokens FOR EACH ROW EXECUTE FUNCTION public.notify_auth_changed();
+
+
+--
+-- Name: users users_auth_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_auth_changed AFTER DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.notify_auth_changed();
+
+
+--
 -- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: users users_truncated_auth_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_truncated_auth_changed AFTER TRUNCATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION public.notify_auth_changed();
 
 
 --
@@ -779,4 +820,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000002'),
     ('20261126000003'),
     ('20261126000004'),
-    ('20261126000005');
+    ('20261126000005'),
+    ('20261126000006');

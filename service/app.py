@@ -18,6 +18,7 @@ from service.config import Settings
 from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_current_user
 from service.auth.routes import AuthController
+from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
 from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
@@ -46,6 +47,7 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     settings: Settings = app.state.settings
     pool = await open_pool(settings)
     app.state.pool = pool
+    listener = listen_for_auth_changes(settings, app.state.tokens)
     try:
         await bootstrap_admin(pool, settings)  # ADMIN_EMAIL/ADMIN_PASSWORD: create that admin if missing
         first = await app.state.health.check(pool)
@@ -55,6 +57,8 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     finally:
         # Servers run the lifespan shutdown only after in-flight requests completed.
         await app.state.health.close()
+        if listener is not None:
+            await listener.close()
         await pool.close()
         app.state.pool = None
         log.info("database pool closed")
@@ -68,7 +72,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings = Settings()
     if not settings.database_url:
         raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
-    state = State({"settings": settings, "health": HealthChecker(settings), "pool": None})
+    state = State({"settings": settings, "health": HealthChecker(settings), "pool": None,
+                   "tokens": TokenCache(settings.auth_cache_seconds)})
     app = Litestar(
         route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
                         ProductController, PresaleController, PaymentMethodController, StockController,

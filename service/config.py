@@ -53,6 +53,8 @@ class Settings(BaseSettings):
 
     jwt_secret: str = Field(DEFAULT_JWT_SECRET, alias="JWT_SECRET")
     jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
+    # How long a process may reuse a token it verified (service/auth/token_cache.py); 0 verifies every request.
+    auth_cache_seconds: float = Field(10.0, ge=0, alias="AUTH_CACHE_SECONDS")
 
     # Login rate limits, per service process (README, "Security"): failed logins per account (lower-cased
     # email) in a sliding window, and login attempts per client IP.

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.config import Settings
 from service.db.pool import connect_options, open_pool
 from tests.conftest import PGBOUNCER_URL, make_settings
@@ -27,6 +28,14 @@ def test_behind_pgbouncer_no_statement_cache_and_no_statement_timeout_startup_pa
     bounced = connect_options(Settings(DATABASE_URL="postgresql://x@h/db", DB_PGBOUNCER=True))
     assert bounced["statement_cache_size"] == 0
     assert bounced["server_settings"] == {"timezone": "UTC", "application_name": "flowcrm"}  # PgBouncer tracks these
+
+
+def test_behind_pgbouncer_tokens_are_not_cached() -> None:
+    """LISTEN needs a session of its own, which transaction pooling does not give: no listener, no cache."""
+    cache = TokenCache(10)
+    assert listen_for_auth_changes(Settings(DATABASE_URL="postgresql://x@h/db", DB_PGBOUNCER=True), cache) is None
+    assert listen_for_auth_changes(Settings(DATABASE_URL="postgresql://x@h/db", AUTH_CACHE_SECONDS=0), cache) is None
+    assert not cache.trusted
 
 
 async def test_every_pooled_connection_is_utc_with_the_statement_timeout(

@@ -8,7 +8,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from litestar import Request
@@ -19,6 +19,9 @@ from service.auth import queries
 from service.auth.permissions import effective_permissions, granted_flags
 from service.auth.tokens import Claims, decode_token
 from service.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from service.auth.token_cache import TokenCache
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,13 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
 
 
 async def provide_current_user(request: Request, state: State, conn: NamedDependency[asyncpg.Connection]) -> CurrentUser:
-    user = await authenticate(conn, state.settings.jwt_secret, bearer_token(request))
+    token = bearer_token(request)
+    tokens: TokenCache = state.tokens
+    user = tokens.get(token)
+    if user is None:
+        generation = tokens.generation
+        user = await authenticate(conn, state.settings.jwt_secret, token)
+        tokens.put(token, user, generation)
     opt = request.route_handler.opt
     try:
         if roles := opt.get("roles"):

@@ -67,3 +67,20 @@ def replace_password_hash(user_id: uuid.UUID, old_hash: str, new_hash: str) -> S
         .where((users.id == p(user_id)) & (users.password == p(old_hash)))
     )
     return p.statement(query)
+
+
+AUTH_CHANGE_TRIGGERS = ("users_auth_changed", "users_truncated_auth_changed", "revoked_tokens_auth_changed")
+_pg_trigger = Table("pg_trigger", schema="pg_catalog")
+
+
+def auth_change_triggers() -> Statement:
+    """How many of migration 6's triggers exist on the users and revoked_tokens tables the service uses (the
+    token cache is trusted only with all of them)."""
+    p = Params()
+    tables = [fn.Function("to_regclass", p(name)) for name in ("users", "revoked_tokens")]
+    query = (
+        Query.from_(_pg_trigger)
+        .select(fn.Count("*"))
+        .where(_pg_trigger.tgname.isin([p(name) for name in AUTH_CHANGE_TRIGGERS]) & _pg_trigger.tgrelid.isin(tables))
+    )
+    return p.statement(query)

@@ -47,13 +47,17 @@ class AuthController(Controller):
 
     @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
     async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:
+        token = _presented_token(request)
         await AuthService(conn, state.settings).logout(
-            _presented_token(request), ip_address=client_ip(request), user_agent=client_user_agent(request))
+            token, ip_address=client_ip(request), user_agent=client_user_agent(request))
+        state.tokens.drop(token)  # before the answer: this process never accepts it again (other processes: NOTIFY)
         return ok(message="Logout successful")
 
     @post("/refresh", status_code=200, summary="A new token for the current one, which is revoked (no body)")
-    async def refresh(self, conn: Conn, state: State, user: User) -> Response[Envelope[TokenData]]:
-        return ok(await AuthService(conn, state.settings).refresh(user), "Token refreshed")
+    async def refresh(self, request: Request, conn: Conn, state: State, user: User) -> Response[Envelope[TokenData]]:
+        result = await AuthService(conn, state.settings).refresh(user)
+        state.tokens.drop(_presented_token(request))  # revoked: as for logout
+        return ok(result, "Token refreshed")
 
     @post("/register", opt={"roles": ("admin",)}, summary="Create a user (admin)")
     async def register(self, data: JSONBody[UserCreate], conn: Conn, user: User) -> Response[Envelope[UserOut]]:

@@ -9,6 +9,7 @@ import uuid
 
 import asyncpg
 from litestar import Controller, Response, delete, get, put
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -39,10 +40,14 @@ class UserController(Controller):
 
     @put("/{user_id:str}", opt=WRITE, summary="Update a user (admin); a new password, email or role logs them out")
     async def update_user(self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], conn: Conn,
-                          user: User) -> Response[Envelope[UserOut]]:
-        return ok(await UserService(conn, user).update(user_id, data), "User updated")
+                          user: User, state: State) -> Response[Envelope[UserOut]]:
+        updated = await UserService(conn, user).update(user_id, data)
+        state.tokens.forget(str(user_id))  # before the answer; other processes hear it from the database
+        return ok(updated, "User updated")
 
     @delete("/{user_id:str}", opt=WRITE, status_code=200, summary="Delete a user (admin; not yourself)")
-    async def delete_user(self, user_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[MessageEnvelope]:
+    async def delete_user(self, user_id: FromPath[uuid.UUID], conn: Conn, user: User,
+                          state: State) -> Response[MessageEnvelope]:
         await UserService(conn, user).delete(user_id, acting_user_id=user.id)
+        state.tokens.forget(str(user_id))
         return ok(message="User deleted")

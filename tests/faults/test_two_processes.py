@@ -136,3 +136,37 @@ async def test_the_same_cpf_through_both_processes_is_created_once(services: lis
     answers = await across(services, requests, headers)
     assert Counter(r.status_code for r in answers) == {201: 1, 409: 9}, [r.text for r in answers]
     assert await db.fetchval("SELECT count(*) FROM customers WHERE cpf = $1", cpf) == 1
+
+
+async def test_a_logout_or_demotion_in_one_process_ends_the_session_in_the_other(
+        services: list[ServiceProcess], shared_url: str, db: asyncpg.Connection) -> None:
+    """Each process keeps the tokens it verified for a few seconds (README, "Token cache"); the database
+    announces every session change to all of them at commit, so the other process follows at once."""
+    settings = signing_settings(shared_url)
+    admin_headers = bearer(settings, await create_user(db, "admin"))
+    employee = await create_user(db, "employee")
+    employee_headers = bearer(settings, employee)
+    first, second = services
+    async with httpx.AsyncClient(timeout=10) as http:
+        async def status(service: ServiceProcess, path: str, headers: dict[str, str]) -> int:
+            return (await http.get(service.url + path, headers=headers)).status_code
+
+        async def soon(service: ServiceProcess, path: str, headers: dict[str, str], expected: int) -> bool:
+            deadline = asyncio.get_running_loop().time() + 1
+            while await status(service, path, headers) != expected:
+                if asyncio.get_running_loop().time() > deadline:
+                    return False
+                await asyncio.sleep(0.01)
+            return True
+
+        for service in services:  # both processes have verified (and keep) both tokens
+            assert await status(service, "/api/users", admin_headers) == 200
+            assert await status(service, "/api/auth/me", employee_headers) == 200
+
+        response = await http.put(f"{first.url}/api/users/{employee['id']}", headers=admin_headers,
+                                  json={"role": "manager"})
+        assert response.status_code == 200, response.text
+        assert await soon(second, "/api/auth/me", employee_headers, 401)  # a role change ends the session
+
+        assert (await http.post(f"{first.url}/api/auth/logout", headers=admin_headers)).status_code == 200
+        assert await soon(second, "/api/users", admin_headers, 401)

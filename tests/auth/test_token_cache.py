@@ -1,0 +1,245 @@
+"""The per-process token cache (service/auth/token_cache.py) against the real database: it answers for a token
+it has verified, forgets it as soon as PostgreSQL announces a change, and caches nothing while it cannot hear
+those announcements.
+
+Behind PgBouncer (transaction pooling) nothing can LISTEN, so the cache is off there: `.ci/run` leaves this file
+out of its PgBouncer run, and tests/test_pgbouncer.py checks that the cache stays off."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import asyncpg
+import httpx
+import jwt
+
+from service.auth.current_user import CurrentUser
+from service.auth.token_cache import TokenCache
+from service.auth.tokens import Claims, issue_token
+from service.config import Settings
+from tests.factories import bearer, create_user
+from tests.support import LiveServer
+
+LISTENER = "flowcrm-auth_changed"  # application_name of the listener's connection
+
+
+def cached_user(user_id: uuid.UUID, expires_in: float = 3600) -> CurrentUser:
+    now = time.time()
+    claims = Claims(user_id=str(user_id), email="a@example.com", role="admin", jti=str(uuid.uuid4()),
+                    issued_at=now, expires_at=int(now + expires_in))
+    return CurrentUser(id=user_id, email="a@example.com", name="A", role="admin", stored_permissions=None,
+                       created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1), claims=claims)
+
+
+def trusted_cache(seconds: float = 60, max_entries: int = 100) -> TokenCache:
+    cache = TokenCache(seconds, max_entries)
+    cache.trusted = True
+    return cache
+
+
+# --- the cache's own rules -----------------------------------------------------------------------------------
+
+def test_keeps_a_verification_only_when_nothing_changed_since_it_started() -> None:
+    cache = trusted_cache()
+    user = cached_user(uuid.uuid4())
+    started = cache.generation
+    cache.forget(str(uuid.uuid4()))  # a change (of anyone) lands while the verification is in flight
+    cache.put("token", user, started)
+    assert cache.get("token") is None
+    cache.put("token", user, cache.generation)
+    assert cache.get("token") is user
+
+
+def test_caches_nothing_while_untrusted() -> None:
+    cache = TokenCache(60)
+    cache.put("token", cached_user(uuid.uuid4()), cache.generation)
+    assert cache.get("token") is None and len(cache) == 0
+
+
+def test_forgets_one_user_or_everyone_and_drops_a_token() -> None:
+    cache = trusted_cache()
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    for token, user_id in (("a1", alice), ("a2", alice), ("b1", bob), ("b2", bob)):
+        cache.put(token, cached_user(user_id), cache.generation)
+    cache.forget(str(alice))
+    assert cache.get("a1") is None and cache.get("a2") is None and cache.get("b1") is not None
+    cache.drop("b1")
+    assert cache.get("b1") is None and cache.get("b2") is not None
+    cache.forget("*")
+    assert len(cache) == 0
+    cache.put("b2", cached_user(bob), cache.generation)
+    cache.distrust()
+    assert len(cache) == 0 and not cache.trusted
+
+
+def test_an_entry_ends_with_its_time_or_its_token() -> None:
+    cache = trusted_cache(seconds=0.05)
+    cache.put("short-lived entry", cached_user(uuid.uuid4()), cache.generation)
+    cache.put("expiring token", cached_user(uuid.uuid4(), expires_in=-1), cache.generation)
+    assert cache.get("expiring token") is None  # exp is checked on every hit
+    assert cache.get("short-lived entry") is not None
+    time.sleep(0.06)
+    assert cache.get("short-lived entry") is None
+
+
+def test_is_bounded_and_drops_the_oldest_first() -> None:
+    cache = trusted_cache(max_entries=3)
+    for n in range(5):
+        cache.put(f"t{n}", cached_user(uuid.uuid4()), cache.generation)
+    assert len(cache) == 3 and cache.get("t0") is None and cache.get("t1") is None and cache.get("t4") is not None
+
+
+async def test_trusts_only_a_database_that_announces_changes(db: asyncpg.Connection) -> None:
+    cache = TokenCache(60)
+    await cache.trust(db)
+    assert cache.trusted
+    cache.distrust()
+    tx = db.transaction()
+    await tx.start()
+    try:  # the triggers gone (as before migration 6), inside a transaction that is rolled back
+        await db.execute("DROP TRIGGER revoked_tokens_auth_changed ON revoked_tokens")
+        await cache.trust(db)
+        assert not cache.trusted
+    finally:
+        await tx.rollback()
+
+
+# --- through the running service -----------------------------------------------------------------------------
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def answers(request: Awaitable[httpx.Response], status: int) -> bool:
+    return (await request).status_code == status
+
+
+async def me_status(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    return (await client.get("/api/auth/me", headers=headers)).status_code
+
+
+@asynccontextmanager
+async def unannounced(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Changes made inside are not announced (the triggers disabled), so only the cache explains an answer
+    that ignores them."""
+    await db.execute("ALTER TABLE users DISABLE TRIGGER users_auth_changed")
+    await db.execute("ALTER TABLE revoked_tokens DISABLE TRIGGER revoked_tokens_auth_changed")
+    try:
+        yield
+    finally:
+        await db.execute("ALTER TABLE users ENABLE TRIGGER users_auth_changed")
+        await db.execute("ALTER TABLE revoked_tokens ENABLE TRIGGER revoked_tokens_auth_changed")
+
+
+async def listener_connected(db: asyncpg.Connection) -> bool:
+    return bool(await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", LISTENER))
+
+
+async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: LiveServer) -> bool:
+    """Use the token until the service keeps it (a verification overlapping any announced change, such as the
+    test's own table reset, is not kept)."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+
+    async def used_and_kept() -> bool:
+        return await answers(client.get("/api/auth/me", headers=headers), 200) and token_cache(server).get(token) is not None
+
+    return await eventually(used_and_kept)
+
+
+def token_cache(server: LiveServer) -> TokenCache:
+    return server.app.state.tokens
+
+
+async def test_a_known_token_is_answered_from_the_cache(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                        settings: Settings, server: LiveServer) -> None:
+    user = await create_user(db, "employee")
+    headers = bearer(settings, user)
+    assert await cached(client, headers, server)
+    async with unannounced(db):
+        await db.execute("UPDATE users SET tokens_valid_after = now() + interval '1 minute' WHERE id = $1", user["id"])
+        assert await me_status(client, headers) == 200  # the database would say no; the cache did not ask it
+        token_cache(server).forget("*")
+        assert await me_status(client, headers) == 401
+
+
+async def test_a_change_made_elsewhere_ends_cached_sessions(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                            settings: Settings, server: LiveServer) -> None:
+    """psql, `flowcrm users`, another service process: the database announces each change to every process."""
+    demoted, revoked, deleted = (await create_user(db, "admin"), await create_user(db, "employee"),
+                                 await create_user(db, "employee"))
+    headers = [bearer(settings, user) for user in (demoted, revoked, deleted)]
+    for each in headers:
+        assert await cached(client, each, server)
+    assert (await client.get("/api/users", headers=headers[0])).status_code == 200
+
+    await db.execute("UPDATE users SET role = 'employee' WHERE id = $1", demoted["id"])
+    assert await eventually(lambda: answers(client.get("/api/users", headers=headers[0]), 403))
+    assert (await client.get("/api/auth/me", headers=headers[0])).json()["data"]["role"] == "employee"
+
+    jti = jwt.decode(headers[1]["Authorization"][7:], options={"verify_signature": False})["jti"]
+    await db.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
+                     uuid.UUID(jti), revoked["id"])
+    assert await eventually(lambda: answers(client.get("/api/auth/me", headers=headers[1]), 401))
+
+    await db.execute("DELETE FROM users WHERE id = $1", deleted["id"])
+    assert await eventually(lambda: answers(client.get("/api/auth/me", headers=headers[2]), 401))
+
+
+async def test_the_service_forgets_its_own_changes_before_answering(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                                     settings: Settings, server: LiveServer) -> None:
+    """Even unannounced, a logout, a refresh, a user update or delete through this process are never ignored by
+    it, not even by the very next request."""
+    admin_headers = bearer(settings, await create_user(db, "admin"))
+    victims = [await create_user(db, "employee") for _ in range(4)]
+    headers = [bearer(settings, victim) for victim in victims]
+    for each in headers:
+        assert await cached(client, each, server)
+    async with unannounced(db):
+        assert (await client.post("/api/auth/logout", headers=headers[0])).status_code == 200
+        assert await me_status(client, headers[0]) == 401
+        assert (await client.post("/api/auth/refresh", headers=headers[1])).status_code == 200
+        assert await me_status(client, headers[1]) == 401
+        response = await client.put(f"/api/users/{victims[2]['id']}", headers=admin_headers, json={"role": "manager"})
+        assert response.status_code == 200, response.text
+        assert await me_status(client, headers[2]) == 401  # a role change ends earlier sessions (contract 5.2)
+        response = await client.delete(f"/api/users/{victims[3]['id']}", headers=admin_headers)
+        assert response.status_code == 200, response.text
+        assert await me_status(client, headers[3]) == 401
+
+
+async def test_nothing_is_cached_while_the_listener_is_down(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                            settings: Settings, server: LiveServer) -> None:
+    user = await create_user(db, "employee")
+    headers = bearer(settings, user)
+    assert await cached(client, headers, server)
+    await db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", LISTENER)
+    assert await eventually(lambda: not token_cache(server).trusted, timeout=2)
+    async with unannounced(db):
+        # However the race with the reconnection goes, the change is seen: the cache was emptied when the
+        # connection was lost, and what it keeps after reconnecting was read after the change.
+        await db.execute("UPDATE users SET tokens_valid_after = now() + interval '1 minute' WHERE id = $1", user["id"])
+        assert await me_status(client, headers) == 401
+    assert await eventually(lambda: listener_connected(db))  # it comes back by itself
+    assert await eventually(lambda: token_cache(server).trusted)
+
+
+async def test_a_cached_token_still_expires(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings,
+                                            server: LiveServer) -> None:
+    user = await create_user(db, "employee")
+    token, _ = issue_token(settings.jwt_secret, 2, user_id=str(user["id"]), email=user["email"], role=user["role"])
+    headers = {"Authorization": f"Bearer {token}"}
+    assert await cached(client, headers, server)
+    await asyncio.sleep(2.1)
+    assert await me_status(client, headers) == 401
