@@ -143,18 +143,36 @@ def postmaster_pid(data_dir: Path) -> int:
     return int((data_dir / "postmaster.pid").read_text().split()[0])
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (uvicorn's supervisor and its workers), MB."""
+@dataclass
+class Memory:
+    """Resident memory of the service: its supervisor (granian's main process) and each worker, MB."""
+    supervisor: float = 0.0
+    workers: list[float] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.supervisor + sum(self.workers)
+
+    @property
+    def largest_worker(self) -> float:
+        return max(self.workers, default=0.0)
+
+    def describe(self) -> str:
+        workers = ", ".join(f"{rss:.0f}" for rss in self.workers)
+        return f"{self.total:.0f} MB (supervisor {self.supervisor:.0f} + workers {workers})"
+
+
+def memory(pid: int) -> Memory:
+    def rss(process: psutil.Process) -> float:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            return process.memory_info().rss / 2**20
+        return 0.0
+
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return Memory(rss(root), [rss(child) for child in root.children(recursive=True)])
     except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += process.memory_info().rss
-    return total / 2**20
+        return Memory()
 
 
 # --- data set -------------------------------------------------------------------------------------------
@@ -358,7 +376,8 @@ class Result:
     requests: int = 0
     errors: int = 0
     error_detail: str = ""
-    rss_mb: float = 0.0
+    rss_mb: float = 0.0  # the service in all (supervisor and workers)
+    worker_rss_mb: float = 0.0  # its largest worker
     svc_cpu_ms: float = 0.0  # service CPU per request
     db_cpu_ms: float = 0.0  # PostgreSQL CPU per request
     note: str = ""
@@ -556,7 +575,8 @@ def run_ceiling(url: str, processes: int, connections: int, seconds: float, cust
     return Result(name=f"ceiling: asyncpg loop, customer by id ({processes} proc x {tasks} tasks)",
                   rps=count / elapsed, p50=statistics.mean(o["p50"] for o in outcomes),
                   p99=max(o["p99"] for o in outcomes), requests=count, errors=errors,
-                  rss_mb=sum(o["rss"] for o in outcomes) / 2**20, ok=errors == 0,
+                  rss_mb=sum(o["rss"] for o in outcomes) / 2**20,
+                  worker_rss_mb=max(o["rss"] for o in outcomes) / 2**20, ok=errors == 0,
                   svc_cpu_ms=sum(o["cpu"] for o in outcomes) * 1000 / max(1, count),
                   db_cpu_ms=db_seconds * 1000 / max(1, count + sum(o["warm_count"] for o in outcomes)))
 
@@ -572,7 +592,7 @@ def capacity(r: Result, cores: int) -> str:
 
 def table(results: list[Result], ceiling: Result) -> str:
     cores = os.cpu_count() or 1
-    header = ("| endpoint | req/s | p50 ms | p99 ms | errors | RSS MB | of ceiling | old req/s | old p99 ms "
+    header = ("| endpoint | req/s | p50 ms | p99 ms | errors | RSS MB (largest worker) | of ceiling | old req/s | old p99 ms "
               f"| beats old? | svc CPU ms/req | db CPU ms/req | CPU-bound req/s on {cores} cores |")
     lines = [header, "|" + "---|" * 13]
     for r in [*results, ceiling]:
@@ -588,7 +608,7 @@ def table(results: list[Result], ceiling: Result) -> str:
                     "req/s only" if r.rps >= old[0] else ("p99 only" if old[1] is not None and r.p99 <= old[1]
                                                           else "NO"))
         errors = str(r.errors) if r.ok else f"{r.errors} FAIL"
-        lines.append(f"| {r.name} | {r.rps:,.0f} | {r.p50:.2f} | {r.p99:.2f} | {errors} | {r.rss_mb:.0f} | "
+        lines.append(f"| {r.name} | {r.rps:,.0f} | {r.p50:.2f} | {r.p99:.2f} | {errors} | {r.rss_mb:.0f} ({r.worker_rss_mb:.0f}) | "
                      f"{fraction} | {f'{old[0]:,.0f}' if old else '-'} | "
                      f"{f'{old[1]:g}' if old and old[1] is not None else '-'} | {beats} | "
                      f"{r.svc_cpu_ms:.2f} | {r.db_cpu_ms:.2f} | {capacity(r, cores)} |")
@@ -686,7 +706,7 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
         output = run_wrk(wrk, target, args.duration, args.threads, args.connections, auth,
                          write_script(workdir, endpoint, block, data))
         svc1, db1 = cpu_seconds(service.process.pid), cpu_seconds(pg_pid)
-        rss = rss_mb(service.process.pid)
+        rss = memory(service.process.pid)
         if profiler is not None:
             results_profile = finish_profiler(profiler, workdir)
             say(f"py-spy profile of {endpoint.name}:\n{results_profile}")
@@ -694,7 +714,8 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
         parsed = parse_wrk(output)
         result = Result(name=endpoint.name, rps=parsed.get("rps", 0.0), p50=parsed.get("p50", 0.0),
                         p99=parsed.get("p99", 0.0), requests=parsed.get("requests", 0),
-                        errors=parsed["non2xx"] + parsed["socket"], rss_mb=rss)
+                        errors=parsed["non2xx"] + parsed["socket"], rss_mb=rss.total,
+                        worker_rss_mb=rss.largest_worker)
         if result.requests:
             result.svc_cpu_ms = (svc1 - svc0) * 1000 / result.requests
             result.db_cpu_ms = (db1 - db0) * 1000 / result.requests
@@ -719,7 +740,7 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
         results.append(result)
         status = "ok" if result.ok else f"FAILED: {result.error_detail}"
         say(f"{endpoint.name}: {result.rps:,.0f} req/s, p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
-            f"RSS {rss:.0f} MB, load {load:.1f} ({status})")
+            f"RSS {rss.describe()}, load {load:.1f} ({status})")
     return results
 
 
@@ -757,8 +778,8 @@ def main(argv: list[str] | None = None) -> int:
             status, body = http("GET", service.base + path, token=token)
             if status != 200:
                 raise RuntimeError(f"GET {path}: {status} {body}")
-        idle_rss = rss_mb(service.process.pid)
-        say(f"service up on {service.base} with {args.workers} worker(s), idle RSS {idle_rss:.0f} MB; "
+        idle_rss = memory(service.process.pid)
+        say(f"service up on {service.base} with {args.workers} worker(s), idle RSS {idle_rss.describe()}; "
             f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s per endpoint"
             + (f" after {args.warmup:g} s warm-up" if args.warmup else ""))
 
@@ -778,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
         header = (f"# Flow CRM service benchmark, {dt.datetime.now().isoformat(timespec='seconds')}\n\n"
                   f"{cpu}, {args.workers} service worker(s), wrk -t{args.threads} -c{args.connections}, "
                   f"{args.duration:g} s per endpoint (+{args.warmup:g} s warm-up), data: {data['counts']}, "
-                  f"loaded in {data['seconds']:.1f} s; idle service RSS {idle_rss:.0f} MB; "
+                  f"loaded in {data['seconds']:.1f} s; idle service RSS {idle_rss.describe()}; "
                   f"load average before each run: "
                   + ", ".join(f"{r.extra['load_before']:.1f}" for r in results) + "\n")
         writes = ", ".join(f"{r.name}: {r.extra['rows_added']} rows for {r.requests} answers"

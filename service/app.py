@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
+from litestar.types import ASGIApp
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -53,6 +56,11 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         first = await app.state.health.check(pool)
         log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
                  "up" if first.up else "down", first.response_time_ms, first.pending_migrations)
+        # Everything loaded so far (modules, routes, pydantic and OpenAPI schemas: most of the heap) lives as long as
+        # the process. Left to the collector, each full collection walks it all: ~30 ms pauses that were the
+        # whole p99 of simple reads under load (bench/README.md). Frozen, they are never walked again.
+        gc.collect()
+        gc.freeze()
         yield
     finally:
         # Servers run the lifespan shutdown only after in-flight requests completed.
@@ -89,8 +97,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY_BYTES,
         before_send=[SecurityHeaders(settings)],  # every response, 404s and preflights too (see security.py)
         request_class=JsonRequest,  # JSON bodies only as application/json (else 415), valid UTF-8 (else 400)
-        logging_config=None,  # the process configures logging (flowcrm CLI, uvicorn)
+        logging_config=None,  # the process configures logging (flowcrm CLI, the test server)
         debug=False,
     )
     complete_openapi(app)
     return app
+
+
+def create_server_app() -> ASGIApp:
+    """What `flowcrm serve` runs in each granian worker: the app, behind granian's X-Forwarded-For handling for
+    the peers in FORWARDED_ALLOW_IPS (the test server, uvicorn, does the same for 127.0.0.1 by itself)."""
+    app = create_app()
+    trusted = app.state.settings.forwarded_allow_ips
+    return wrap_asgi_with_proxy_headers(app, trusted) if trusted else app

@@ -74,7 +74,12 @@ class Settings(BaseSettings):
         alias="CORS_ORIGINS",
     )
 
-    @field_validator("cors_origins", mode="before")
+    # Peers whose X-Forwarded-For names the real client (a reverse proxy on this host by default, as uvicorn
+    # does): the client address of the audit log and of the login limits. Empty: always the peer address.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"],
+                                                               alias="FORWARDED_ALLOW_IPS")
+
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -79,7 +79,7 @@ def clean_header(value: str | None, limit: int) -> str | None:
 
 def client_ip(request: Request) -> str | None:
     """The peer address as the server saw it (a proxy's own address unless the server is told to trust
-    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
     return clean_header(request.client.host if request.client else None, IP_MAX)
 
 

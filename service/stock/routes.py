@@ -41,7 +41,7 @@ async def history_slot(request: Request, user: User) -> None:
 
 def client_address(request: Request) -> str | None:
     """The peer address as the server saw it (a proxy's own address unless the server is told to trust
-    X-Forwarded-For, e.g. uvicorn --proxy-headers --forwarded-allow-ips)."""
+    X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
     return request.client.host if request.client else None
 
 
