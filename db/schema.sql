@@ -451,10 +451,10 @@ CREATE INDEX customers_cpf_trgm_idx ON public.customers USING gin (cpf public.gi
 
 
 --
--- Name: customers_created_at_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: customers_created_at_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX customers_created_at_idx ON public.customers USING btree (created_at);
+CREATE INDEX customers_created_at_id_idx ON public.customers USING btree (created_at, id);
 
 
 --
@@ -472,10 +472,10 @@ CREATE INDEX customers_email_trgm_idx ON public.customers USING gin (lower((emai
 
 
 --
--- Name: customers_name_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: customers_name_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX customers_name_idx ON public.customers USING btree (name);
+CREATE INDEX customers_name_id_idx ON public.customers USING btree (name, id);
 
 
 --
@@ -821,4 +821,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000003'),
     ('20261126000004'),
     ('20261126000005'),
-    ('20261126000006');
+    ('20261126000006'),
+    ('20261126000007');

@@ -27,7 +27,7 @@ from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
 from service.http.errors import exception_to_response
 from service.dashboard.routes import DashboardController
-from service.http.health import api_test, liveness, readiness
+from service.http.health import LivenessFirst, api_test, liveness, readiness
 from service.http.openapi import complete_openapi
 from service.http.request import JsonRequest
 from service.http.security import SecurityHeaders
@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 def create_server_app() -> ASGIApp:
     """What `flowcrm serve` runs in each granian worker: the app, behind granian's X-Forwarded-For handling for
-    the peers in FORWARDED_ALLOW_IPS (the test server, uvicorn, does the same for 127.0.0.1 by itself)."""
+    the peers in FORWARDED_ALLOW_IPS (the test server, uvicorn, does the same for 127.0.0.1 by itself), with
+    liveness answered in front of both (service/http/health.py)."""
     app = create_app()
-    trusted = app.state.settings.forwarded_allow_ips
-    return wrap_asgi_with_proxy_headers(app, trusted) if trusted else app
+    settings: Settings = app.state.settings
+    served: ASGIApp = wrap_asgi_with_proxy_headers(app, settings.forwarded_allow_ips) if settings.forwarded_allow_ips else app
+    return LivenessFirst(served, settings)

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from service.audit import queries
 from service.audit.schemas import AuditLogListQuery, AuditLogOut
 from service.auth.current_user import CurrentUser
-from service.db.pages import fetch_page
+from service.db.pages import Total, fetch_page
 
 
 def fields(names: Iterable[str], **extra: Any) -> dict[str, Any]:
@@ -46,7 +46,7 @@ class AuditService:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def list(self, q: AuditLogListQuery) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, q: AuditLogListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 

@@ -10,7 +10,7 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
-from service.db.pages import fetch_page
+from service.db.pages import Total, fetch_page
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
 
@@ -41,7 +41,7 @@ class CustomerService:
             raise errors.NotFound("Customer not found")
         return to_wire(row)
 
-    async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 

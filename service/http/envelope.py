@@ -8,6 +8,8 @@ from typing import Any
 
 from litestar import Response
 
+from service.db.pages import Total
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -22,18 +24,19 @@ def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Resp
     return Response(body, status_code=status_code)
 
 
-def paginated(data: list[Any], *, total: int, page: int, limit: int, message: str = "OK") -> Response[dict[str, Any]]:
-    total_pages = math.ceil(total / limit) if limit else 0
+def paginated(data: list[Any], *, total: Total, page: int, limit: int, message: str = "OK") -> Response[dict[str, Any]]:
+    total_pages = math.ceil(total.value / limit) if limit else 0
     body = {
         "success": True,
         "data": data,
         "pagination": {
-            "total": total,
+            "total": total.value,
             "page": page,
             "limit": limit,
             "totalPages": total_pages,
             "hasNext": page < total_pages,
             "hasPrev": page > 1,
+            "totalExact": total.exact,  # false: total is an estimate (over 10,000 matches, service/db/pages.py)
         },
         "message": message,
         "timestamp": now_iso(),

@@ -189,6 +189,7 @@ class Pagination(WireModel):
     total_pages: int
     has_next: bool
     has_prev: bool
+    total_exact: bool = Field(description="false when total is the database's estimate (over 10,000 matches)")
 
 
 class PageEnvelope(WireModel, Generic[T]):

@@ -11,7 +11,7 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
-from service.db.pages import fetch_page
+from service.db.pages import Total, fetch_page
 from service.payment_methods import queries
 from service.payment_methods.schemas import (
     PaymentMethodCreate,
@@ -50,7 +50,7 @@ class PaymentMethodService:
             raise errors.NotFound(NOT_FOUND)
         return to_wire(row)
 
-    async def list(self, q: PaymentMethodListQuery) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, q: PaymentMethodListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 

@@ -22,7 +22,7 @@ from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
 from service.db.errors import with_retry
-from service.db.pages import fetch_page
+from service.db.pages import Total, fetch_page
 from service.presales import queries
 from service.presales.schemas import (
     TERMINAL,
@@ -112,7 +112,7 @@ class PresaleService:
             raise errors.NotFound(NOT_FOUND)
         return decode(raw)
 
-    async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], int]:
+    async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q, self.user.presale_owner),
                                        lambda: queries.count(q, self.user.presale_owner), q)
         return [decode(row["presale"]) for row in rows], total

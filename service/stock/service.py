@@ -16,7 +16,7 @@ from service import errors
 from service.audit.service import record
 from service.auth.current_user import IP_MAX, USER_AGENT_MAX, CurrentUser, clean_header
 from service.db.errors import with_retry
-from service.db.pages import fetch_page
+from service.db.pages import Total, fetch_page
 from service.stock import queries
 from service.stock.schemas import (
     StockAdjustmentIn,
@@ -82,6 +82,6 @@ class StockService:
                            "reason": data.reason, "created_at": row["created_at"]},
         }).to_wire()
 
-    async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], int]:
+    async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [StockAdjustmentOut.model_validate(dict(row)).to_wire() for row in rows], total

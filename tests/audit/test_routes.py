@@ -352,7 +352,7 @@ async def test_list_is_paginated_newest_first_with_the_contract_shape(client: ht
     body = response.json()
     assert body["success"] is True
     assert body["pagination"] == {"total": 5, "page": 2, "limit": 2, "totalPages": 3, "hasNext": True,
-                                  "hasPrev": True}
+                                  "hasPrev": True, "totalExact": True}
     assert [row["createdAt"] for row in body["data"]] == ["2026-01-10T11:00:00.000Z", "2026-01-10T10:00:00.000Z"]
     first = body["data"][0]
     assert set(first) == AUDIT_KEYS

@@ -94,16 +94,16 @@ async def test_list_defaults_pagination_and_sorting(client: httpx.AsyncClient, a
     assert list(body) == ["success", "data", "pagination", "message", "timestamp"]
     assert [c["name"] for c in body["data"]] == ["Ana", "Bruno", "Carla"]
     assert body["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     page2 = (await client.get("/api/customers?page=2&limit=2&sortBy=name&sortOrder=desc",
                               headers=admin_headers)).json()
     assert [c["name"] for c in page2["data"]] == ["Ana"]
     assert page2["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                   "hasPrev": True}
+                                   "hasPrev": True, "totalExact": True}
     full = (await client.get("/api/customers?page=1&limit=2", headers=admin_headers)).json()  # counted
     assert [c["name"] for c in full["data"]] == ["Ana", "Bruno"]
     assert full["pagination"] == {"total": 3, "page": 1, "limit": 2, "totalPages": 2, "hasNext": True,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     exact = (await client.get("/api/customers?page=1&limit=3", headers=admin_headers)).json()
     assert exact["pagination"]["total"] == 3 and exact["pagination"]["hasNext"] is False
     beyond = (await client.get("/api/customers?page=9&limit=2", headers=admin_headers)).json()

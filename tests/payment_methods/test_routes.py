@@ -45,7 +45,7 @@ async def test_list_shape_and_the_seeded_methods_by_description(client: httpx.As
     assert body["success"] is True
     assert [(m["code"], m["description"]) for m in body["data"]] == SEEDED
     assert body["pagination"] == {"total": 5, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     for method in body["data"]:
         assert set(method) == KEYS
         assert method["isActive"] is True and method["createdBy"] is None
@@ -66,7 +66,7 @@ async def test_list_sorting_and_paging(client: httpx.AsyncClient, admin_headers:
     page = (await client.get(f"{URL}?page=2&limit=2&sortBy=code", headers=admin_headers)).json()
     assert [m["code"] for m in page["data"]] == ["PM0003", "PM0004"]
     assert page["pagination"] == {"total": 5, "page": 2, "limit": 2, "totalPages": 3, "hasNext": True,
-                                  "hasPrev": True}
+                                  "hasPrev": True, "totalExact": True}
     beyond = (await client.get(f"{URL}?page=9&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 5
 

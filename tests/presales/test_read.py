@@ -53,7 +53,7 @@ async def test_list_shape_default_order_and_pagination(client: httpx.AsyncClient
     assert list(page) == ["success", "data", "pagination", "message", "timestamp"]
     assert page["success"] is True
     assert page["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     assert [p["total"] for p in page["data"]] == ["30.00", "20.00", "10.00"]  # newest first
     for presale in page["data"]:
         assert_full_shape(presale)
@@ -64,7 +64,7 @@ async def test_list_shape_default_order_and_pagination(client: httpx.AsyncClient
                                headers=admin_headers)).json()
     assert [p["total"] for p in second["data"]] == ["30.00"]
     assert second["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                    "hasPrev": True}
+                                    "hasPrev": True, "totalExact": True}
     beyond = (await client.get("/api/presales?page=5&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 3
 

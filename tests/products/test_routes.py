@@ -228,11 +228,11 @@ async def test_list_defaults_pagination_and_shape(client: httpx.AsyncClient, adm
     assert all(set(p) == PRODUCT_KEYS for p in body["data"])
     assert body["data"][0]["salePrice"] == "15.50" and body["data"][0]["stock"] == 100
     assert body["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     page2 = (await client.get("/api/products?page=2&limit=2", headers=admin_headers)).json()
     assert [p["name"] for p in page2["data"]] == ["Caneta"]
     assert page2["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                   "hasPrev": True}
+                                   "hasPrev": True, "totalExact": True}
     page1 = (await client.get("/api/products?page=1&limit=2", headers=admin_headers)).json()
     assert page1["pagination"]["hasNext"] is True and len(page1["data"]) == 2
     beyond = (await client.get("/api/products?page=9&limit=2", headers=admin_headers)).json()

@@ -36,7 +36,7 @@ async def test_items_carry_every_field_newest_first(client: httpx.AsyncClient, a
     body = response.json()
     assert body["success"] is True and body["message"] == "Stock adjustments retrieved"
     assert body["pagination"] == {"total": 2, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False}
+                                  "hasPrev": False, "totalExact": True}
     assert [item["id"] for item in body["data"]] == [str(newer["id"]), str(older["id"])]
     item = body["data"][1]
     assert set(item) == ITEM_KEYS
@@ -170,7 +170,7 @@ async def test_pagination(client: httpx.AsyncClient, admin_headers: dict, db: as
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["pagination"] == {"total": 7, "page": number, "limit": 3, "totalPages": 3,
-                                      "hasNext": number < 3, "hasPrev": number > 1}
+                                      "hasNext": number < 3, "hasPrev": number > 1, "totalExact": True}
         pages.extend(item["id"] for item in body["data"])
     assert pages == newest_first
 
