@@ -6,13 +6,14 @@
 1. starts its own embedded PostgreSQL (durable, as production) in a temp dir, applies the migrations;
 2. loads the data set with multi-row inserts (10,000 customers, 1,000 products with a huge stock, 1,000
    pre-sales of 3 items each, totals computed with the service's own Decimal rules) and an admin user;
-3. starts the service as production does (`python -m service.cli serve`, ENVIRONMENT=production, a random
-   JWT secret, one worker per CPU), waits for /health/ready, logs in over HTTP for a real token;
+3. starts the service as production does (`python -m service.cli serve`: granian, ENVIRONMENT=production, a
+   random JWT secret, one worker per CPU), waits for /health/ready, logs in over HTTP for a real token;
 4. drives each endpoint with wrk (2 threads, 32 connections by default), writes through Lua scripts that make
    unique, valid customers (CPF check digits computed in Lua) and pre-sales of 3 items;
 5. runs the ceiling: a minimal asyncpg loop (one process per worker, the same number of concurrent tasks)
    fetching a customer by id;
-6. prints the table (and EXPLAIN ANALYZE of the customer list and name search), writes it to
+6. prints the table (req/s, p50, p99, errors, memory of the service and of its largest worker, CPU per
+   request of the service and of PostgreSQL) and EXPLAIN ANALYZE of the customer list and name search, writes it to
    bench/results-<date>.md (a --quick run writes nowhere unless --output is given), cleans everything up.
 
 Exits non-zero when anything failed: a non-2xx answer, a socket error, a write that did not land, wrk missing.
@@ -471,7 +472,7 @@ def finish_profiler(profiler: subprocess.Popen[bytes], workdir: Path, top: int =
             inclusive[frame] = inclusive.get(frame, 0) + count
     if not total:
         return "(empty profile)"
-    # The trunk every request goes through (uvicorn, the middleware stack) says nothing: show what is below.
+    # The trunk every request goes through (the server, the middleware stack) says nothing: show what is below.
     below_trunk = {frame: n for frame, n in inclusive.items() if n < 0.75 * total}
 
     def listing(counts: dict[str, int], top: int = top) -> str:
@@ -481,7 +482,7 @@ def finish_profiler(profiler: subprocess.Popen[bytes], workdir: Path, top: int =
     return (f"{total} samples over the workers (idle shows as Runner.run: uvloop's C loop)\n"
             f"self time by package:\n{listing(packages, 15)}\n"
             f"self time by frame:\n{listing(own)}\n"
-            f"inclusive (below the common uvicorn/litestar trunk):\n{listing(below_trunk)}")
+            f"inclusive (below the common server/litestar trunk):\n{listing(below_trunk)}")
 
 
 def _short(frame: str) -> str:
