@@ -19,7 +19,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 from service import __version__
 from service.config import Settings
 from service.audit.routes import AuditLogController
-from service.auth.current_user import provide_current_user
+from service.auth.current_user import provide_session
 from service.auth.routes import AuthController
 from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         ReportController, DashboardController, AuditLogController],
         state=state,
         lifespan=[database_lifespan],
-        dependencies={"conn": Provide(provide_connection), "user": Provide(provide_current_user)},
+        dependencies={"conn": Provide(provide_connection), "session": Provide(provide_session)},
         exception_handlers={Exception: exception_to_response},
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
                                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),

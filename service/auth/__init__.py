@@ -1,1 +1,1 @@
-"""Authentication and authorization: passwords, JWTs, permissions, the current-user dependency, auth routes."""
+"""Authentication and authorization: passwords, JWTs, permissions, the session dependency, auth routes."""

@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from service.auth.current_user import CurrentUser, client_ip, client_user_agent
+from service.auth.current_user import SessionDependency, client_ip, client_user_agent
 from service.auth.ratelimit import login_limiter_for
 from service.auth.schemas import LoginData, LoginRequest, TokenData
 from service.auth.service import AuthService, current_user_wire
@@ -18,7 +18,6 @@ from service.users.schemas import MessageEnvelope, UserCreate, UserOut
 from service.users.service import UserService
 
 Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 def _presented_token(request: Request) -> str | None:
@@ -42,7 +41,8 @@ class AuthController(Controller):
         return ok(result, "Login successful")
 
     @get(["/me", "/profile"], summary="The current user")
-    async def me(self, user: User) -> Response[Envelope[UserOut]]:
+    async def me(self, session: SessionDependency) -> Response[Envelope[UserOut]]:
+        user = session.user
         return ok(current_user_wire(user), "User retrieved")
 
     @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
@@ -54,11 +54,13 @@ class AuthController(Controller):
         return ok(message="Logout successful")
 
     @post("/refresh", status_code=200, summary="A new token for the current one, which is revoked (no body)")
-    async def refresh(self, request: Request, conn: Conn, state: State, user: User) -> Response[Envelope[TokenData]]:
+    async def refresh(self, request: Request, state: State, session: SessionDependency) -> Response[Envelope[TokenData]]:
+        conn, user = session
         result = await AuthService(conn, state.settings).refresh(user)
         state.tokens.drop(_presented_token(request))  # revoked: as for logout
         return ok(result, "Token refreshed")
 
     @post("/register", opt={"roles": ("admin",)}, summary="Create a user (admin)")
-    async def register(self, data: JSONBody[UserCreate], conn: Conn, user: User) -> Response[Envelope[UserOut]]:
+    async def register(self, data: JSONBody[UserCreate], session: SessionDependency) -> Response[Envelope[UserOut]]:
+        conn, user = session
         return ok(await UserService(conn, user).create(data), "User created successfully", status_code=201)

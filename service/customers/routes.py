@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
 from service.customers.service import CustomerService
 from service.http.envelope import ok, paginated
@@ -18,8 +16,6 @@ from service.http.schemas import Envelope, PageEnvelope
 READ = {"permission": ("modules.customers", "presales.canCreate")}  # the pre-sale form lists customers
 WRITE = {"permission": "modules.customers"}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 class CustomerController(Controller):
@@ -27,24 +23,29 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @get("/", opt={**READ, "query": CustomerListQuery}, summary="List customers (paginated, searchable)")
-    async def list_customers(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[CustomerOut]]:
+    async def list_customers(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[CustomerOut]]:
+        conn, user = session
         query = CustomerListQuery.from_query(dict(request.query_params))
         rows, total = await CustomerService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Customers retrieved")
 
     @get("/{customer_id:str}", opt=READ, summary="Get a customer")
-    async def get_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
+    async def get_customer(self, customer_id: FromPath[uuid.UUID], session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+        conn, user = session
         return ok(await CustomerService(conn, user).get(customer_id), "Customer retrieved")
 
     @post("/", opt=WRITE, summary="Create a customer")
-    async def create_customer(self, data: JSONBody[CustomerCreate], conn: Conn, user: User) -> Response[Envelope[CustomerOut]]:
+    async def create_customer(self, data: JSONBody[CustomerCreate], session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+        conn, user = session
         return ok(await CustomerService(conn, user).create(data), "Customer created", status_code=201)
 
     @put("/{customer_id:str}", opt=WRITE, summary="Update a customer")
-    async def update_customer(self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate], conn: Conn,
-                              user: User) -> Response[Envelope[CustomerOut]]:
+    async def update_customer(self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate],
+                              session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+        conn, user = session
         return ok(await CustomerService(conn, user).update(customer_id, data), "Customer updated")
 
     @delete("/{customer_id:str}", opt=WRITE, summary="Delete a customer (409 when it has pre-sales)")
-    async def delete_customer(self, customer_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
+    async def delete_customer(self, customer_id: FromPath[uuid.UUID], session: SessionDependency) -> None:
+        conn, user = session
         await CustomerService(conn, user).delete(customer_id)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.dashboard.schemas import Dashboard
 from service.dashboard.service import DashboardService
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 class DashboardController(Controller):
@@ -24,5 +20,6 @@ class DashboardController(Controller):
          description="Any logged-in user. Sales, pre-sale counts, recent pre-sales and monthly revenue count "
                      "only the caller's own pre-sales unless it holds presales.canViewAll (admins always). "
                      "Money as strings with two decimals; months are calendar months in UTC.")
-    async def dashboard(self, conn: Conn, user: User) -> Response[Envelope[Dashboard]]:
+    async def dashboard(self, session: SessionDependency) -> Response[Envelope[Dashboard]]:
+        conn, user = session
         return ok(await DashboardService(conn, user).figures(), "Dashboard retrieved")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.payment_methods.schemas import (
@@ -23,12 +21,10 @@ from service.payment_methods.schemas import (
 from service.payment_methods.service import PaymentMethodService
 
 # Reads need a verified token only: the pre-sale modal and the report filters load the list for every user.
-# The `user` dependency is what verifies the token, so every handler takes it.
+# The `session` dependency is what verifies the token, so every handler takes it.
 READ: dict[str, object] = {}
 WRITE = {"permission": "modules.paymentMethods"}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 class PaymentMethodController(Controller):
@@ -37,37 +33,41 @@ class PaymentMethodController(Controller):
 
     @get("/", opt={**READ, "query": PaymentMethodListQuery},
          summary="List payment methods (paginated, inactive included unless filtered)")
-    async def list_payment_methods(self, request: Request, conn: Conn,
-                                   user: User) -> Response[PageEnvelope[PaymentMethodOut]]:
+    async def list_payment_methods(self, request: Request,
+                                   session: SessionDependency) -> Response[PageEnvelope[PaymentMethodOut]]:
+        conn, user = session
         query = PaymentMethodListQuery.from_query(dict(request.query_params))
         rows, total = await PaymentMethodService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Payment methods retrieved")
 
     @get("/{payment_method_id:str}", opt=READ, summary="Get a payment method")
-    async def get_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
-                                 user: User) -> Response[Envelope[PaymentMethodOut]]:
+    async def get_payment_method(self, payment_method_id: FromPath[uuid.UUID],
+                                 session: SessionDependency) -> Response[Envelope[PaymentMethodOut]]:
+        conn, user = session
         return ok(await PaymentMethodService(conn, user).get(payment_method_id), "Payment method retrieved")
 
     @post("/", opt=WRITE, summary="Create a payment method (code PM + 4 digits assigned; a sent code is ignored)")
-    async def create_payment_method(self, data: JSONBody[PaymentMethodCreate], conn: Conn,
-                                    user: User) -> Response[Envelope[PaymentMethodOut]]:
+    async def create_payment_method(self, data: JSONBody[PaymentMethodCreate],
+                                    session: SessionDependency) -> Response[Envelope[PaymentMethodOut]]:
+        conn, user = session
         created = await PaymentMethodService(conn, user).create(data, user.id)
         return ok(created, "Payment method created", status_code=201)
 
     @put("/{payment_method_id:str}", opt=WRITE, summary="Update a payment method's description and/or status")
-    async def update_payment_method(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodUpdate],
-                                    conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
+    async def update_payment_method(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodUpdate], session: SessionDependency) -> Response[Envelope[PaymentMethodOut]]:
+        conn, user = session
         return ok(await PaymentMethodService(conn, user).update(payment_method_id, data), "Payment method updated")
 
     @patch("/{payment_method_id:str}/status", opt=WRITE, summary="Activate or deactivate a payment method")
-    async def change_status(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodStatusChange],
-                            conn: Conn, user: User) -> Response[Envelope[PaymentMethodOut]]:
+    async def change_status(self, payment_method_id: FromPath[uuid.UUID], data: JSONBody[PaymentMethodStatusChange], session: SessionDependency) -> Response[Envelope[PaymentMethodOut]]:
+        conn, user = session
         updated = await PaymentMethodService(conn, user).set_active(payment_method_id, data.is_active)
         return ok(updated, "Payment method status updated")
 
     @delete("/{payment_method_id:str}", opt=WRITE, status_code=200,
             summary="Delete a payment method (409 when pre-sales use it)")
-    async def delete_payment_method(self, payment_method_id: FromPath[uuid.UUID], conn: Conn,
-                                    user: User) -> Response[MessageEnvelope]:
+    async def delete_payment_method(self, payment_method_id: FromPath[uuid.UUID],
+                                    session: SessionDependency) -> Response[MessageEnvelope]:
+        conn, user = session
         await PaymentMethodService(conn, user).delete(payment_method_id)
         return ok(message="Payment method deleted")

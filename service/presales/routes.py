@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope, blank_is_absent
 from service.presales.schemas import PresaleCreate, PresaleListQuery, PresaleOut, PresaleStatusChange, PresaleUpdate
@@ -19,8 +17,6 @@ from service.presales.service import PresaleService
 READ = {"permission": ("presales.canViewAll", "presales.canViewOwn")}  # then filtered by owner (10.3)
 WRITE = {"permission": "presales.canCreate"}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 def list_query(request: Request) -> PresaleListQuery:
@@ -39,38 +35,45 @@ class PresaleController(Controller):
 
     @get("/", opt={**READ, "query": PresaleListQuery},
          summary="List pre-sales (paginated, filtered; own only without canViewAll)")
-    async def list_presales(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[PresaleOut]]:
+    async def list_presales(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[PresaleOut]]:
+        conn, user = session
         query = list_query(request)
         rows, total = await PresaleService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Pre-sales retrieved")
 
     @get("/{presale_id:str}", opt=READ, summary="Get a pre-sale with its customer and items")
-    async def get_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn,
-                          user: User) -> Response[Envelope[PresaleOut]]:
+    async def get_presale(self, presale_id: FromPath[uuid.UUID],
+                          session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+        conn, user = session
         return ok(await PresaleService(conn, user).get(presale_id), "Pre-sale retrieved")
 
     @post("/", opt=WRITE, summary="Create a pre-sale (status draft or pending; stock is checked, not deducted)")
-    async def create_presale(self, data: JSONBody[PresaleCreate], conn: Conn,
-                             user: User) -> Response[Envelope[PresaleOut]]:
+    async def create_presale(self, data: JSONBody[PresaleCreate],
+                             session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+        conn, user = session
         return ok(await PresaleService(conn, user).create(data), "Pre-sale created", status_code=201)
 
     @put("/{presale_id:str}", opt=WRITE, summary="Update a pre-sale (items, if sent, replace all items)")
-    async def update_presale(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleUpdate], conn: Conn,
-                             user: User) -> Response[Envelope[PresaleOut]]:
+    async def update_presale(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleUpdate],
+                             session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+        conn, user = session
         return ok(await PresaleService(conn, user).update(presale_id, data), "Pre-sale updated")
 
     @patch("/{presale_id:str}/status", opt=WRITE, summary="Change a pre-sale's status (converted deducts stock)")
-    async def change_status(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleStatusChange], conn: Conn,
-                            user: User) -> Response[Envelope[PresaleOut]]:
+    async def change_status(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleStatusChange],
+                            session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+        conn, user = session
         presale = await PresaleService(conn, user).set_status(presale_id, data.status)
         return ok(presale, "Pre-sale status updated")
 
     @post("/{presale_id:str}/convert", opt=WRITE, status_code=200,
           summary="Convert a pre-sale into a sale (deducts stock)")
-    async def convert_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn,
-                              user: User) -> Response[Envelope[PresaleOut]]:
+    async def convert_presale(self, presale_id: FromPath[uuid.UUID],
+                              session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+        conn, user = session
         return ok(await PresaleService(conn, user).set_status(presale_id, "converted"), "Pre-sale converted")
 
     @delete("/{presale_id:str}", opt=WRITE, summary="Delete a pre-sale (409 when converted)")
-    async def delete_presale(self, presale_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
+    async def delete_presale(self, presale_id: FromPath[uuid.UUID], session: SessionDependency) -> None:
+        conn, user = session
         await PresaleService(conn, user).delete(presale_id)

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.products.schemas import ProductCreate, ProductListQuery, ProductOut, ProductUpdate
 from service.products.service import ProductService
 
 # Reads need a verified token only: the inventory screen is open to every logged-in user and the pre-sale
-# form lists products. The `user` dependency is what verifies the token, so every handler takes it.
+# form lists products. The `session` dependency is what verifies the token, so every handler takes it.
 READ: dict[str, object] = {}
 WRITE = {"permission": "modules.products"}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 class ProductController(Controller):
@@ -29,24 +25,29 @@ class ProductController(Controller):
     tags = ["products"]
 
     @get("/", opt={**READ, "query": ProductListQuery}, summary="List products (paginated, searchable, filterable)")
-    async def list_products(self, request: Request, conn: Conn, user: User) -> Response[PageEnvelope[ProductOut]]:
+    async def list_products(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[ProductOut]]:
+        conn, user = session
         query = ProductListQuery.from_query(dict(request.query_params))
         rows, total = await ProductService(conn, user).list(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Products retrieved")
 
     @get("/{product_id:str}", opt=READ, summary="Get a product")
-    async def get_product(self, product_id: FromPath[uuid.UUID], conn: Conn, user: User) -> Response[Envelope[ProductOut]]:
+    async def get_product(self, product_id: FromPath[uuid.UUID], session: SessionDependency) -> Response[Envelope[ProductOut]]:
+        conn, user = session
         return ok(await ProductService(conn, user).get(product_id), "Product retrieved")
 
     @post("/", opt=WRITE, summary="Create a product (code generated when absent)")
-    async def create_product(self, data: JSONBody[ProductCreate], conn: Conn, user: User) -> Response[Envelope[ProductOut]]:
+    async def create_product(self, data: JSONBody[ProductCreate], session: SessionDependency) -> Response[Envelope[ProductOut]]:
+        conn, user = session
         return ok(await ProductService(conn, user).create(data), "Product created", status_code=201)
 
     @put("/{product_id:str}", opt=WRITE, summary="Update a product (the code is immutable)")
-    async def update_product(self, product_id: FromPath[uuid.UUID], data: JSONBody[ProductUpdate], conn: Conn,
-                             user: User) -> Response[Envelope[ProductOut]]:
+    async def update_product(self, product_id: FromPath[uuid.UUID], data: JSONBody[ProductUpdate],
+                             session: SessionDependency) -> Response[Envelope[ProductOut]]:
+        conn, user = session
         return ok(await ProductService(conn, user).update(product_id, data), "Product updated")
 
     @delete("/{product_id:str}", opt=WRITE, summary="Delete a product (409 when pre-sales or stock history use it)")
-    async def delete_product(self, product_id: FromPath[uuid.UUID], conn: Conn, user: User) -> None:
+    async def delete_product(self, product_id: FromPath[uuid.UUID], session: SessionDependency) -> None:
+        conn, user = session
         await ProductService(conn, user).delete(product_id)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.reports.schemas import PaymentMethodReportRow, ReportQuery, ReportSummary
@@ -15,8 +13,6 @@ from service.reports.service import ReportService
 REPORTS = {"permission": "modules.reports", "query": ReportQuery,
            "forbidden_message": "Access denied. Reports permission required."}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
 class ReportController(Controller):
@@ -28,13 +24,15 @@ class ReportController(Controller):
          description="One row per active payment method, zeros included. Amounts are JSON numbers with two "
                      "decimals. Period: startDate..endDate (both or neither), default January 1 of this "
                      "year (UTC) to now.")
-    async def payment_methods(self, request: Request, conn: Conn,
-                              user: User) -> Response[Envelope[list[PaymentMethodReportRow]]]:
+    async def payment_methods(self, request: Request,
+                              session: SessionDependency) -> Response[Envelope[list[PaymentMethodReportRow]]]:
+        conn = session.conn
         query = ReportQuery.from_query(dict(request.query_params))
         return ok(await ReportService(conn).by_payment_method(query), "Payment methods report generated successfully")
 
     @get("/summary", opt=REPORTS, summary="Total and count of sales (converted pre-sales) in the period",
          description="Amounts are JSON numbers with two decimals; `period` is the period counted.")
-    async def summary(self, request: Request, conn: Conn, user: User) -> Response[Envelope[ReportSummary]]:
+    async def summary(self, request: Request, session: SessionDependency) -> Response[Envelope[ReportSummary]]:
+        conn = session.conn
         query = ReportQuery.from_query(dict(request.query_params))
         return ok(await ReportService(conn).summary(query), "Report summary generated successfully")

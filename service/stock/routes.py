@@ -10,33 +10,30 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import CurrentUser
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.stock.ratelimit import ADJUST, HISTORY, limiter_for
 from service.stock.schemas import StockAdjustmentIn, StockAdjustmentListQuery, StockAdjustmentOut, StockAdjustmentResult
 from service.stock.service import StockService
 
-# A verified token only (the `user` dependency checks it); "errors" documents the 429 in OpenAPI.
+# A verified token only (the `session` dependency checks it); "errors" documents the 429 in OpenAPI.
 ANY_USER: dict[str, object] = {"errors": [429]}
 
-Conn = NamedDependency[asyncpg.Connection]
-User = NamedDependency[CurrentUser]
 
 
-async def adjustment_slot(request: Request, user: User) -> None:
+async def adjustment_slot(request: Request, session: SessionDependency) -> None:
     """One of the user's 20 adjustments per minute, or 429 RATE_LIMIT_EXCEEDED."""
-    limiter_for(request.app.state).check(ADJUST, user.id)
+    limiter_for(request.app.state).check(ADJUST, session.user.id)
 
 
-async def history_slot(request: Request, user: User) -> None:
+async def history_slot(request: Request, session: SessionDependency) -> None:
     """One of the user's 100 history reads per minute, or 429 RATE_LIMIT_EXCEEDED."""
-    limiter_for(request.app.state).check(HISTORY, user.id)
+    limiter_for(request.app.state).check(HISTORY, session.user.id)
 
 
 def client_address(request: Request) -> str | None:
@@ -53,16 +50,18 @@ class StockController(Controller):
     @post("/products/{product_id:str}/stock-adjustment", opt=ANY_USER, status_code=200,
           summary="Add or remove stock with a reason (writes a history row)")
     async def adjust_stock(self, request: Request, product_id: FromPath[uuid.UUID],
-                           data: JSONBody[StockAdjustmentIn], conn: Conn, user: User,
+                           data: JSONBody[StockAdjustmentIn], session: SessionDependency,
                            adjust_slot: NamedDependency[None]) -> Response[Envelope[StockAdjustmentResult]]:
+        conn, user = session
         result = await StockService(conn, user).adjust(
             product_id, data, ip_address=client_address(request), user_agent=request.headers.get("user-agent"))
         return ok(result, "Stock adjusted successfully")
 
     @get("/stock-adjustments", opt={**ANY_USER, "query": StockAdjustmentListQuery},
          summary="Stock adjustment history (paginated, filterable, newest first)")
-    async def list_adjustments(self, request: Request, conn: Conn, user: User,
+    async def list_adjustments(self, request: Request, session: SessionDependency,
                                history_slot: NamedDependency[None]) -> Response[PageEnvelope[StockAdjustmentOut]]:
+        conn, user = session
         query = StockAdjustmentListQuery.from_query(dict(request.query_params))
         rows, total = await StockService(conn, user).history(query)
         return paginated(rows, total=total, page=query.page, limit=query.limit,
