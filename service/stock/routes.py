@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import SessionDependency
+from service.auth.current_user import SessionDependency, client_ip, client_user_agent
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.stock.ratelimit import ADJUST, HISTORY, limiter_for
@@ -36,12 +36,6 @@ async def history_slot(request: Request, session: SessionDependency) -> None:
     limiter_for(request.app.state).check(HISTORY, session.user.id)
 
 
-def client_address(request: Request) -> str | None:
-    """The peer address as the server saw it (a proxy's own address unless the server is told to trust
-    X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
-    return request.client.host if request.client else None
-
-
 class StockController(Controller):
     path = "/api"
     tags = ["stock"]
@@ -54,7 +48,7 @@ class StockController(Controller):
                            adjust_slot: NamedDependency[None]) -> Response[Envelope[StockAdjustmentResult]]:
         conn, user = session
         result = await StockService(conn, user).adjust(
-            product_id, data, ip_address=client_address(request), user_agent=request.headers.get("user-agent"))
+            product_id, data, ip_address=client_ip(request), user_agent=client_user_agent(request))
         return ok(result, "Stock adjusted successfully")
 
     @get("/stock-adjustments", opt={**ANY_USER, "query": StockAdjustmentListQuery},

@@ -102,6 +102,16 @@ async def test_missing_user_agent_is_stored_as_null(server, admin_headers: dict,
     assert row["user_agent"] is None
 
 
+async def test_a_long_user_agent_is_cut_as_in_the_audit_log(client: httpx.AsyncClient, admin_headers: dict,
+                                                            db: asyncpg.Connection) -> None:
+    product = await create_product(db, stock=1)
+    response = await client.post(adjust_url(product["id"]), json={"adjustmentType": "add", "quantity": 1, "reason": "x"},
+                                 headers={**admin_headers, "User-Agent": "a" * 1500})
+    assert response.status_code == 200, response.text
+    [row] = await rows_of(db, product["id"])
+    assert row["user_agent"] == "a" * 1000  # service/auth/current_user.USER_AGENT_MAX, the audit log's rule
+
+
 async def test_unknown_product_is_404_and_bad_id_is_422(client: httpx.AsyncClient, admin_headers: dict,
                                                        db: asyncpg.Connection) -> None:
     body = {"adjustmentType": "add", "quantity": 1, "reason": "x"}
