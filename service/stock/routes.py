@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from service.auth.current_user import SessionDependency, client_ip, client_user_agent
+from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.stock.ratelimit import ADJUST, HISTORY, limiter_for
@@ -43,12 +43,11 @@ class StockController(Controller):
 
     @post("/products/{product_id:str}/stock-adjustment", opt=ANY_USER, status_code=200,
           summary="Add or remove stock with a reason (writes a history row)")
-    async def adjust_stock(self, request: Request, product_id: FromPath[uuid.UUID],
+    async def adjust_stock(self, product_id: FromPath[uuid.UUID],
                            data: JSONBody[StockAdjustmentIn], session: SessionDependency,
                            adjust_slot: NamedDependency[None]) -> Response[Envelope[StockAdjustmentResult]]:
         conn, user = session
-        result = await StockService(conn, user).adjust(
-            product_id, data, ip_address=client_ip(request), user_agent=client_user_agent(request))
+        result = await StockService(conn, user).adjust(product_id, data)
         return ok(result, "Stock adjusted successfully")
 
     @get("/stock-adjustments", opt={**ANY_USER, "query": StockAdjustmentListQuery},

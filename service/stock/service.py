@@ -14,7 +14,7 @@ import asyncpg
 
 from service import errors
 from service.audit.service import record
-from service.auth.current_user import IP_MAX, USER_AGENT_MAX, CurrentUser, clean_header
+from service.auth.current_user import CurrentUser
 from service.db.errors import with_retry
 from service.db.pages import Total, fetch_page
 from service.stock import queries
@@ -45,8 +45,8 @@ class StockService:
         self.conn = conn
         self.user = user
 
-    async def adjust(self, product_id: uuid.UUID, data: StockAdjustmentIn, *, ip_address: str | None,
-                     user_agent: str | None) -> dict[str, Any]:
+    async def adjust(self, product_id: uuid.UUID, data: StockAdjustmentIn) -> dict[str, Any]:
+        """Recorded from where the user acts (the request's client, as the audit log records it)."""
         async def attempt() -> tuple[asyncpg.Record, int, asyncpg.Record]:
             async with self.conn.transaction():
                 product = await self.conn.fetchrow(*queries.lock_product(product_id))
@@ -66,8 +66,8 @@ class StockService:
                 row = await self.conn.fetchrow(*queries.insert_adjustment({
                     "product_id": product_id, "adjustment_type": data.adjustment_type, "quantity": data.quantity,
                     "previous_stock": previous, "new_stock": new, "reason": data.reason, "user_id": self.user.id,
-                    "user_name": self.user.name, "ip_address": clean_header(ip_address, IP_MAX),
-                    "user_agent": clean_header(user_agent, USER_AGENT_MAX),
+                    "user_name": self.user.name, "ip_address": self.user.ip_address,
+                    "user_agent": self.user.user_agent,
                 }))
                 await record(self.conn, self.user, "create", "stock_adjustments", row["id"],
                              {"productId": str(product_id), "adjustmentType": data.adjustment_type,
