@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import uvicorn
 from litestar import Litestar
+
+
+async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], *, within: float, interval: float = 0.02,
+                     what: str = "condition") -> None:
+    """Poll a predicate (plain or async) until it holds; AssertionError naming `what` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = predicate()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not reached within {within}s")
 
 
 def with_database(url: str, name: str) -> str:

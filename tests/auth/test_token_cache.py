@@ -8,10 +8,9 @@ out of its PgBouncer run, and tests/test_pgbouncer.py checks that the cache stay
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -24,7 +23,7 @@ from service.auth.token_cache import TokenCache
 from service.auth.tokens import Claims, issue_token
 from service.config import Settings
 from tests.factories import bearer, create_user
-from tests.support import LiveServer
+from tests.support import LiveServer, wait_until
 
 LISTENER = "flowcrm-auth_changed"  # application_name of the listener's connection
 
@@ -112,16 +111,6 @@ async def test_trusts_only_a_database_that_announces_changes(db: asyncpg.Connect
 
 # --- through the running service -----------------------------------------------------------------------------
 
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if await result if inspect.isawaitable(result) else result:
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 async def answers(request: Awaitable[httpx.Response], status: int) -> bool:
     return (await request).status_code == status
 
@@ -147,7 +136,7 @@ async def listener_connected(db: asyncpg.Connection) -> bool:
     return bool(await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", LISTENER))
 
 
-async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: LiveServer) -> bool:
+async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: LiveServer) -> None:
     """Use the token until the service keeps it (a verification overlapping any announced change, such as the
     test's own table reset, is not kept)."""
     token = headers["Authorization"].removeprefix("Bearer ")
@@ -155,7 +144,7 @@ async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: Liv
     async def used_and_kept() -> bool:
         return await answers(client.get("/api/auth/me", headers=headers), 200) and token_cache(server).get(token) is not None
 
-    return await eventually(used_and_kept)
+    await wait_until(used_and_kept, within=5, what="the token kept by the cache")
 
 
 def token_cache(server: LiveServer) -> TokenCache:
@@ -166,7 +155,7 @@ async def test_a_known_token_is_answered_from_the_cache(client: httpx.AsyncClien
                                                         settings: Settings, server: LiveServer) -> None:
     user = await create_user(db, "employee")
     headers = bearer(settings, user)
-    assert await cached(client, headers, server)
+    await cached(client, headers, server)
     async with unannounced(db):
         await db.execute("UPDATE users SET tokens_valid_after = now() + interval '1 minute' WHERE id = $1", user["id"])
         assert await me_status(client, headers) == 200  # the database would say no; the cache did not ask it
@@ -181,20 +170,23 @@ async def test_a_change_made_elsewhere_ends_cached_sessions(client: httpx.AsyncC
                                  await create_user(db, "employee"))
     headers = [bearer(settings, user) for user in (demoted, revoked, deleted)]
     for each in headers:
-        assert await cached(client, each, server)
+        await cached(client, each, server)
     assert (await client.get("/api/users", headers=headers[0])).status_code == 200
 
     await db.execute("UPDATE users SET role = 'employee' WHERE id = $1", demoted["id"])
-    assert await eventually(lambda: answers(client.get("/api/users", headers=headers[0]), 403))
+    await wait_until(lambda: answers(client.get("/api/users", headers=headers[0]), 403), within=5,
+                     what="the demoted admin refused")
     assert (await client.get("/api/auth/me", headers=headers[0])).json()["data"]["role"] == "employee"
 
     jti = jwt.decode(headers[1]["Authorization"][7:], options={"verify_signature": False})["jti"]
     await db.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
                      uuid.UUID(jti), revoked["id"])
-    assert await eventually(lambda: answers(client.get("/api/auth/me", headers=headers[1]), 401))
+    await wait_until(lambda: answers(client.get("/api/auth/me", headers=headers[1]), 401), within=5,
+                     what="the revoked token refused")
 
     await db.execute("DELETE FROM users WHERE id = $1", deleted["id"])
-    assert await eventually(lambda: answers(client.get("/api/auth/me", headers=headers[2]), 401))
+    await wait_until(lambda: answers(client.get("/api/auth/me", headers=headers[2]), 401), within=5,
+                     what="the deleted user's token refused")
 
 
 async def test_the_service_forgets_its_own_changes_before_answering(client: httpx.AsyncClient, db: asyncpg.Connection,
@@ -205,7 +197,7 @@ async def test_the_service_forgets_its_own_changes_before_answering(client: http
     victims = [await create_user(db, "employee") for _ in range(4)]
     headers = [bearer(settings, victim) for victim in victims]
     for each in headers:
-        assert await cached(client, each, server)
+        await cached(client, each, server)
     async with unannounced(db):
         assert (await client.post("/api/auth/logout", headers=headers[0])).status_code == 200
         assert await me_status(client, headers[0]) == 401
@@ -223,16 +215,16 @@ async def test_nothing_is_cached_while_the_listener_is_down(client: httpx.AsyncC
                                                             settings: Settings, server: LiveServer) -> None:
     user = await create_user(db, "employee")
     headers = bearer(settings, user)
-    assert await cached(client, headers, server)
+    await cached(client, headers, server)
     await db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", LISTENER)
-    assert await eventually(lambda: not token_cache(server).trusted, timeout=2)
+    await wait_until(lambda: not token_cache(server).trusted, within=2, what="the cache distrusted")
     async with unannounced(db):
         # However the race with the reconnection goes, the change is seen: the cache was emptied when the
         # connection was lost, and what it keeps after reconnecting was read after the change.
         await db.execute("UPDATE users SET tokens_valid_after = now() + interval '1 minute' WHERE id = $1", user["id"])
         assert await me_status(client, headers) == 401
-    assert await eventually(lambda: listener_connected(db))  # it comes back by itself
-    assert await eventually(lambda: token_cache(server).trusted)
+    await wait_until(lambda: listener_connected(db), within=5, what="the listener back")  # by itself
+    await wait_until(lambda: token_cache(server).trusted, within=5, what="the cache trusted again")
 
 
 async def test_a_cached_token_still_expires(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings,
@@ -240,6 +232,6 @@ async def test_a_cached_token_still_expires(client: httpx.AsyncClient, db: async
     user = await create_user(db, "employee")
     token, _ = issue_token(settings.jwt_secret, 2, user_id=str(user["id"]), email=user["email"], role=user["role"])
     headers = {"Authorization": f"Bearer {token}"}
-    assert await cached(client, headers, server)
+    await cached(client, headers, server)
     await asyncio.sleep(2.1)
     assert await me_status(client, headers) == 401

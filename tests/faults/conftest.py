@@ -65,16 +65,6 @@ async def app_backends(db: asyncpg.Connection) -> list[asyncpg.Record]:
                           "WHERE application_name = 'flowcrm' AND datname = current_database() ORDER BY pid")
 
 
-async def wait_until(predicate, *, within: float, interval: float = 0.02, what: str = "condition") -> None:
-    """Poll an async predicate (bounded)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not reached within {within}s")
-
-
 class ServiceProcess:
     """`python -m service.cli serve --workers 1` as a real process, its output in a file."""
 

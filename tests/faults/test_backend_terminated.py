@@ -22,7 +22,8 @@ from service.app import create_app
 from service.presales.service import PresaleService
 from tests.conftest import make_settings
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
-from tests.faults.conftest import app_backends, wait_until
+from tests.faults.conftest import app_backends
+from tests.support import wait_until
 from tests.presales.helpers import body, item
 from tests.support import live_server
 

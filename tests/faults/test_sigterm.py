@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from tests.factories import bearer, create_customer, create_product, create_user
-from tests.faults.conftest import ServiceProcess, app_backends, signing_settings, wait_until
+from tests.faults.conftest import ServiceProcess, app_backends, signing_settings
+from tests.support import wait_until
 from tests.presales.helpers import body, item
 
 SLOW = 5
