@@ -58,6 +58,9 @@ async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answ
             assert refused.status_code == 503
             assert refused.headers["Retry-After"] == "1"
             assert refused.json()["error"]["code"] == "DATABASE_BUSY"
+            # Without a token a protected route answers 401 at once: it never waits for a connection.
+            anonymous = await http.get("/api/customers")
+            assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "UNAUTHORIZED"
 
             assert (await http.get("/health")).status_code == 200
             ready = await http.get("/health/ready")

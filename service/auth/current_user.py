@@ -116,9 +116,8 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
                        updated_at=row["updated_at"], claims=claims)
 
 
-async def verified_caller(request: Request, state: State, conn: asyncpg.Connection) -> CurrentUser:
+async def verified_caller(request: Request, state: State, conn: asyncpg.Connection, token: str) -> CurrentUser:
     """The request's user, from a valid token (401 otherwise) holding the route's permission (403 otherwise)."""
-    token = bearer_token(request)
     tokens: TokenCache = state.tokens
     user = tokens.get(token)
     if user is None:
@@ -153,9 +152,10 @@ SessionDependency = NamedDependency[Session]
 
 
 async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
+    token = bearer_token(request)  # a request without a token is refused before it takes a pooled connection
     state = request.app.state  # not a `state` parameter: Litestar builds that object anew for every request
     conn = await acquire(state)
     try:
-        yield Session(conn, await verified_caller(request, state, conn))
+        yield Session(conn, await verified_caller(request, state, conn, token))
     finally:
         await state.pool.release(conn)
