@@ -110,5 +110,5 @@ def create_server_app() -> ASGIApp:
     liveness answered in front of both (service/http/health.py)."""
     app = create_app()
     settings: Settings = app.state.settings
-    served: ASGIApp = wrap_asgi_with_proxy_headers(app, settings.forwarded_allow_ips) if settings.forwarded_allow_ips else app
-    return LivenessFirst(served, settings)
+    trusted = settings.forwarded_allow_ips
+    return LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings)

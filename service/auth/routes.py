@@ -42,8 +42,7 @@ class AuthController(Controller):
 
     @get(["/me", "/profile"], summary="The current user")
     async def me(self, session: SessionDependency) -> Response[Envelope[UserOut]]:
-        user = session.user
-        return ok(current_user_wire(user), "User retrieved")
+        return ok(current_user_wire(session.user), "User retrieved")
 
     @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
     async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:

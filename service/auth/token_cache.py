@@ -89,6 +89,8 @@ class TokenCache:
         installed = await conn.fetchval(*queries.auth_change_triggers())
         if installed == len(queries.AUTH_CHANGE_TRIGGERS):
             self.trusted = True
+            log.info("token cache on: verified tokens are reused for %g s, forgotten on session changes",
+                     self.seconds)
         else:
             log.warning("token cache off: the database does not announce session changes (migration "
                         "20261126000006 not applied); every request is verified against the database")

@@ -48,11 +48,6 @@ class ChannelListener:
             self._task = None
         await self._disconnect()
 
-    @property
-    def backend_pid(self) -> int | None:
-        """The PostgreSQL backend serving the listener (tests terminate it to show a lost connection)."""
-        return self._conn.get_server_pid() if self._conn is not None and not self._conn.is_closed() else None
-
     async def _run(self) -> None:
         delay = 0.1
         while True:
