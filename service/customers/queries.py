@@ -12,7 +12,7 @@ from pypika import functions as fn
 from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
-from service.db.pages import count_statement, page_statement
+from service.db.pages import single_table_list
 from service.db.sql import (
     FixedStatement,
     Params,
@@ -55,14 +55,7 @@ def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:
     return where
 
 
-def page(q: CustomerListQuery) -> Statement:
-    p = Params()
-    return page_statement(p, customers, COLUMNS, _filters(q, p), q)
-
-
-def count(q: CustomerListQuery) -> Statement:
-    p = Params()
-    return count_statement(p, customers, _filters(q, p))
+page, count = single_table_list(customers, COLUMNS, _filters)
 
 
 def insert(values: dict[str, Any]) -> Statement:

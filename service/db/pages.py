@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 import asyncpg
 from pypika import Order, Table
@@ -83,6 +83,24 @@ def count_statement(p: Params, table: Table, where: list[Criterion]) -> BoundedC
     estimate = ("EXPLAIN (FORMAT JSON) " + estimate[0], *estimate[1:])
     bounded = Query.from_(matching.limit(p(limit + 1))).select(Count(Star()))
     return BoundedCount(p.statement(bounded), estimate, limit)
+
+
+Q = TypeVar("Q", bound=SortedPageRequest)
+
+
+def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]]
+                      ) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
+    """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`."""
+
+    def page(q: Q) -> Statement:
+        p = Params()
+        return page_statement(p, table, columns, filters(q, p), q)
+
+    def count(q: Q) -> BoundedCount:
+        p = Params()
+        return count_statement(p, table, filters(q, p))
+
+    return page, count
 
 
 async def fetch_page(conn: asyncpg.Connection, page: Statement, count: Callable[[], Statement | BoundedCount],

@@ -10,7 +10,7 @@ from pypika import Table
 from pypika import functions as fn
 from pypika.terms import Criterion
 
-from service.db.pages import count_statement, page_statement
+from service.db.pages import single_table_list
 from service.db.sql import (
     Params,
     Statement,
@@ -49,14 +49,7 @@ def _filters(q: PaymentMethodListQuery, p: Params) -> list[Criterion]:
     return where
 
 
-def page(q: PaymentMethodListQuery) -> Statement:
-    p = Params()
-    return page_statement(p, payment_methods, COLUMNS, _filters(q, p), q)
-
-
-def count(q: PaymentMethodListQuery) -> Statement:
-    p = Params()
-    return count_statement(p, payment_methods, _filters(q, p))
+page, count = single_table_list(payment_methods, COLUMNS, _filters)
 
 
 def lock_codes() -> Statement:

@@ -11,7 +11,7 @@ from pypika import PostgreSQLQuery as Query
 from pypika import functions as fn
 from pypika.terms import Criterion
 
-from service.db.pages import count_statement, page_statement
+from service.db.pages import single_table_list
 from service.db.sql import (
     FixedStatement,
     Params,
@@ -68,14 +68,7 @@ def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
     return where
 
 
-def page(q: ProductListQuery) -> Statement:
-    p = Params()
-    return page_statement(p, products, COLUMNS, _filters(q, p), q)
-
-
-def count(q: ProductListQuery) -> Statement:
-    p = Params()
-    return count_statement(p, products, _filters(q, p))
+page, count = single_table_list(products, COLUMNS, _filters)
 
 
 def lock_codes() -> Statement:
