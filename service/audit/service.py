@@ -39,7 +39,7 @@ async def record(conn: asyncpg.Connection, actor: CurrentUser, action: str, reso
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
-    return AuditLogOut.model_validate(dict(row)).to_wire()
+    return AuditLogOut.from_row(row)
 
 
 class AuditService:

@@ -27,7 +27,7 @@ def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
-    return CustomerOut.model_validate(dict(row)).to_wire()
+    return CustomerOut.from_row(row)
 
 
 class CustomerService:

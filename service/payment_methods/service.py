@@ -27,7 +27,7 @@ _PRESALES_FK = "presales_payment_method_id_fkey"
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
-    return PaymentMethodOut.model_validate(dict(row)).to_wire()
+    return PaymentMethodOut.from_row(row)
 
 
 def first_free_code(taken: Iterable[str]) -> str:

@@ -33,7 +33,7 @@ def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
-    return ProductOut.model_validate(dict(row)).to_wire()
+    return ProductOut.from_row(row)
 
 
 def next_code(highest: str | None) -> str:

@@ -84,4 +84,4 @@ class StockService:
 
     async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
-        return [StockAdjustmentOut.model_validate(dict(row)).to_wire() for row in rows], total
+        return [StockAdjustmentOut.from_row(row) for row in rows], total

@@ -29,7 +29,7 @@ def to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
     """The user JSON: the complete effective permissions object, never the stored null, never the hash."""
     values = dict(row)
     values["permissions"] = effective_permissions(values["role"], values.get("permissions"))
-    return UserOut.model_validate(values).to_wire()
+    return UserOut.from_row(values)
 
 
 def _email_taken(exc: asyncpg.UniqueViolationError, code: str) -> errors.AppError:
