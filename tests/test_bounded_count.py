@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from service.db import pages
-from tests.factories import create_customer
+from tests.factories import create_customer, create_product
 
 
 @pytest.fixture
@@ -18,8 +18,8 @@ def bound(monkeypatch: pytest.MonkeyPatch) -> int:
     return 20
 
 
-async def pagination(client: httpx.AsyncClient, headers: dict, **params: object) -> dict:
-    response = await client.get("/api/customers", params=params, headers=headers)
+async def pagination(client: httpx.AsyncClient, headers: dict, path: str = "/api/customers", **params: object) -> dict:
+    response = await client.get(path, params=params, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()["pagination"]
 
@@ -46,3 +46,45 @@ async def test_totals_past_the_bound_are_estimates_and_say_so(client: httpx.Asyn
     assert last["total"] == 60 and last["totalExact"] is True and last["hasNext"] is False
     past_the_end = await pagination(client, admin_headers, page=50, limit=10)
     assert past_the_end["total"] == 60 and past_the_end["totalExact"] is False  # counted past the bound
+
+
+# The lists that join (pre-sales with their customer, stock history with its product, the audit log) count the
+# same way: 30 rows each, one more filtered by a criterion of the joined table or the table itself.
+JOINED_LISTS = {
+    "/api/presales": ("presales", {"customerName": "first"}),
+    "/api/stock-adjustments": ("stock_adjustments", {"productCode": "first"}),
+    "/api/audit-logs": ("audit_logs", {"resource": "first"}),
+}
+
+
+async def fill_joined_lists(db: asyncpg.Connection) -> None:
+    customer = await create_customer(db, name="First Customer")
+    other = await create_customer(db, name="Second Customer")
+    product = await create_product(db, code="FIRST")
+    await db.execute("INSERT INTO presales (customer_id, status, total) SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END,"
+                     " 'pending', 0 FROM generate_series(1, 30) AS n", customer["id"], other["id"])
+    other_product = await create_product(db, code="SECOND")
+    await db.execute("INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock,"
+                     " new_stock, reason, user_name) SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'add', 1, 0, 1,"
+                     " 'Recount', 'tester' FROM generate_series(1, 30) AS n", product["id"], other_product["id"])
+    await db.execute("DELETE FROM audit_logs")
+    await db.execute("INSERT INTO audit_logs (user_name, action, resource) SELECT 'tester', 'create',"
+                     " CASE WHEN n <= 5 THEN 'first' ELSE 'other' END FROM generate_series(1, 30) AS n")
+    await db.execute("ANALYZE presales, customers, stock_adjustments, products, audit_logs")
+
+
+@pytest.mark.parametrize("path", JOINED_LISTS)
+async def test_joined_lists_count_up_to_the_bound_too(client: httpx.AsyncClient, admin_headers: dict,
+                                                      db: asyncpg.Connection, bound: int, path: str) -> None:
+    await fill_joined_lists(db)
+    table, filtered = JOINED_LISTS[path]
+    rows = await db.fetchval(f"SELECT count(*) FROM {table}")
+    assert rows == 30
+
+    exact = await pagination(client, admin_headers, path, page=1, limit=10)  # 30 rows: past the bound of 20
+    assert exact["totalExact"] is False and exact["total"] >= 11 and exact["hasNext"] is True
+    assert await pagination(client, admin_headers, path, page=1, limit=2, **filtered) == {
+        "total": 5, "page": 1, "limit": 2, "totalPages": 3, "hasNext": True, "hasPrev": False, "totalExact": True}
+    last = await pagination(client, admin_headers, path, page=4, limit=8)  # rows 25-30: the page tells the total
+    assert last == {"total": 30, "page": 4, "limit": 8, "totalPages": 4, "hasNext": False, "hasPrev": True,
+                    "totalExact": True}

@@ -7,10 +7,10 @@ from typing import Any
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
-from pypika.terms import Criterion, Star
+from pypika.terms import Criterion
 
 from service.audit.schemas import AuditLogListQuery
+from service.db.pages import BoundedCount, count_statement
 from service.db.sql import Params, Statement, date_range
 
 audit_logs = Table("audit_logs")
@@ -50,11 +50,11 @@ def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:
 
 
 def page(q: AuditLogListQuery) -> Statement:
-    """One page, newest first, with the total count."""
+    """One page, newest first."""
     p = Params()
     query = (
         Query.from_(audit_logs)
-        .select(*COLUMNS, Count(Star()).over().as_("total_count"))
+        .select(*COLUMNS)
         .where(Criterion.all(_filters(q, p)))
         .orderby(audit_logs.created_at, order=Order.desc)
         .orderby(audit_logs.id, order=Order.desc)
@@ -64,9 +64,10 @@ def page(q: AuditLogListQuery) -> Statement:
     return p.statement(query)
 
 
-def count(q: AuditLogListQuery) -> Statement:
+def count(q: AuditLogListQuery) -> BoundedCount:
     p = Params()
-    return p.statement(Query.from_(audit_logs).select(Count(Star())).where(Criterion.all(_filters(q, p))))
+    where = _filters(q, p)
+    return count_statement(p, Query.from_(audit_logs).where(Criterion.all(where)), filtered=bool(where))
 
 
 def recent(limit: int) -> Statement:

@@ -1,10 +1,8 @@
 """One page of a list and its total.
 
-Single-table lists (customers, products, payment methods) read the page through the sort index with
-LIMIT/OFFSET and count separately, and only when the page itself cannot tell: a window count would make
-PostgreSQL read and sort every matching row before taking the top N (measured: the customers page was
-bound by it at 10,000 rows). Lists that join (pre-sales, stock history, audit log) still carry
-`COUNT(*) OVER() AS total_count` in their page query.
+Every list reads its page through the sort index with LIMIT/OFFSET and counts separately, and only when the
+page itself cannot tell: a window count (`COUNT(*) OVER()`) would make PostgreSQL read and sort every matching
+row before taking the top N (measured: the customers page was bound by it at 10,000 rows).
 
 The separate count is bounded, so its cost does not grow with the table: it stops after 10,000 rows of a
 whole table (small businesses see exact totals) or 1,000 matches of a search or filter (each row on the way is
@@ -24,6 +22,7 @@ import asyncpg
 from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
 from pypika.analytics import Count
+from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Star
 
 from service.db.sql import Params, Statement
@@ -74,10 +73,11 @@ def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[
     return p.statement(query)
 
 
-def count_statement(p: Params, table: Table, where: list[Criterion]) -> BoundedCount:
-    """The number of matching rows, exact up to a limit, else estimated."""
-    limit = FILTERED_COUNT_LIMIT if where else EXACT_COUNT_LIMIT
-    matching = Query.from_(table).select(1).where(Criterion.all(where))
+def count_statement(p: Params, matching: QueryBuilder, *, filtered: bool) -> BoundedCount:
+    """The number of rows a list's FROM, joins and WHERE (`matching`, nothing selected yet) select: exact up to
+    a limit (lower for a search or filter), else estimated."""
+    limit = FILTERED_COUNT_LIMIT if filtered else EXACT_COUNT_LIMIT
+    matching = matching.select(1)
     estimate = p.statement(matching)
     # PyPika cannot write EXPLAIN: a fixed prefix to the statement it rendered (its values stay parameters).
     estimate = ("EXPLAIN (FORMAT JSON) " + estimate[0], *estimate[1:])
@@ -98,21 +98,19 @@ def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q
 
     def count(q: Q) -> BoundedCount:
         p = Params()
-        return count_statement(p, table, filters(q, p))
+        where = filters(q, p)
+        return count_statement(p, Query.from_(table).where(Criterion.all(where)), filtered=bool(where))
 
     return page, count
 
 
-async def fetch_page(conn: asyncpg.Connection, page: Statement, count: Callable[[], Statement | BoundedCount],
+async def fetch_page(conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount],
                      q: PageRequest) -> tuple[list[asyncpg.Record], Total]:
+    """The page's rows and the list's total; `count` builds the count statements only when they are needed."""
     rows = await conn.fetch(*page)
-    if rows and "total_count" in rows[0].keys():
-        return rows, Total(rows[0]["total_count"])
     if 0 < len(rows) < q.limit or (not rows and q.page == 1):
         return rows, Total(q.offset + len(rows))  # the last page: the total is known without counting
     statements = count()
-    if not isinstance(statements, BoundedCount):
-        return rows, Total(await conn.fetchval(*statements))
     counted = await conn.fetchval(*statements.count)
     if counted <= statements.limit:
         return rows, Total(counted)

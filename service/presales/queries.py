@@ -13,12 +13,12 @@ from typing import Any
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
 from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.queries import QueryBuilder
-from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Star, Term, ValueWrapper
+from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Term, ValueWrapper
 from pypika.utils import builder
 
+from service.db.pages import BoundedCount, count_statement
 from service.db.sql import FixedStatement, Params, Statement, like_pattern
 from service.presales.schemas import PresaleListQuery
 
@@ -148,26 +148,22 @@ def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Cr
     return where
 
 
-def _matching(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> QueryBuilder:
-    return (
-        Query.from_(presales)
-        .join(customers).on(customers.id == presales.customer_id)
-        .where(Criterion.all(_filters(q, p, owner)))
-    )
+def _matching(where: list[Criterion]) -> QueryBuilder:
+    return Query.from_(presales).join(customers).on(customers.id == presales.customer_id).where(Criterion.all(where))
 
 
 def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
-    """One page of full pre-sales plus the total count, in one statement.
+    """One page of full pre-sales, in one statement.
 
-    The inner query picks the page (ids and a window count) so the json of customers and items is only
-    built for the rows returned, not for every matching row.
+    The inner query picks the page's ids so the json of customers and items is only built for the rows
+    returned, not for every matching row.
     """
     p = Params()
     order = Order.asc if q.sort_order == "asc" else Order.desc
     column = q.SORT_COLUMNS[q.sort_by]
     picked = (
-        _matching(q, p, owner)
-        .select(presales.id, Count(Star()).over().as_("total_count"))
+        _matching(_filters(q, p, owner))
+        .select(presales.id)
         .orderby(presales.field(column), order=order)
         .orderby(presales.id, order=order)
         .limit(p(q.limit))
@@ -176,17 +172,17 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
     query = (
         Query.from_(picked)
         .join(presales).on(presales.id == picked.id)
-        .select(presale_json().as_("presale"), picked.total_count)
+        .select(presale_json().as_("presale"))
         .orderby(presales.field(column), order=order)
         .orderby(presales.id, order=order)
     )
     return p.statement(query)
 
 
-def count(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
-    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
     p = Params()
-    return p.statement(_matching(q, p, owner).select(Count(Star())))
+    where = _filters(q, p, owner)
+    return count_statement(p, _matching(where), filtered=bool(where))
 
 
 def customer_exists(customer_id: uuid.UUID) -> Statement:

@@ -8,10 +8,10 @@ from typing import Any
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.analytics import Count
 from pypika.queries import QueryBuilder
-from pypika.terms import Criterion, Star
+from pypika.terms import Criterion
 
+from service.db.pages import BoundedCount, count_statement
 from service.db.sql import Params, Statement, date_range, like_pattern
 from service.stock.schemas import StockAdjustmentListQuery
 
@@ -80,20 +80,20 @@ def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:
     return where
 
 
-def _matching(q: StockAdjustmentListQuery, p: Params) -> QueryBuilder:
+def _matching(where: list[Criterion]) -> QueryBuilder:
     return (
         Query.from_(adjustments)
         .join(products).on(products.id == adjustments.product_id)
-        .where(Criterion.all(_filters(q, p)))
+        .where(Criterion.all(where))
     )
 
 
 def page(q: StockAdjustmentListQuery) -> Statement:
-    """One page, newest first, with the product's code and name and the total count: one statement."""
+    """One page, newest first, with the product's code and name."""
     p = Params()
     query = (
-        _matching(q, p)
-        .select(*HISTORY_COLUMNS, Count(Star()).over().as_("total_count"))
+        _matching(_filters(q, p))
+        .select(*HISTORY_COLUMNS)
         .orderby(adjustments.created_at, order=Order.desc)
         .orderby(adjustments.id, order=Order.desc)
         .limit(p(q.limit))
@@ -102,7 +102,7 @@ def page(q: StockAdjustmentListQuery) -> Statement:
     return p.statement(query)
 
 
-def count(q: StockAdjustmentListQuery) -> Statement:
-    """The total alone, for a page past the end (where the window count has no row to ride on)."""
+def count(q: StockAdjustmentListQuery) -> BoundedCount:
     p = Params()
-    return p.statement(_matching(q, p).select(Count(Star())))
+    where = _filters(q, p)
+    return count_statement(p, _matching(where), filtered=bool(where))
