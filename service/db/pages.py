@@ -73,10 +73,14 @@ def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[
     return p.statement(query)
 
 
+def count_limit(filtered: bool) -> int:
+    return FILTERED_COUNT_LIMIT if filtered else EXACT_COUNT_LIMIT
+
+
 def count_statement(p: Params, matching: QueryBuilder, *, filtered: bool) -> BoundedCount:
     """The number of rows a list's FROM, joins and WHERE (`matching`, nothing selected yet) select: exact up to
     a limit (lower for a search or filter), else estimated."""
-    limit = FILTERED_COUNT_LIMIT if filtered else EXACT_COUNT_LIMIT
+    limit = count_limit(filtered)
     matching = matching.select(1)
     estimate = p.statement(matching)
     # PyPika cannot write EXPLAIN: a fixed prefix to the statement it rendered (its values stay parameters).
@@ -88,18 +92,49 @@ def count_statement(p: Params, matching: QueryBuilder, *, filtered: bool) -> Bou
 Q = TypeVar("Q", bound=SortedPageRequest)
 
 
+SHAPES_KEPT = 512  # distinct statement texts a list keeps; its shapes are a few dozen (filters set x sort)
+
+
 def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]]
                       ) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
-    """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`."""
+    """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`.
 
-    def page(q: Q) -> Statement:
-        p = Params()
-        return page_statement(p, table, columns, filters(q, p), q)
+    The statements' text depends on the shape of the request, not its values: the SQL of its conditions (with
+    placeholders, values never appear in it) and its sort. PyPika writes each shape once; rendering the whole
+    statement on every request was a third of a customers page's CPU.
+    """
+    texts: dict[tuple[Any, ...], Any] = {}
 
-    def count(q: Q) -> BoundedCount:
+    def conditions(q: Q) -> tuple[Params, list[Criterion], tuple[Any, ...]]:
         p = Params()
         where = filters(q, p)
-        return count_statement(p, Query.from_(table).where(Criterion.all(where)), filtered=bool(where))
+        # Placeholders are numbered in the order values were given: their count is part of the shape.
+        shape = (Criterion.all(where).get_sql(quote_char='"', subquery=True) if where else "", len(p.values))
+        return p, where, shape
+
+    def text(key: tuple[Any, ...], render: Callable[[], Any]) -> Any:
+        if key not in texts:
+            if len(texts) >= SHAPES_KEPT:
+                texts.clear()
+            texts[key] = render()
+        return texts[key]
+
+    def page(q: Q) -> Statement:
+        p, where, shape = conditions(q)
+        values = (*p.values, q.limit, q.offset)  # page_statement adds limit and offset last
+        sql = text(("page", shape, q.sort_by, q.sort_order), lambda: page_statement(p, table, columns, where, q)[0])
+        return (sql, *values)
+
+    def count(q: Q) -> BoundedCount:
+        p, where, shape = conditions(q)
+        values, limit = tuple(p.values), count_limit(bool(where))
+
+        def render() -> tuple[str, str]:
+            counted = count_statement(p, Query.from_(table).where(Criterion.all(where)), filtered=bool(where))
+            return counted.count[0], counted.estimate[0]
+
+        count_sql, estimate_sql = text(("count", shape), render)  # the limit is a value, not part of the text
+        return BoundedCount((count_sql, *values, limit + 1), (estimate_sql, *values), limit)
 
     return page, count
 
