@@ -61,12 +61,14 @@ async def fill_joined_lists(db: asyncpg.Connection) -> None:
     customer = await create_customer(db, name="First Customer")
     other = await create_customer(db, name="Second Customer")
     product = await create_product(db, code="FIRST")
-    await db.execute("INSERT INTO presales (customer_id, status, total) SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END,"
-                     " 'pending', 0 FROM generate_series(1, 30) AS n", customer["id"], other["id"])
+    await db.execute("INSERT INTO presales (customer_id, status, total)"
+                     " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'pending', 0"
+                     " FROM generate_series(1, 30) AS n", customer["id"], other["id"])
     other_product = await create_product(db, code="SECOND")
     await db.execute("INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock,"
-                     " new_stock, reason, user_name) SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'add', 1, 0, 1,"
-                     " 'Recount', 'tester' FROM generate_series(1, 30) AS n", product["id"], other_product["id"])
+                     " new_stock, reason, user_name)"
+                     " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'add', 1, 0, 1, 'Recount', 'tester'"
+                     " FROM generate_series(1, 30) AS n", product["id"], other_product["id"])
     await db.execute("DELETE FROM audit_logs")
     await db.execute("INSERT INTO audit_logs (user_name, action, resource) SELECT 'tester', 'create',"
                      " CASE WHEN n <= 5 THEN 'first' ELSE 'other' END FROM generate_series(1, 30) AS n")

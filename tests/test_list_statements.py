@@ -4,57 +4,72 @@ whatever the order of requests, every statement must be what PyPika writes for t
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pypika import PostgreSQLQuery as Query
-from pypika.terms import Criterion
+from pypika import Table
+from pypika.queries import QueryBuilder
 
 from service.customers import queries as customer_queries
 from service.customers.schemas import CustomerListQuery
 from service.db.pages import count_statement, page_statement
-from service.db.sql import Params
+from service.db.sql import Params, StatementTexts
 from service.payment_methods import queries as method_queries
 from service.payment_methods.schemas import PaymentMethodListQuery
 from service.products import queries as product_queries
 from service.products.schemas import ProductListQuery
 
-LISTS: dict[str, tuple[Any, type, Callable[..., list[Criterion]], list[dict[str, str]]]] = {
-    "customers": (customer_queries, CustomerListQuery, customer_queries._filters, [
+LISTS: dict[str, tuple[Any, Table, type, list[dict[str, str]]]] = {
+    "customers": (customer_queries, customer_queries.customers, CustomerListQuery, [
         {}, {"search": "ana"}, {"search": "100%_off"}, {"name": "silva", "email": "x@y"}, {"cpf": "123"},
         {"sortBy": "createdAt", "sortOrder": "desc", "page": "4", "limit": "7"}, {"search": "b", "page": "2"},
     ]),
-    "products": (product_queries, ProductListQuery, product_queries._filters, [
+    "products": (product_queries, product_queries.products, ProductListQuery, [
         {}, {"search": "arroz"}, {"minStock": "1"}, {"maxStock": "9"}, {"minStock": "0", "maxStock": "0"},
         {"code": "A1", "saleType": "unit", "sortBy": "stock"}, {"name": "feijão", "sortOrder": "desc"},
     ]),
-    "payment methods": (method_queries, PaymentMethodListQuery, method_queries._filters, [
+    "payment methods": (method_queries, method_queries.payment_methods, PaymentMethodListQuery, [
         {}, {"isActive": "true"}, {"isActive": "false", "search": "pix"}, {"sortBy": "code", "limit": "3"},
     ]),
 }
 
 
-def rendered_alone(module: Any, q: Any, filters: Callable[..., list[Criterion]]) -> tuple[Any, ...]:
+def rendered_alone(module: Any, table: Table, q: Any) -> tuple[Any, ...]:
     """What PyPika writes for this request with nothing kept from earlier ones."""
     p = Params()
-    page = page_statement(p, _table(module), module.COLUMNS, filters(q, p), q)
+    page = page_statement(p, table, module.COLUMNS, module._filters(q, p), q)
     p = Params()
-    where = filters(q, p)
-    counted = count_statement(p, Query.from_(_table(module)).where(Criterion.all(where)), filtered=bool(where))
-    return page, counted
-
-
-def _table(module: Any) -> Any:
-    return {customer_queries: customer_queries.customers, product_queries: product_queries.products,
-            method_queries: method_queries.payment_methods}[module]
+    return page, count_statement(p, Query.from_(table), module._filters(q, p))
 
 
 @pytest.mark.parametrize("name", LISTS)
 def test_kept_statements_are_what_pypika_writes_for_each_request(name: str) -> None:
-    module, query_class, filters, requests = LISTS[name]
+    module, table, query_class, requests = LISTS[name]
     queries = [query_class.from_query(params) for params in requests]
     for q in itertools.chain(queries, reversed(queries), queries):  # every order: kept texts are reused
-        page, counted = rendered_alone(module, q, filters)
+        page, counted = rendered_alone(module, table, q)
         assert module.page(q) == page
         assert module.count(q) == counted
+
+
+def test_kept_texts_are_bounded_and_written_again_past_the_bound() -> None:
+    texts = StatementTexts(limit=2)
+    built: list[str] = []
+
+    def statement(name: str, value: int) -> tuple[object, ...]:
+        p = Params()
+        placeholder = p(value)
+
+        def build() -> QueryBuilder:
+            built.append(name)
+            return Query.from_(Table(name)).select("*").where(Table(name).id == placeholder)
+
+        return texts.statement(p, name, build)
+
+    assert statement("a", 1) == ('SELECT * FROM "a" WHERE "id"=$1', 1)
+    assert statement("a", 2) == ('SELECT * FROM "a" WHERE "id"=$1', 2) and built == ["a"]  # kept: not built again
+    statement("b", 3)
+    assert statement("c", 4) == ('SELECT * FROM "c" WHERE "id"=$1', 4)  # the third shape clears the two kept
+    assert len(texts.texts) == 1
+    assert statement("a", 5) == ('SELECT * FROM "a" WHERE "id"=$1', 5) and built == ["a", "b", "c", "a"]

@@ -66,8 +66,7 @@ def page(q: AuditLogListQuery) -> Statement:
 
 def count(q: AuditLogListQuery) -> BoundedCount:
     p = Params()
-    where = _filters(q, p)
-    return count_statement(p, Query.from_(audit_logs).where(Criterion.all(where)), filtered=bool(where))
+    return count_statement(p, Query.from_(audit_logs), _filters(q, p))
 
 
 def recent(limit: int) -> Statement:

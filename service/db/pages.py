@@ -25,7 +25,7 @@ from pypika.analytics import Count
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Star
 
-from service.db.sql import Params, Statement
+from service.db.sql import Params, Statement, StatementTexts
 
 EXACT_COUNT_LIMIT = 10_000  # a whole table (no filter): an index-only count, ~1 ms at the bound
 FILTERED_COUNT_LIMIT = 1_000  # a search or filter: every row on the way is pattern-matched, ~4 ms at the bound
@@ -57,84 +57,72 @@ class SortedPageRequest(PageRequest, Protocol):
     sort_order: str
 
 
+def shape(p: Params, where: list[Criterion]) -> tuple[str, int]:
+    """What a statement's text depends on in its conditions: their SQL (placeholders, never values) and how many
+    values were given (placeholders are numbered in that order). Single-table conditions: no namespaces needed."""
+    return (Criterion.all(where).get_sql(quote_char='"', subquery=True) if where else "", len(p.values))
+
+
+def _render(p: Params, build: Callable[[], QueryBuilder], texts: StatementTexts | None, key: Any) -> Statement:
+    return texts.statement(p, key, build) if texts is not None else p.statement(build())
+
+
 def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[Criterion],
-                   q: SortedPageRequest) -> Statement:
-    """One page of a single-table list, sorted by the query's whitelisted column (id breaks ties)."""
+                   q: SortedPageRequest, texts: StatementTexts | None = None) -> Statement:
+    """One page of a single-table list, sorted by the query's whitelisted column (id breaks ties); its text kept
+    in `texts` by shape when given."""
+    key = ("page", shape(p, where), q.sort_by, q.sort_order) if texts is not None else None
     order = Order.desc if q.sort_order == "desc" else Order.asc
-    query = (
+    limit, offset = p(q.limit), p(q.offset)
+    return _render(p, lambda: (
         Query.from_(table)
         .select(*columns)
         .where(Criterion.all(where))
         .orderby(table.field(q.SORT_COLUMNS[q.sort_by]), order=order)
         .orderby(table.id, order=order)
-        .limit(p(q.limit))
-        .offset(p(q.offset))
-    )
-    return p.statement(query)
+        .limit(limit)
+        .offset(offset)
+    ), texts, key)
 
 
-def count_limit(filtered: bool) -> int:
-    return FILTERED_COUNT_LIMIT if filtered else EXACT_COUNT_LIMIT
+def count_statement(p: Params, source: QueryBuilder, where: list[Criterion],
+                    texts: StatementTexts | None = None) -> BoundedCount:
+    """The number of rows a list's FROM and joins (`source`) give under `where`: exact up to a limit (lower for
+    a search or filter), else estimated. Texts kept in `texts` by shape when given."""
+    limit = FILTERED_COUNT_LIMIT if where else EXACT_COUNT_LIMIT
+    conditions = shape(p, where) if texts is not None else None
 
+    def matching() -> QueryBuilder:
+        return source.where(Criterion.all(where)).select(1)
 
-def count_statement(p: Params, matching: QueryBuilder, *, filtered: bool) -> BoundedCount:
-    """The number of rows a list's FROM, joins and WHERE (`matching`, nothing selected yet) select: exact up to
-    a limit (lower for a search or filter), else estimated."""
-    limit = count_limit(filtered)
-    matching = matching.select(1)
-    estimate = p.statement(matching)
+    estimate = _render(p, matching, texts, ("estimate", conditions))
     # PyPika cannot write EXPLAIN: a fixed prefix to the statement it rendered (its values stay parameters).
     estimate = ("EXPLAIN (FORMAT JSON) " + estimate[0], *estimate[1:])
-    bounded = Query.from_(matching.limit(p(limit + 1))).select(Count(Star()))
-    return BoundedCount(p.statement(bounded), estimate, limit)
+    bound = p(limit + 1)
+    counted = _render(p, lambda: Query.from_(matching().limit(bound)).select(Count(Star())), texts,
+                      ("count", conditions))
+    return BoundedCount(counted, estimate, limit)
 
 
 Q = TypeVar("Q", bound=SortedPageRequest)
-
-
-SHAPES_KEPT = 512  # distinct statement texts a list keeps; its shapes are a few dozen (filters set x sort)
 
 
 def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]]
                       ) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
     """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`.
 
-    The statements' text depends on the shape of the request, not its values: the SQL of its conditions (with
-    placeholders, values never appear in it) and its sort. PyPika writes each shape once; rendering the whole
-    statement on every request was a third of a customers page's CPU.
+    Their texts are kept by shape (`StatementTexts`): rendering the whole statement with PyPika on every request
+    was a third of a customers page's CPU.
     """
-    texts: dict[tuple[Any, ...], Any] = {}
-
-    def conditions(q: Q) -> tuple[Params, list[Criterion], tuple[Any, ...]]:
-        p = Params()
-        where = filters(q, p)
-        # Placeholders are numbered in the order values were given: their count is part of the shape.
-        shape = (Criterion.all(where).get_sql(quote_char='"', subquery=True) if where else "", len(p.values))
-        return p, where, shape
-
-    def text(key: tuple[Any, ...], render: Callable[[], Any]) -> Any:
-        if key not in texts:
-            if len(texts) >= SHAPES_KEPT:
-                texts.clear()
-            texts[key] = render()
-        return texts[key]
+    texts = StatementTexts()
 
     def page(q: Q) -> Statement:
-        p, where, shape = conditions(q)
-        values = (*p.values, q.limit, q.offset)  # page_statement adds limit and offset last
-        sql = text(("page", shape, q.sort_by, q.sort_order), lambda: page_statement(p, table, columns, where, q)[0])
-        return (sql, *values)
+        p = Params()
+        return page_statement(p, table, columns, filters(q, p), q, texts)
 
     def count(q: Q) -> BoundedCount:
-        p, where, shape = conditions(q)
-        values, limit = tuple(p.values), count_limit(bool(where))
-
-        def render() -> tuple[str, str]:
-            counted = count_statement(p, Query.from_(table).where(Criterion.all(where)), filtered=bool(where))
-            return counted.count[0], counted.estimate[0]
-
-        count_sql, estimate_sql = text(("count", shape), render)  # the limit is a value, not part of the text
-        return BoundedCount((count_sql, *values, limit + 1), (estimate_sql, *values), limit)
+        p = Params()
+        return count_statement(p, Query.from_(table), filters(q, p), texts)
 
     return page, count
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +43,26 @@ class FixedStatement:
 
     def __call__(self, **values: Any) -> Statement:
         return (self.sql, *(values[name] for name in self.names))
+
+
+class StatementTexts:
+    """SQL texts kept by a shape key, for statements whose text depends on which conditions a request sets and how
+    it sorts, never on the values (those are placeholders): PyPika renders each shape once. Bounded: a list has a
+    few dozen shapes; past `limit` the texts are dropped and written again."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self.texts: dict[Hashable, str] = {}
+
+    def statement(self, p: Params, key: Hashable, build: Callable[[], QueryBuilder]) -> Statement:
+        """Like `p.statement(build())`, with the text kept under `key`: `build` runs only for a new shape, so it
+        must not give `p` values (give them before, and use the placeholders inside)."""
+        sql = self.texts.get(key)
+        if sql is None:
+            if len(self.texts) >= self.limit:
+                self.texts.clear()
+            sql = self.texts[key] = build().get_sql()
+        return (sql, *p.values)
 
 
 class RenderedOnce(Term):

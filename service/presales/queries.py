@@ -169,8 +169,8 @@ def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Cr
     return where
 
 
-def _matching(where: list[Criterion]) -> QueryBuilder:
-    return Query.from_(presales).join(customers).on(customers.id == presales.customer_id).where(Criterion.all(where))
+def _with_customer() -> QueryBuilder:
+    return Query.from_(presales).join(customers).on(customers.id == presales.customer_id)
 
 
 def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
@@ -183,7 +183,7 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
     order = Order.asc if q.sort_order == "asc" else Order.desc
     column = q.SORT_COLUMNS[q.sort_by]
     picked = (
-        _matching(_filters(q, p, owner))
+        _with_customer().where(Criterion.all(_filters(q, p, owner)))
         .select(presales.id)
         .orderby(presales.field(column), order=order)
         .orderby(presales.id, order=order)
@@ -202,8 +202,7 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
 
 def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
     p = Params()
-    where = _filters(q, p, owner)
-    return count_statement(p, _matching(where), filtered=bool(where))
+    return count_statement(p, _with_customer(), _filters(q, p, owner))
 
 
 def customer_exists(customer_id: uuid.UUID) -> Statement:

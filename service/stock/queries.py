@@ -80,19 +80,15 @@ def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:
     return where
 
 
-def _matching(where: list[Criterion]) -> QueryBuilder:
-    return (
-        Query.from_(adjustments)
-        .join(products).on(products.id == adjustments.product_id)
-        .where(Criterion.all(where))
-    )
+def _with_product() -> QueryBuilder:
+    return Query.from_(adjustments).join(products).on(products.id == adjustments.product_id)
 
 
 def page(q: StockAdjustmentListQuery) -> Statement:
     """One page, newest first, with the product's code and name."""
     p = Params()
     query = (
-        _matching(_filters(q, p))
+        _with_product().where(Criterion.all(_filters(q, p)))
         .select(*HISTORY_COLUMNS)
         .orderby(adjustments.created_at, order=Order.desc)
         .orderby(adjustments.id, order=Order.desc)
@@ -104,5 +100,4 @@ def page(q: StockAdjustmentListQuery) -> Statement:
 
 def count(q: StockAdjustmentListQuery) -> BoundedCount:
     p = Params()
-    where = _filters(q, p)
-    return count_statement(p, _matching(where), filtered=bool(where))
+    return count_statement(p, _with_product(), _filters(q, p))
