@@ -10,7 +10,8 @@ from pypika import Parameter, Table
 from pypika import PostgreSQLQuery as Query
 from pypika.enums import Comparator
 from pypika.queries import QueryBuilder
-from pypika.terms import BasicCriterion, Criterion, Field, Function, Term
+from pypika.functions import Cast
+from pypika.terms import BasicCriterion, Criterion, Field, Function, Term, ValueWrapper
 from pypika.utils import format_alias_sql
 
 # (sql, *values): ready for `conn.fetch(*statement)`.
@@ -83,6 +84,22 @@ class RenderedOnce(Term):
             sql = self.rendered[key] = self.term.get_sql(with_namespace=with_namespace, quote_char=quote_char,
                                                          dialect=dialect)
         return format_alias_sql(sql, self.alias, quote_char=quote_char, **kwargs) if with_alias else sql
+
+
+# For json that PostgreSQL writes ready for the wire (json_build_object), in the formats the response models
+# write. Timestamps as service.http.schemas.UtcDatetime: stored in UTC without zone, milliseconds (truncated, as
+# Python's isoformat does), "Z".
+WIRE_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+
+
+def wire_timestamp(term: Term) -> Function:
+    return Function("to_char", term, ValueWrapper(WIRE_TIMESTAMP))
+
+
+def wire_decimal(term: Term) -> Term:
+    """A numeric(p, s) column as the contract's decimal string: its text has exactly s decimals ("19.90",
+    "2.000"), the format of the money, quantity and percentage strings of the response models."""
+    return Cast(term, "text")
 
 
 def like_pattern(term: str) -> str:

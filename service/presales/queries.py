@@ -19,7 +19,7 @@ from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Term
 from pypika.utils import builder
 
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import FixedStatement, Params, RenderedOnce, Statement, like_pattern
+from service.db.sql import FixedStatement, Params, RenderedOnce, Statement, like_pattern, wire_decimal, wire_timestamp
 from service.presales.schemas import PresaleListQuery
 
 presales = Table("presales").as_("ps")
@@ -55,21 +55,6 @@ class _SharedLockQuery(PostgreSQLQueryBuilder):
 
     def _for_update_sql(self, **kwargs: Any) -> str:
         return " FOR SHARE" if self._for_update else ""
-
-
-# Timestamps as service.http.schemas.UtcDatetime writes them: stored in UTC without zone, milliseconds (truncated,
-# as Python's isoformat does), "Z".
-WIRE_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
-
-
-def wire_timestamp(term: Term) -> Function:
-    return Function("to_char", term, ValueWrapper(WIRE_TIMESTAMP))
-
-
-def wire_decimal(term: Term) -> Term:
-    """A numeric(p, s) column as the contract's decimal string: its text has exactly s decimals ("19.90",
-    "2.000"), the format of presales.schemas.MoneyText / QuantityText / PercentageText."""
-    return fn.Cast(term, "text")
 
 
 def json_object(**fields: Term) -> Function:
