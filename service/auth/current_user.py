@@ -119,11 +119,7 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
 async def verified_caller(request: Request, state: State, conn: asyncpg.Connection, token: str) -> CurrentUser:
     """The request's user, from a valid token (401 otherwise) holding the route's permission (403 otherwise)."""
     tokens: TokenCache = state.tokens
-    user = tokens.get(token)
-    if user is None:
-        generation = tokens.generation
-        user = await authenticate(conn, state.settings.jwt_secret, token)
-        tokens.put(token, user, generation)
+    user = tokens.get(token) or await tokens.verify(token, lambda: authenticate(conn, state.settings.jwt_secret, token))
     opt = request.route_handler.opt
     try:
         if roles := opt.get("roles"):

@@ -14,12 +14,20 @@ never sees its own logout or password change ignored; other processes hear of it
 A verification that started before a change and ended after it must not be kept (it may have read the old
 row): each change increments `generation`, and `put` keeps only results of verifications that started at the
 current generation.
+
+When a kept token's time runs out, every request then in flight with it would miss at once (a client with 16
+connections: 16 verifications in the same millisecond, in every worker). Under load that burst stalled the
+workers for 10-30 ms every AUTH_CACHE_SECONDS, the whole p99 of a simple read (bench/README.md). So one
+verification of a token runs at a time: requests that miss while it is in flight wait for its result, and take
+it only on the terms `put` would keep it (it succeeded, nothing changed since it started).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -41,6 +49,8 @@ class TokenCache:
         self.generation = 0
         self.trusted = False  # the listener is connected and the triggers exist
         self._entries: dict[str, tuple[CurrentUser, float]] = {}
+        # Verifications in flight: token -> (its outcome, None if it failed; the generation it started at).
+        self._in_flight: dict[str, tuple[asyncio.Future[CurrentUser | None], int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,6 +72,29 @@ class TokenCache:
         if len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # the oldest (dicts keep insertion order)
         self._entries[token] = (user, time.monotonic() + self.seconds)
+
+    async def verify(self, token: str, authenticate: Callable[[], Awaitable[CurrentUser]]) -> CurrentUser:
+        """The user of a token `get` did not answer for: the outcome of a verification of the same token already
+        in flight, if it succeeds and nothing changes meanwhile, else `authenticate()` (kept by `put`)."""
+        if not self.trusted:  # nothing announces changes: every request verifies on its own
+            return await authenticate()
+        in_flight = self._in_flight.get(token)
+        if in_flight is not None and in_flight[1] == self.generation:
+            user = await asyncio.shield(in_flight[0])
+            if user is not None and in_flight[1] == self.generation:
+                return user
+        generation = self.generation
+        entry = (asyncio.get_running_loop().create_future(), generation)
+        self._in_flight[token] = entry
+        user = None
+        try:
+            user = await authenticate()
+        finally:
+            entry[0].set_result(user)  # None when it failed or was cancelled: each waiter verifies on its own
+            if self._in_flight.get(token) is entry:
+                del self._in_flight[token]
+        self.put(token, user, generation)
+        return user
 
     def forget(self, user_id: str) -> None:
         """Drop the tokens of one user (a user id as text), or of everyone (`*`)."""

@@ -22,6 +22,7 @@ from service.auth.current_user import CurrentUser
 from service.auth.token_cache import TokenCache
 from service.auth.tokens import Claims, issue_token
 from service.config import Settings
+from service.errors import Unauthorized
 from tests.factories import bearer, create_user
 from tests.support import LiveServer, wait_until
 
@@ -92,6 +93,88 @@ def test_is_bounded_and_drops_the_oldest_first() -> None:
     for n in range(5):
         cache.put(f"t{n}", cached_user(uuid.uuid4()), cache.generation)
     assert len(cache) == 3 and cache.get("t0") is None and cache.get("t1") is None and cache.get("t4") is not None
+
+
+class Verifications:
+    """Stands in for `authenticate` (what the cache is given, not the database): counts its calls, each of which
+    waits until the test lets it finish with `outcome` (a user, or an exception to raise)."""
+
+    def __init__(self, outcome: CurrentUser | Exception) -> None:
+        self.outcome = outcome
+        self.calls = 0
+        self.release = asyncio.Event()
+
+    async def __call__(self) -> CurrentUser:
+        self.calls += 1
+        await self.release.wait()
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def started(tasks: list[asyncio.Task[CurrentUser]]) -> None:
+    await asyncio.sleep(0)  # each task runs up to its first wait
+    assert not any(task.done() for task in tasks)
+
+
+async def test_requests_that_miss_together_share_one_verification() -> None:
+    cache = trusted_cache()
+    user = cached_user(uuid.uuid4())
+    verify = Verifications(user)
+    requests = [asyncio.create_task(cache.verify("token", verify)) for _ in range(16)]
+    other = Verifications(cached_user(uuid.uuid4()))
+    other_token = asyncio.create_task(cache.verify("other token", other))
+    await started([*requests, other_token])
+    verify.release.set()
+    assert [await request for request in requests] == [user] * 16
+    assert verify.calls == 1 and cache.get("token") is user
+    assert other.calls == 1 and not other_token.done()  # another token waits for nobody else
+    other.release.set()
+    await other_token
+
+
+async def test_a_change_during_the_verification_sends_waiters_to_verify_on_their_own() -> None:
+    cache = trusted_cache()
+    verify = Verifications(cached_user(uuid.uuid4()))
+    first = asyncio.create_task(cache.verify("token", verify))
+    waiter = asyncio.create_task(cache.verify("token", verify))
+    await started([first, waiter])
+    cache.forget("*")  # e.g. the user's password changed while the row was being read
+    late = asyncio.create_task(cache.verify("token", verify))  # arrives after the change
+    await started([late])
+    verify.release.set()
+    await asyncio.gather(first, waiter, late)
+    assert verify.calls == 3  # the waiter did not take a result read before the change; nor did the latecomer
+    assert cache.get("token") is not None  # the two verifications that started after it were kept
+
+
+async def test_a_failed_or_cancelled_verification_is_not_shared() -> None:
+    cache = trusted_cache()
+    refused = Verifications(Unauthorized("Invalid or expired token", code="INVALID_TOKEN"))
+    requests = [asyncio.create_task(cache.verify("token", refused)) for _ in range(3)]
+    await started(requests)
+    refused.release.set()
+    results = await asyncio.gather(*requests, return_exceptions=True)
+    assert all(isinstance(result, Unauthorized) for result in results)
+    assert refused.calls == 3 and cache.get("token") is None  # each waiter verified (and failed) on its own
+
+    user = cached_user(uuid.uuid4())
+    verify = Verifications(user)
+    first = asyncio.create_task(cache.verify("token", verify))
+    waiter = asyncio.create_task(cache.verify("token", verify))
+    await started([first, waiter])
+    first.cancel()  # the client went away
+    await asyncio.sleep(0)
+    verify.release.set()
+    assert await waiter is user and verify.calls == 2
+
+
+async def test_verifies_every_request_while_untrusted() -> None:
+    cache = TokenCache(60)
+    verify = Verifications(cached_user(uuid.uuid4()))
+    verify.release.set()
+    await asyncio.gather(*(cache.verify("token", verify) for _ in range(3)))
+    assert verify.calls == 3 and cache.get("token") is None
 
 
 async def test_trusts_only_a_database_that_announces_changes(db: asyncpg.Connection) -> None:
