@@ -11,7 +11,7 @@ from pypika.terms import Criterion
 
 from service.audit.schemas import AuditLogListQuery
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import Params, Statement, date_range
+from service.db.sql import FixedStatement, Params, Statement, date_range
 
 audit_logs = Table("audit_logs")
 
@@ -23,16 +23,17 @@ INSERT_COLUMNS = ("user_id", "user_name", "action", "resource", "resource_id", "
                   "user_agent")
 
 
+_INSERT = FixedStatement(lambda p: (
+    Query.into(audit_logs)
+    .columns(*INSERT_COLUMNS, "created_at")
+    .insert(*(p(column) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
+    .returning(audit_logs.id)
+))
+
+
 def insert(values: dict[str, Any]) -> Statement:
     """One audit row. created_at is clock_timestamp(): rows of one transaction keep the order they were written."""
-    p = Params()
-    query = (
-        Query.into(audit_logs)
-        .columns(*INSERT_COLUMNS, "created_at")
-        .insert(*(p(values[column]) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
-        .returning(audit_logs.id)
-    )
-    return p.statement(query)
+    return _INSERT(**values)
 
 
 def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:

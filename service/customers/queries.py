@@ -16,11 +16,9 @@ from service.db.pages import single_table_list
 from service.db.sql import (
     FixedStatement,
     Params,
+    RowWrites,
     Statement,
-    delete_returning_id,
-    insert_returning,
     like_pattern,
-    update_returning,
 )
 
 customers = Table("customers")
@@ -28,6 +26,7 @@ presales = Table("presales")
 
 COLUMNS = (customers.id, customers.name, customers.email, customers.phone, customers.cpf, customers.address,
            customers.created_at, customers.updated_at)
+WRITES = RowWrites(customers, COLUMNS)
 
 
 _GET = FixedStatement(lambda p: Query.from_(customers).select(*COLUMNS).where(customers.id == p("id")))
@@ -59,12 +58,12 @@ page, count = single_table_list(customers, COLUMNS, _filters)
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    return insert_returning(customers, values, COLUMNS)
+    return WRITES.insert(values)
 
 
 def update(customer_id: uuid.UUID, values: dict[str, Any]) -> Statement:
-    return update_returning(customers, customer_id, values, COLUMNS)
+    return WRITES.update(customer_id, values)
 
 
 def delete(customer_id: uuid.UUID) -> Statement:
-    return delete_returning_id(customers, customer_id)
+    return WRITES.delete(customer_id)

@@ -121,27 +121,47 @@ def date_range(column: Field, start: date | datetime | None, end: date | datetim
     return criteria
 
 
-def insert_returning(table: Table, values: dict[str, Any], returning: Sequence[Any]) -> Statement:
-    """INSERT of one row from {column: value} (column names come from our models, never from input)."""
-    p = Params()
-    query = Query.into(table).columns(*values).insert(*(p(v) for v in values.values())).returning(*returning)
-    return p.statement(query)
+class RowWrites:
+    """INSERT, UPDATE and DELETE of one row of `table` (by id), each returning `returning`. Column names come
+    from our models, never from input. The text of each set of columns is rendered once (StatementTexts):
+    PyPika took ~150 µs to write one of these statements, a sixth of a create's CPU."""
 
+    def __init__(self, table: Table, returning: Sequence[Any]) -> None:
+        self.table = table
+        self.returning = tuple(returning)
+        self.texts = StatementTexts()
 
-def update_returning(table: Table, row_id: Any, values: dict[str, Any], returning: Sequence[Any],
-                     *, also: Callable[[Params], list[Criterion]] | None = None) -> Statement:
-    """UPDATE of the sent columns of one row by id; `also` adds conditions to its WHERE."""
-    p = Params()
-    query = Query.update(table)
-    for column, value in values.items():
-        query = query.set(table.field(column), p(value))
-    where = [table.id == p(row_id), *(also(p) if also else [])]
-    return p.statement(query.where(Criterion.all(where)).returning(*returning))
+    def insert(self, values: dict[str, Any]) -> Statement:
+        p = Params()
+        placeholders = [p(value) for value in values.values()]
+        return self.texts.statement(p, ("insert", *values), lambda: (
+            Query.into(self.table).columns(*values).insert(*placeholders).returning(*self.returning)))
 
+    def update(self, row_id: Any, values: dict[str, Any], *,
+               also: Callable[[Params], list[Criterion]] | None = None) -> Statement:
+        """The sent columns; `also` adds conditions to the WHERE (such a statement is rendered every time: its
+        text depends on the values it is given)."""
+        p = Params()
+        sets = [(self.table.field(column), p(value)) for column, value in values.items()]
+        where = [self.table.id == p(row_id)]
 
-def delete_returning_id(table: Table, row_id: Any) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(table).delete().where(table.id == p(row_id)).returning(table.id))
+        def build() -> QueryBuilder:
+            query = Query.update(self.table)
+            for field, placeholder in sets:
+                query = query.set(field, placeholder)
+            return query.where(Criterion.all(where)).returning(*self.returning)
+
+        if also is not None:
+            where += also(p)
+            return p.statement(build())
+        return self.texts.statement(p, ("update", *values), build)
+
+    def delete(self, row_id: Any) -> Statement:
+        """Returns the id of the row it deleted (none: there was no such row)."""
+        p = Params()
+        where = self.table.id == p(row_id)
+        return self.texts.statement(p, "delete", lambda: (
+            Query.from_(self.table).delete().where(where).returning(self.table.id)))
 
 
 class _PgMatching(Comparator):

@@ -13,13 +13,11 @@ from pypika.terms import Criterion
 from service.db.pages import single_table_list
 from service.db.sql import (
     Params,
+    RowWrites,
     Statement,
     advisory_xact_lock,
-    delete_returning_id,
-    insert_returning,
     like_pattern,
     matches,
-    update_returning,
 )
 from service.payment_methods.schemas import PaymentMethodListQuery
 
@@ -27,6 +25,7 @@ payment_methods = Table("payment_methods")
 
 COLUMNS = (payment_methods.id, payment_methods.code, payment_methods.description, payment_methods.is_active,
            payment_methods.created_by, payment_methods.created_at, payment_methods.updated_at)
+WRITES = RowWrites(payment_methods, COLUMNS)
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PM codes (any 64-bit value that no
 # other feature uses; this is the ASCII of "PAYMCODE", products use "PRODCODE").
@@ -69,13 +68,13 @@ def generated_codes() -> Statement:
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    return insert_returning(payment_methods, values, COLUMNS)
+    return WRITES.insert(values)
 
 
 def update(payment_method_id: uuid.UUID, values: dict[str, Any]) -> Statement:
     """Sent fields only; updated_at is kept by the table's trigger."""
-    return update_returning(payment_methods, payment_method_id, values, COLUMNS)
+    return WRITES.update(payment_method_id, values)
 
 
 def delete(payment_method_id: uuid.UUID) -> Statement:
-    return delete_returning_id(payment_methods, payment_method_id)
+    return WRITES.delete(payment_method_id)

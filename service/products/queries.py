@@ -15,13 +15,11 @@ from service.db.pages import single_table_list
 from service.db.sql import (
     FixedStatement,
     Params,
+    RowWrites,
     Statement,
     advisory_xact_lock,
-    delete_returning_id,
-    insert_returning,
     like_pattern,
     matches,
-    update_returning,
 )
 from service.products.schemas import ProductListQuery
 
@@ -30,6 +28,7 @@ products = Table("products")
 COLUMNS = (products.id, products.code, products.name, products.unit, products.description, products.stock,
            products.purchase_price, products.sale_price, products.sale_type, products.created_at,
            products.updated_at)
+WRITES = RowWrites(products, COLUMNS)
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PROD codes (any 64-bit value that no
 # other feature uses; this is the ASCII of "PRODCODE").
@@ -89,7 +88,7 @@ def highest_generated_code() -> Statement:
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    return insert_returning(products, values, COLUMNS)
+    return WRITES.insert(values)
 
 
 def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Decimal | None = None,
@@ -104,8 +103,8 @@ def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Deci
             where.append(products.sale_price >= p(purchase_at_most))
         return where
 
-    return update_returning(products, product_id, values, COLUMNS, also=guards)
+    return WRITES.update(product_id, values, also=guards)
 
 
 def delete(product_id: uuid.UUID) -> Statement:
-    return delete_returning_id(products, product_id)
+    return WRITES.delete(product_id)
