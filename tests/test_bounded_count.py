@@ -3,11 +3,16 @@ flagged `totalExact: false`, so a list page costs the same at 10,000 and at 1,00
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 import httpx
 import pytest
 
+from service.customers.queries import count as customers_count
+from service.customers.schemas import CustomerListQuery
 from service.db import pages
+from service.seed import customer_rows, insert_rows
 from tests.factories import create_customer, create_product
 
 
@@ -90,3 +95,32 @@ async def test_joined_lists_count_up_to_the_bound_too(client: httpx.AsyncClient,
     last = await pagination(client, admin_headers, path, page=4, limit=8)  # rows 25-30: the page tells the total
     assert last == {"total": 30, "page": 4, "limit": 8, "totalPages": 4, "hasNext": False, "hasPrev": True,
                     "totalExact": True}
+
+
+async def sequential_scans(db: asyncpg.Connection, table: str) -> int:
+    await db.execute("SELECT pg_stat_force_next_flush()")  # this session's counters, flushed once it is idle
+    return await db.fetchval("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1", table)
+
+
+async def test_a_search_count_is_planned_for_its_pattern(db: asyncpg.Connection) -> None:
+    """A prepared statement soon runs on a generic plan, made without its values: for a search's count, a
+    sequential scan matching every row (6x the trigram index's cost at 10,000 customers). `count_rows` plans a
+    filtered count for its values, however often the same statement has run."""
+    await insert_rows(db, "customers", customer_rows(10_000), 10_000, "customers")
+    await db.execute("VACUUM ANALYZE customers")  # as autovacuum would have
+    statements = customers_count(CustomerListQuery.from_query({"search": "silva"}))
+    expected = await db.fetchval(*statements.count)
+
+    async def scans(count: Callable[[], Awaitable[int]]) -> int:
+        before = await sequential_scans(db, "customers")
+        for _ in range(10):
+            assert await count() == expected
+        return await sequential_scans(db, "customers") - before
+
+    assert await scans(lambda: db.fetchval(*statements.count)) > 0  # the generic plan this guards against
+    assert await scans(lambda: pages.count_rows(db, statements)) == 0
+    assert not db.is_in_transaction()
+    async with db.transaction():  # inside a caller's transaction the setting lasts until its end
+        assert await pages.count_rows(db, statements) == expected
+        assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "force_custom_plan"
+    assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"

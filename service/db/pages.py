@@ -41,6 +41,7 @@ class BoundedCount(NamedTuple):
     count: Statement  # the matching rows, counted up to limit + 1
     estimate: Statement  # EXPLAIN of the same conditions: the planner's row estimate
     limit: int
+    filtered: bool  # under conditions: planned for its values (see `count_rows`)
 
 
 class PageRequest(Protocol):
@@ -101,7 +102,28 @@ def count_statement(p: Params, source: QueryBuilder, where: list[Criterion],
     bound = p(limit + 1)
     counted = _render(p, lambda: Query.from_(matching().limit(bound)).select(Count(Star())), texts,
                       ("count", conditions))
-    return BoundedCount(counted, estimate, limit)
+    return BoundedCount(counted, estimate, limit, filtered=bool(where))
+
+
+# After five executions of a prepared statement PostgreSQL may keep a generic plan, made without its values. For a
+# search's count that plan was a sequential scan matching every row, as it cannot tell how selective a pattern
+# is: 3.0 ms for 'silva' at 10,000 customers, against 0.5 ms with the trigram indexes that a plan for the pattern
+# uses. A session setting (not a statement PyPika writes), scoped to a transaction of the count's own.
+PLAN_FOR_VALUES = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
+async def count_rows(conn: asyncpg.Connection, statements: BoundedCount) -> int:
+    """The bounded count; under conditions, with a plan made for their values (two more round trips, against
+    milliseconds of PostgreSQL's CPU for a search)."""
+    if not statements.filtered:
+        return await conn.fetchval(*statements.count)
+    own = not conn.is_in_transaction()  # else the setting ends with the caller's transaction
+    await conn.execute(f"BEGIN; {PLAN_FOR_VALUES}" if own else PLAN_FOR_VALUES)
+    try:
+        return await conn.fetchval(*statements.count)
+    finally:
+        if own:
+            await conn.execute("ROLLBACK")  # it only read
 
 
 Q = TypeVar("Q", bound=SortedPageRequest)
@@ -134,7 +156,7 @@ async def fetch_page(conn: asyncpg.Connection, page: Statement, count: Callable[
     if 0 < len(rows) < q.limit or (not rows and q.page == 1):
         return rows, Total(q.offset + len(rows))  # the last page: the total is known without counting
     statements = count()
-    counted = await conn.fetchval(*statements.count)
+    counted = await count_rows(conn, statements)
     if counted <= statements.limit:
         return rows, Total(counted)
     plan = json.loads(await conn.fetchval(*statements.estimate))
