@@ -29,7 +29,8 @@ async def _no_session_state_reset(conn: asyncpg.Connection) -> None:
     """Replace asyncpg's reset query on release (one round trip per request).
 
     asyncpg still rolls back an open transaction before calling this. The service never changes session
-    state (no SET, LISTEN, session advisory locks, temp tables), so there is nothing else to reset.
+    state (no SET outside a transaction's SET LOCAL, no LISTEN, session advisory locks or temp tables), so
+    there is nothing else to reset.
     """
 
 
