@@ -120,6 +120,7 @@ async def test_a_search_count_is_planned_for_its_pattern(db: asyncpg.Connection)
     assert await scans(lambda: db.fetchval(*statements.count)) > 0  # the generic plan this guards against
     assert await scans(lambda: pages.count_rows(db, statements)) == 0
     assert not db.is_in_transaction()
+    assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"  # nothing left on the session
     async with db.transaction():  # inside a caller's transaction the setting lasts until its end
         assert await pages.count_rows(db, statements) == expected
         assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "force_custom_plan"
