@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pypika import PostgreSQLQuery as Query
+from pypika import functions as fn
 from pypika.terms import Criterion
 
 from service.customers import queries as customer_queries
@@ -87,3 +88,14 @@ def test_multi_row_inserts_are_what_pypika_writes_for_their_number_of_rows() -> 
         for row in batch:
             query = query.insert(*(p(row[column]) for column in presale_queries.ITEM_COLUMNS))
         assert presale_queries.insert_items(batch) == p.statement(query)
+
+    # With a column PostgreSQL computes for each row (a conversion's stock history: created_at).
+    columns = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
+               "user_name", "user_agent", "presale_id")
+    for n in (2, 1, 2):
+        history = [{column: uuid.uuid4() for column in columns} for _ in range(n)]
+        p = Params()
+        query = Query.into(presale_queries.adjustments).columns(*columns, "created_at")
+        for row in history:
+            query = query.insert(*(p(row[column]) for column in columns), fn.Function("clock_timestamp"))
+        assert presale_queries.insert_adjustments(history) == p.statement(query)

@@ -164,6 +164,29 @@ class RowWrites:
             Query.from_(self.table).delete().where(where).returning(self.table.id)))
 
 
+class RowsInsert:
+    """A multi-row INSERT of `columns` from dicts, plus `computed` columns whose value PostgreSQL gives each row
+    (such as clock_timestamp()); its text is kept per number of rows."""
+
+    def __init__(self, table: Table, columns: Sequence[str], computed: dict[str, Term] | None = None) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.computed = dict(computed or {})
+        self.texts = StatementTexts()
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> Statement:
+        p = Params()
+        placeholders = [[p(row[column]) for column in self.columns] for row in rows]
+
+        def build() -> QueryBuilder:
+            query = Query.into(self.table).columns(*self.columns, *self.computed)
+            for row in placeholders:
+                query = query.insert(*row, *self.computed.values())
+            return query
+
+        return self.texts.statement(p, len(rows), build)
+
+
 class _PgMatching(Comparator):
     regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
 

@@ -23,9 +23,9 @@ from service.db.sql import (
     FixedStatement,
     Params,
     RenderedOnce,
+    RowsInsert,
     RowWrites,
     Statement,
-    StatementTexts,
     like_pattern,
     wire_decimal,
     wire_timestamp,
@@ -296,22 +296,12 @@ ITEM_COLUMNS = ("id", "presale_id", "product_id", "quantity", "unit_price", "tot
                 "discount_type", "discount_percentage")
 
 
-# Multi-row INSERTs, kept by their number of rows.
-_INSERT_TEXTS = StatementTexts()
+_INSERT_ITEMS = RowsInsert(items_table, ITEM_COLUMNS)
 
 
 def insert_items(rows: list[dict[str, Any]]) -> Statement:
     """All items of a pre-sale in one multi-row INSERT."""
-    p = Params()
-    placeholders = [[p(row[column]) for column in ITEM_COLUMNS] for row in rows]
-
-    def build() -> QueryBuilder:
-        query = Query.into(items_table).columns(*ITEM_COLUMNS)
-        for row in placeholders:
-            query = query.insert(*row)
-        return query
-
-    return _INSERT_TEXTS.statement(p, ("items", len(rows)), build)
+    return _INSERT_ITEMS(rows)
 
 
 _DELETE_ITEMS = FixedStatement(lambda p: (
@@ -341,22 +331,19 @@ def decrement_stock() -> str:
     return query.get_sql()
 
 
+_INSERT_ADJUSTMENTS = RowsInsert(
+    adjustments,
+    ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id", "user_name",
+     "user_agent", "presale_id"),
+    computed={"created_at": fn.Function("clock_timestamp")},
+)
+
+
 def insert_adjustments(rows: list[dict[str, Any]]) -> Statement:
     """The conversion's history rows. created_at is clock_timestamp() (taken under the product locks), like a
     manual adjustment's, not now() (the transaction start): a product's rows sort in the order its stock changed
     even when a conversion began before, but locked after, another change of the product."""
-    p = Params()
-    columns = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
-               "user_name", "user_agent", "presale_id")
-    placeholders = [[p(row[column]) for column in columns] for row in rows]
-
-    def build() -> QueryBuilder:
-        query = Query.into(adjustments).columns(*columns, "created_at")
-        for row in placeholders:
-            query = query.insert(*row, fn.Function("clock_timestamp"))
-        return query
-
-    return _INSERT_TEXTS.statement(p, ("adjustments", len(rows)), build)
+    return _INSERT_ADJUSTMENTS(rows)
 
 
 def delete_presale(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
