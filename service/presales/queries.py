@@ -314,11 +314,7 @@ def delete_items(presale_id: uuid.UUID) -> Statement:
 
 
 def update_presale(presale_id: uuid.UUID, values: dict[str, Any]) -> Statement:
-    p = Params()
-    query = Query.update(presales_table)
-    for column, value in values.items():
-        query = query.set(presales_table.field(column), p(value))
-    return p.statement(query.where(presales_table.id == p(presale_id)))
+    return PRESALE_WRITES.update(presale_id, values)
 
 
 def decrement_stock() -> str:

@@ -12,7 +12,7 @@ from pypika.queries import QueryBuilder
 from pypika.terms import Criterion
 
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import Params, Statement, date_range, like_pattern
+from service.db.sql import FixedStatement, Params, Statement, date_range, like_pattern
 from service.stock.schemas import StockAdjustmentListQuery
 
 # Bare tables for the write path.
@@ -34,36 +34,42 @@ INSERT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock",
                   "user_name", "ip_address", "user_agent")
 
 
+# A manual adjustment's statements have one shape each: rendered once (FixedStatement), like the pre-sale's.
+_LOCK_PRODUCT = FixedStatement(lambda p: (
+    Query.from_(products_table)
+    .select(products_table.id, products_table.code, products_table.name, products_table.stock)
+    .where(products_table.id == p("id"))
+    .for_update()
+))
+
+
 def lock_product(product_id: uuid.UUID) -> Statement:
     """The product row, locked until the transaction ends: concurrent adjustments of one product queue here
     and each computes its new stock from the value the previous one committed."""
-    p = Params()
-    query = (
-        Query.from_(products_table)
-        .select(products_table.id, products_table.code, products_table.name, products_table.stock)
-        .where(products_table.id == p(product_id))
-        .for_update()
-    )
-    return p.statement(query)
+    return _LOCK_PRODUCT(id=product_id)
+
+
+_SET_STOCK = FixedStatement(lambda p: (
+    Query.update(products_table).set(products_table.stock, p("stock")).where(products_table.id == p("id"))
+))
 
 
 def set_stock(product_id: uuid.UUID, stock: int) -> Statement:
-    p = Params()
-    query = Query.update(products_table).set(products_table.stock, p(stock)).where(products_table.id == p(product_id))
-    return p.statement(query)
+    return _SET_STOCK(id=product_id, stock=stock)
+
+
+_INSERT_ADJUSTMENT = FixedStatement(lambda p: (
+    Query.into(adjustments_table)
+    .columns(*INSERT_COLUMNS, "created_at")
+    .insert(*(p(column) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
+    .returning(adjustments_table.id, adjustments_table.created_at)
+))
 
 
 def insert_adjustment(values: dict[str, Any]) -> Statement:
     """One history row. created_at is the moment of the insert (clock_timestamp(), taken under the product
     lock), not the transaction start (now()): a product's rows then sort in the order their stock changed."""
-    p = Params()
-    query = (
-        Query.into(adjustments_table)
-        .columns(*INSERT_COLUMNS, "created_at")
-        .insert(*(p(values[column]) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
-        .returning(adjustments_table.id, adjustments_table.created_at)
-    )
-    return p.statement(query)
+    return _INSERT_ADJUSTMENT(**values)
 
 
 def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:
