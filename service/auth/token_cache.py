@@ -80,17 +80,18 @@ class TokenCache:
             return await authenticate()
         in_flight = self._in_flight.get(token)
         if in_flight is not None and in_flight[1] == self.generation:
-            user = await asyncio.shield(in_flight[0])
-            if user is not None and in_flight[1] == self.generation:
-                return user
+            shared = await asyncio.shield(in_flight[0])
+            if shared is not None and in_flight[1] == self.generation:
+                return shared
         generation = self.generation
-        entry = (asyncio.get_running_loop().create_future(), generation)
+        outcome: asyncio.Future[CurrentUser | None] = asyncio.get_running_loop().create_future()
+        entry = (outcome, generation)
         self._in_flight[token] = entry
-        user = None
+        user: CurrentUser | None = None
         try:
             user = await authenticate()
         finally:
-            entry[0].set_result(user)  # None when it failed or was cancelled: each waiter verifies on its own
+            outcome.set_result(user)  # None when it failed or was cancelled: each waiter verifies on its own
             if self._in_flight.get(token) is entry:
                 del self._in_flight[token]
         self.put(token, user, generation)
