@@ -125,3 +125,18 @@ async def test_a_search_count_is_planned_for_its_pattern(db: asyncpg.Connection)
         assert await pages.count_rows(db, statements) == expected
         assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "force_custom_plan"
     assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+
+
+async def test_a_failed_filtered_count_leaves_the_connection_as_it_found_it(db: asyncpg.Connection) -> None:
+    """A count that fails (here: cancelled by statement_timeout) ends its own transaction and its setting, so the
+    pooled connection serves the next request normally."""
+    slow = pages.BoundedCount(("SELECT count(*) FROM pg_sleep($1::float8)", 1.0), ("EXPLAIN SELECT 1",), 10,
+                              filtered=True)
+    await db.execute("SET statement_timeout = 50")
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await pages.count_rows(db, slow)
+    finally:
+        await db.execute("RESET statement_timeout")
+    assert not db.is_in_transaction()
+    assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
