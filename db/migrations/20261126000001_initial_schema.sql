@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 -- Reference schema (shared/reference-schema.sql) reproduced exactly, plus the
 -- service's additions (api-contract.md §8, §10) appended after the reference
 -- columns. gen_random_uuid() is built in since PostgreSQL 13: no extension.
@@ -99,6 +102,8 @@ CREATE TABLE revoked_tokens (
 );
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP TABLE revoked_tokens;
 DROP TABLE stock_adjustments;

@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 -- Foreign-key columns (those not already leading a PK/UNIQUE index).
@@ -37,6 +40,8 @@ CREATE UNIQUE INDEX customers_email_lower_key ON customers (lower(email));
 CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP INDEX users_email_lower_key;
 DROP INDEX customers_email_lower_key;

@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 -- Named CHECK constraints (the service maps these names to field errors).
 ALTER TABLE products
   ADD CONSTRAINT products_stock_nonnegative CHECK (stock >= 0),
@@ -52,6 +55,8 @@ CREATE TRIGGER presales_set_updated_at
   FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP TRIGGER presales_set_updated_at ON presales;
 DROP TRIGGER products_set_updated_at ON products;

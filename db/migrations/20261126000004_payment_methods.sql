@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 -- Payment methods (contract 6.2, 8) and the optional payment method of a pre-sale (decision 10.4).
 CREATE TABLE payment_methods (
   id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -33,6 +36,8 @@ CREATE INDEX presales_payment_method_id_idx ON presales (payment_method_id);
 CREATE INDEX presales_status_payment_method_created_at_idx ON presales (status, payment_method_id, created_at);
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP INDEX presales_status_payment_method_created_at_idx;
 DROP INDEX presales_payment_method_id_idx;

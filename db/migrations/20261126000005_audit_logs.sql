@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 -- Audit log (contract 6.5, 8): who did what to which record, when and from where.
 CREATE TYPE audit_action AS ENUM ('login', 'logout', 'create', 'update', 'delete', 'view');
 
@@ -22,6 +25,8 @@ CREATE INDEX audit_logs_resource_idx ON audit_logs (resource, resource_id);
 CREATE INDEX audit_logs_created_at_idx ON audit_logs (created_at DESC);
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP TABLE audit_logs;
 DROP TYPE audit_action;

@@ -1,5 +1,8 @@
 -- migrate:up
 
+-- Fail instead of queueing traffic behind this migration's locks (README, "Migrations while serving").
+SET LOCAL lock_timeout = '5s';
+
 -- Every service process keeps the tokens it has verified in a short-lived cache (README, "Token cache"). It
 -- must hear of every change that can end a session, whoever makes it (the API, psql, `flowcrm users`, another
 -- service process): a NOTIFY on channel `auth_changed`, delivered at commit, with the user's id, or `*` when
@@ -26,6 +29,8 @@ CREATE TRIGGER revoked_tokens_auth_changed AFTER INSERT ON revoked_tokens
   FOR EACH ROW EXECUTE FUNCTION notify_auth_changed();
 
 -- migrate:down
+
+SET LOCAL lock_timeout = '5s';
 
 DROP TRIGGER revoked_tokens_auth_changed ON revoked_tokens;
 DROP TRIGGER users_truncated_auth_changed ON users;

@@ -1,17 +1,67 @@
--- migrate:up
+-- migrate:up transaction:false
 
 -- Customer pages are sorted by a column and then by id (ties in a stable order). An index on the column alone
 -- leaves PostgreSQL to sort every run of equal names before it can return a page: measured at 1,000,000
 -- customers with repeated names, a first page read ~4,500 rows instead of 50 (bench/README.md, "Scale").
 -- With id in the index the page is read in order and stops at the limit, in either direction.
-CREATE INDEX customers_name_id_idx ON customers (name, id);
-CREATE INDEX customers_created_at_id_idx ON customers (created_at, id);
-DROP INDEX customers_name_idx;
-DROP INDEX customers_created_at_idx;
+--
+-- customers may be large and in use: the indexes are built and dropped CONCURRENTLY, so reads and writes go on
+-- (README, "Migrations while serving"). PostgreSQL runs a CONCURRENTLY statement only alone, outside any
+-- transaction, so each has a transaction:false section of its own; this first one sets the connection's
+-- lock_timeout for the sections after it. A rerun after an interrupted section, or a second pipeline at the
+-- same moment, repeats sections: every statement is idempotent (IF [NOT] EXISTS), and the last section refuses
+-- to record the migration while an interrupted build has left an INVALID index behind.
+SET lock_timeout = '5s';
 
--- migrate:down
+-- migrate:down transaction:false
 
-CREATE INDEX customers_name_idx ON customers (name);
-CREATE INDEX customers_created_at_idx ON customers (created_at);
-DROP INDEX customers_created_at_id_idx;
-DROP INDEX customers_name_id_idx;
+DO $$
+DECLARE invalid text := (SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index
+                         JOIN pg_class ON pg_class.oid = indexrelid
+                         WHERE NOT indisvalid AND relnamespace = current_schema()::regnamespace);
+BEGIN
+  IF invalid IS NOT NULL THEN
+    RAISE EXCEPTION 'INVALID index % (an interrupted CREATE INDEX CONCURRENTLY, or one still running): '
+      'once no build runs, DROP INDEX CONCURRENTLY it and run the migration again', invalid;
+  END IF;
+END $$;
+RESET lock_timeout;
+
+-- migrate:up transaction:false
+CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_name_id_idx ON customers (name, id);
+-- migrate:down transaction:false
+DROP INDEX CONCURRENTLY IF EXISTS customers_name_id_idx;
+
+-- migrate:up transaction:false
+CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_created_at_id_idx ON customers (created_at, id);
+-- migrate:down transaction:false
+DROP INDEX CONCURRENTLY IF EXISTS customers_created_at_id_idx;
+
+-- migrate:up transaction:false
+DROP INDEX CONCURRENTLY IF EXISTS customers_name_idx;
+-- migrate:down transaction:false
+CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_name_idx ON customers (name);
+
+-- migrate:up transaction:false
+DROP INDEX CONCURRENTLY IF EXISTS customers_created_at_idx;
+-- migrate:down transaction:false
+CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_created_at_idx ON customers (created_at);
+
+-- migrate:up transaction:false
+
+DO $$
+DECLARE invalid text := (SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index
+                         JOIN pg_class ON pg_class.oid = indexrelid
+                         WHERE NOT indisvalid AND relnamespace = current_schema()::regnamespace);
+BEGIN
+  IF invalid IS NOT NULL THEN
+    RAISE EXCEPTION 'INVALID index % (an interrupted CREATE INDEX CONCURRENTLY, or one still running): '
+      'once no build runs, DROP INDEX CONCURRENTLY it and run the migration again', invalid;
+  END IF;
+END $$;
+RESET lock_timeout;
+
+-- migrate:down transaction:false
+
+-- Rollback runs the sections backwards: this one first.
+SET lock_timeout = '5s';
