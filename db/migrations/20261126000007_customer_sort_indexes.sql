@@ -21,8 +21,8 @@ DECLARE invalid text := (SELECT string_agg(indexrelid::regclass::text, ', ') FRO
                          WHERE NOT indisvalid AND relnamespace = current_schema()::regnamespace);
 BEGIN
   IF invalid IS NOT NULL THEN
-    RAISE EXCEPTION 'INVALID index % (an interrupted CREATE INDEX CONCURRENTLY, or one still running): '
-      'once no build runs, DROP INDEX CONCURRENTLY it and run the migration again', invalid;
+    RAISE EXCEPTION 'INVALID index % (left by an interrupted concurrent build, or a build still running): '
+      'once no build runs, drop it concurrently and run the migration again', invalid;
   END IF;
 END $$;
 RESET lock_timeout;
@@ -55,8 +55,8 @@ DECLARE invalid text := (SELECT string_agg(indexrelid::regclass::text, ', ') FRO
                          WHERE NOT indisvalid AND relnamespace = current_schema()::regnamespace);
 BEGIN
   IF invalid IS NOT NULL THEN
-    RAISE EXCEPTION 'INVALID index % (an interrupted CREATE INDEX CONCURRENTLY, or one still running): '
-      'once no build runs, DROP INDEX CONCURRENTLY it and run the migration again', invalid;
+    RAISE EXCEPTION 'INVALID index % (left by an interrupted concurrent build, or a build still running): '
+      'once no build runs, drop it concurrently and run the migration again', invalid;
   END IF;
 END $$;
 RESET lock_timeout;

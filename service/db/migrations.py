@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import asyncpg
+
 from service.db.embedded import pg_bin_dir
+from service.db.migration_lock import MigrationLockTimeout, migration_lock
 
 _FILE = re.compile(r"^(\d+)_.*\.sql$")
 _LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "[::1]"}
@@ -90,8 +93,15 @@ class MigrationRunner:
         return re.findall(rf"^{verb}: (\S+\.sql)", output, flags=re.MULTILINE)
 
     def up(self) -> list[str]:
-        """Apply every pending migration (each in its own transaction); return the files applied."""
-        return self._names(self._run("--wait", "--migration-lock", "up", "--strict"), "Applying")
+        """Apply every pending migration (each in its own transaction); return the files applied. Of two at
+        once on one database, the second waits for the first, then finds nothing to do (not dbmate's
+        --migration-lock, which deadlocks with CREATE INDEX CONCURRENTLY: service/db/migration_lock.py)."""
+        self._run("--wait", "wait")  # the server may still be starting
+        try:
+            with migration_lock(self.database_url, create_database=self.create_database):
+                return self._names(self._run("up", "--strict"), "Applying")
+        except (MigrationLockTimeout, OSError, asyncpg.PostgresError) as exc:
+            raise MigrationError(f"the migration lock could not be taken: {exc}") from exc
 
     def create_database(self) -> None:
         """Create the database named in the URL unless it exists (dbmate `up` also does this)."""
