@@ -27,8 +27,10 @@ NEW_COLUMN = "nickname"
 NEW_MIGRATIONS = {
     "20991231000001_test_customers_phone_index.sql": f"""-- migrate:up transaction:false
 SET lock_timeout = '5s';
+SET statement_timeout = 0;
 -- migrate:down transaction:false
 {VALIDITY_CHECK}RESET lock_timeout;
+RESET statement_timeout;
 
 -- migrate:up transaction:false
 CREATE INDEX CONCURRENTLY IF NOT EXISTS {NEW_INDEX} ON customers (phone);
@@ -37,8 +39,10 @@ DROP INDEX CONCURRENTLY IF EXISTS {NEW_INDEX};
 
 -- migrate:up transaction:false
 {VALIDITY_CHECK}RESET lock_timeout;
+RESET statement_timeout;
 -- migrate:down transaction:false
 SET lock_timeout = '5s';
+SET statement_timeout = 0;
 """,
     "20991231000002_test_customers_nickname.sql": f"""-- migrate:up
 SET LOCAL lock_timeout = '5s';

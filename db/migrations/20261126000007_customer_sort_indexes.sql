@@ -10,8 +10,10 @@
 -- transaction, so each has a transaction:false section of its own; this first one sets the connection's
 -- lock_timeout for the sections after it. A rerun after an interrupted section, or a second pipeline at the
 -- same moment, repeats sections: every statement is idempotent (IF [NOT] EXISTS), and the last section refuses
--- to record the migration while an interrupted build has left an INVALID index behind.
+-- to record the migration while an interrupted build has left an INVALID index behind. A build may take long
+-- without blocking anyone: a statement_timeout set on the role (README, PgBouncer) must not cancel it.
 SET lock_timeout = '5s';
+SET statement_timeout = 0;
 
 -- migrate:down transaction:false
 
@@ -26,6 +28,7 @@ BEGIN
   END IF;
 END $$;
 RESET lock_timeout;
+RESET statement_timeout;
 
 -- migrate:up transaction:false
 CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_name_id_idx ON customers (name, id);
@@ -60,8 +63,10 @@ BEGIN
   END IF;
 END $$;
 RESET lock_timeout;
+RESET statement_timeout;
 
 -- migrate:down transaction:false
 
 -- Rollback runs the sections backwards: this one first.
 SET lock_timeout = '5s';
+SET statement_timeout = 0;
