@@ -103,6 +103,7 @@ CLEAN_FAILURES = re.compile(
     r"|duplicate key value violates unique constraint \"pg_\w+_index\""  # ...or committed while this one waited
     r"|lock timeout \(55P03\)"  # the other held the lock longer than lock_timeout
     r"|deadlock detected \(40P01\)"
+    r"|tuple concurrently (updated|deleted)"  # both changed the same catalog row; this one's transaction lost
     r"|INVALID index")  # the other's concurrent build was still running
 
 
