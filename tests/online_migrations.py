@@ -19,31 +19,28 @@ from service.db.migrations import dbmate_binary, dbmate_url
 from tests.conftest import MIGRATIONS_DIR
 
 MIGRATION_7 = MIGRATIONS_DIR / "20261126000007_customer_sort_indexes.sql"
-# The refusal to finish over an INVALID index, exactly as the project's migrations spell it.
-VALIDITY_CHECK = re.search(r"^DO \$\$.*?^END \$\$;\n", MIGRATION_7.read_text(), re.MULTILINE | re.DOTALL).group(0)
+BUILD_LOCK = "pg_try_advisory_lock(hashtext('flowcrm: concurrent index builds'))"
+
+
+def _sections(text: str) -> list[str]:
+    """A migration file's up/down section pairs, comments left out."""
+    text = "\n".join(line for line in text.splitlines() if "migrate:" in line or not line.startswith("--")) + "\n"
+    starts = [match.start() for match in re.finditer(r"(?m)^-- migrate:up", text)]
+    return [text[begin:end] for begin, end in zip(starts, [*starts[1:], len(text)])]
+
+
+# Migration 7's first section (settings, build lock) and last (INVALID check, reset, unlock): the template.
+_FIRST, *_, _LAST = _sections(MIGRATION_7.read_text())
 
 NEW_INDEX = "customers_phone_idx"
 NEW_COLUMN = "nickname"
 NEW_MIGRATIONS = {
-    "20991231000001_test_customers_phone_index.sql": f"""-- migrate:up transaction:false
-SET lock_timeout = '5s';
-SET statement_timeout = 0;
--- migrate:down transaction:false
-{VALIDITY_CHECK}RESET lock_timeout;
-RESET statement_timeout;
-
--- migrate:up transaction:false
+    "20991231000001_test_customers_phone_index.sql": f"""{_FIRST}-- migrate:up transaction:false
 CREATE INDEX CONCURRENTLY IF NOT EXISTS {NEW_INDEX} ON customers (phone);
 -- migrate:down transaction:false
 DROP INDEX CONCURRENTLY IF EXISTS {NEW_INDEX};
 
--- migrate:up transaction:false
-{VALIDITY_CHECK}RESET lock_timeout;
-RESET statement_timeout;
--- migrate:down transaction:false
-SET lock_timeout = '5s';
-SET statement_timeout = 0;
-""",
+{_LAST}""",
     "20991231000002_test_customers_nickname.sql": f"""-- migrate:up
 SET LOCAL lock_timeout = '5s';
 ALTER TABLE customers ADD COLUMN {NEW_COLUMN} VARCHAR(255) NULL;

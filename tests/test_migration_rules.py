@@ -30,6 +30,7 @@ PLAIN_CREATE_INDEX = re.compile(
     re.IGNORECASE)
 CREATE_TABLE = re.compile(r"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 VALIDITY_CHECK = "NOT indisvalid"
+BUILD_LOCK = "pg_try_advisory_lock(hashtext('flowcrm: concurrent index builds'))"
 NO_STATEMENT_TIMEOUT = re.compile(r"^SET\s+statement_timeout\s*=\s*0\s*;", re.IGNORECASE | re.MULTILINE)
 
 
@@ -97,7 +98,8 @@ def test_concurrent_statements_stand_alone_and_can_be_repeated(path: Path, direc
     """PostgreSQL runs CONCURRENTLY only as the single statement of a transaction:false section; a rerun after
     an interruption (or a second pipeline) repeats it, so it is IF [NOT] EXISTS; and since an interrupted build
     leaves an INVALID index that IF NOT EXISTS would then skip, no statement_timeout may cut a build short and
-    a later section checks that no INVALID index is left."""
+    a later section checks that no INVALID index is left. A second pipeline waiting for a build would hold a
+    snapshot the build waits for (a deadlock): an earlier section takes the build lock, or fails at once."""
     order = run_order(path, direction)
     for number, section in enumerate(order, 1):
         if not CONCURRENTLY.search(section.sql):
@@ -111,6 +113,8 @@ def test_concurrent_statements_stand_alone_and_can_be_repeated(path: Path, direc
                 f"{where}: a later section must refuse to finish while an INVALID index is left")
             assert any(NO_STATEMENT_TIMEOUT.search(earlier.sql) for earlier in order[:number]), (
                 f"{where}: SET statement_timeout = 0 first (a timeout would leave the index INVALID)")
+        assert any(BUILD_LOCK in earlier.sql for earlier in order[:number - 1]), (
+            f"{where}: take the build lock in a section before (a second pipeline must fail, not wait)")
 
 
 @pytest.mark.parametrize("path", [path for path in FILES if path.name.split("_")[0] > FIRST_RELEASE],

@@ -18,7 +18,7 @@ import pytest
 
 from service.db.migrations import MigrationRunner
 from tests.conftest import MIGRATIONS_DIR
-from tests.online_migrations import (NEW_COLUMN, NEW_INDEX, applied_versions, fetch, invalid_indexes,
+from tests.online_migrations import (BUILD_LOCK, NEW_COLUMN, NEW_INDEX, applied_versions, fetch, invalid_indexes,
                                      migrations_up_to, migrations_with_new_ones, run_pipeline)
 from tests.support import admin_execute, unique_name, wait_until, with_database
 from tests.test_migrations import ALL, snapshot
@@ -96,6 +96,24 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     assert await snapshot(empty_database_url) == migrated
 
 
+
+async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(empty_database_url: str) -> None:
+    """Waiting would deadlock with the build (README, "Two pipelines at the same moment"): it fails instead."""
+    runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
+    runner.up()
+    runner.rollback()
+    building = await asyncpg.connect(empty_database_url)  # holds the build lock, as the first pipeline's build
+    try:
+        assert await building.fetchval(f"SELECT {BUILD_LOCK}")
+        second = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
+    finally:
+        await building.close()
+    assert second.returncode != 0 and "another migration is building indexes concurrently" in second.output
+    assert runner.status().pending == [ALL[-1]]
+    assert not await fetch(empty_database_url, "SELECT 1 FROM pg_indexes WHERE indexname = 'customers_name_id_idx'")
+    assert (await run_pipeline(empty_database_url, MIGRATIONS_DIR)).returncode == 0  # once the build is over
+
+
 # Why the loser of a race may fail; each leaves its own transaction rolled back or its statement skipped.
 CLEAN_FAILURES = re.compile(
     r'duplicate key value violates unique constraint "schema_migrations_pkey"'  # the other recorded it first
@@ -104,6 +122,7 @@ CLEAN_FAILURES = re.compile(
     r"|lock timeout \(55P03\)"  # the other held the lock longer than lock_timeout
     r"|deadlock detected \(40P01\)"
     r"|tuple concurrently (updated|deleted)"  # both changed the same catalog row; this one's transaction lost
+    r"|another migration is building indexes concurrently"  # the other holds the build lock
     r"|INVALID index")  # the other's concurrent build was still running
 
 

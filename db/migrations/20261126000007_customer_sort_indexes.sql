@@ -11,9 +11,18 @@
 -- lock_timeout for the sections after it. A rerun after an interrupted section, or a second pipeline at the
 -- same moment, repeats sections: every statement is idempotent (IF [NOT] EXISTS), and the last section refuses
 -- to record the migration while an interrupted build has left an INVALID index behind. A build may take long
--- without blocking anyone: a statement_timeout set on the role (README, PgBouncer) must not cancel it.
+-- without blocking anyone: a statement_timeout set on the role (README, PgBouncer) must not cancel it. A second
+-- pipeline must not wait for a build either (it would wait holding a snapshot, which the build waits for: a
+-- deadlock): it fails at once on the lock below, held until the last section.
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
+DO $$
+BEGIN
+  IF NOT pg_try_advisory_lock(hashtext('flowcrm: concurrent index builds')) THEN
+    RAISE EXCEPTION 'another migration is building indexes concurrently on this database: '
+      'run it again once that one has finished';
+  END IF;
+END $$;
 
 -- migrate:down transaction:false
 
@@ -29,6 +38,7 @@ BEGIN
 END $$;
 RESET lock_timeout;
 RESET statement_timeout;
+SELECT pg_advisory_unlock(hashtext('flowcrm: concurrent index builds'));
 
 -- migrate:up transaction:false
 CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_name_id_idx ON customers (name, id);
@@ -64,9 +74,17 @@ BEGIN
 END $$;
 RESET lock_timeout;
 RESET statement_timeout;
+SELECT pg_advisory_unlock(hashtext('flowcrm: concurrent index builds'));
 
 -- migrate:down transaction:false
 
 -- Rollback runs the sections backwards: this one first.
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
+DO $$
+BEGIN
+  IF NOT pg_try_advisory_lock(hashtext('flowcrm: concurrent index builds')) THEN
+    RAISE EXCEPTION 'another migration is building indexes concurrently on this database: '
+      'run it again once that one has finished';
+  END IF;
+END $$;
