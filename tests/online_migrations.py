@@ -29,7 +29,7 @@ def _sections(text: str) -> list[str]:
     return [text[begin:end] for begin, end in zip(starts, [*starts[1:], len(text)])]
 
 
-# Migration 7's first section (settings, build lock) and last (INVALID check, reset, unlock): the template.
+# Migration 7's first section (settings, build lock) and last (INVALID check, reset): the template.
 _FIRST, *_, _LAST = _sections(MIGRATION_7.read_text())
 
 NEW_INDEX = "customers_phone_idx"

@@ -14,8 +14,8 @@ from tests.conftest import MIGRATIONS_DIR
 
 MAX_LOCK_TIMEOUT_SECONDS = 10
 
-# Migrations 1-6 index tables only just created, empty when the first deployment applied them; they are kept as
-# they ran. Every later one builds an index on an existing table CONCURRENTLY.
+# Migrations 1-6 predate this rule and are kept as they ran: they index tables that migrations of the same first
+# release created (empty then). Every later one builds an index on an existing table CONCURRENTLY.
 FIRST_RELEASE = "20261126000006"
 
 # dbmate's own directives (pkg/dbmate/migration.go): a file is a list of up/down section pairs.

@@ -13,7 +13,8 @@
 -- to record the migration while an interrupted build has left an INVALID index behind. A build may take long
 -- without blocking anyone: a statement_timeout set on the role (README, PgBouncer) must not cancel it. A second
 -- pipeline must not wait for a build either (it would wait holding a snapshot, which the build waits for: a
--- deadlock): it fails at once on the lock below, held until the last section.
+-- deadlock): it fails at once on the lock below. The lock is held until this dbmate's connection ends, so
+-- the second pipeline cannot take it between two of the first one's files either.
 SET lock_timeout = '5s';
 SET statement_timeout = 0;
 DO $$
@@ -38,7 +39,6 @@ BEGIN
 END $$;
 RESET lock_timeout;
 RESET statement_timeout;
-SELECT pg_advisory_unlock(hashtext('flowcrm: concurrent index builds'));
 
 -- migrate:up transaction:false
 CREATE INDEX CONCURRENTLY IF NOT EXISTS customers_name_id_idx ON customers (name, id);
@@ -74,7 +74,6 @@ BEGIN
 END $$;
 RESET lock_timeout;
 RESET statement_timeout;
-SELECT pg_advisory_unlock(hashtext('flowcrm: concurrent index builds'));
 
 -- migrate:down transaction:false
 
