@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import ValidationError
 
 from service.config import Settings, redact_url
-from service.db.embedded import EmbeddedPostgres, EmbeddedPostgresMissing
+from service.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from service.db.migrations import MigrationError, MigrationRunner
 from service.errors import DatabaseUnavailable
 
@@ -61,33 +61,51 @@ def _runner(settings: Settings, url: str) -> MigrationRunner:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from granian import Granian
+
+    from service.ops.cpus import available_cpus
+
     settings = _settings()
-    try:
-        with database(settings) as (url, embedded):
-            log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
-            if embedded or args.migrate:
-                applied = _runner(settings, url).up()
-                log.info("migrations applied: %s", ", ".join(applied) or "none pending")
-            _check_before_serving(settings.model_copy(update={"database_url": url}))
-            _serve(settings, url, args.workers)
-    except STARTUP_FAILURES as exc:  # expected: the reason in one line, no traceback
-        sys.exit(f"flowcrm serve: {one_line(exc)}")
+    with startup_failures_in_one_line(), database(settings) as (url, embedded):
+        log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
+        if embedded or args.migrate:
+            applied = _runner(settings, url).up()
+            log.info("migrations applied: %s", ", ".join(applied) or "none pending")
+        check_before_serving(settings.model_copy(update={"database_url": url}))
+        os.environ["DATABASE_URL"] = url  # the app factory (in each worker) reads it from the environment
+        # In production one worker per CPU the container may use (its cgroup quota), not per CPU of the host.
+        workers = args.workers or (available_cpus() if settings.environment == "production" else 1)
+        log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
+        # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
+        # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT it stops accepting, lets the
+        # workers finish their requests and run the lifespan shutdown (pool closed), then returns here, so
+        # the embedded server stops cleanly and the exit status is 0.
+        Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host, port=settings.port,
+                workers=workers, loop="auto", websockets=False, workers_kill_timeout=30, log_level="info",
+                log_access=settings.environment != "production").serve()  # a log line per request costs ~2 %
     return 0
 
+
+# --- start-up checks of `flowcrm serve` (issue 14) ---------------------------------------------------------
 
 class InvalidAdminSettings(ValueError):
     """ADMIN_EMAIL or ADMIN_NAME cannot name the first admin."""
 
 
 # Failures of `flowcrm serve` with a reason the user can act on (anything else is a bug: traceback).
-STARTUP_FAILURES = (DatabaseUnavailable, MigrationError, EmbeddedPostgresMissing, InvalidAdminSettings)
+STARTUP_FAILURES = (DatabaseUnavailable, MigrationError, EmbeddedPostgresError, InvalidAdminSettings)
 
 
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "message", exc)).split())
+@contextmanager
+def startup_failures_in_one_line() -> Iterator[None]:
+    """An expected failure ends the command with its reason in one line on stderr, status 1, no traceback."""
+    try:
+        yield
+    except STARTUP_FAILURES as exc:
+        sys.exit("flowcrm serve: " + " ".join(str(getattr(exc, "message", exc)).split()))
 
 
-def _check_before_serving(settings: Settings) -> None:
+def check_before_serving(settings: Settings) -> None:
     """In the main process, before granian starts its workers: the database answers (else DatabaseUnavailable),
     pending migrations are named with the command that applies them, and a development database without users
     gets its first admin."""
@@ -112,25 +130,7 @@ def _check_before_serving(settings: Settings) -> None:
             raise InvalidAdminSettings(f"invalid ADMIN_EMAIL/ADMIN_NAME for the first admin: {exc}") from exc
         else:
             if account is not None:
-                print(first_run_notice(account), flush=True)
-
-
-def _serve(settings: Settings, url: str, workers: int | None) -> None:
-    from granian import Granian
-
-    from service.ops.cpus import available_cpus
-
-    os.environ["DATABASE_URL"] = url  # the app factory (in each worker) reads it from the environment
-    # In production one worker per CPU the container may use (its cgroup quota), not per CPU of the host.
-    workers = workers or (available_cpus() if settings.environment == "production" else 1)
-    log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
-    # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
-    # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT it stops accepting, lets the
-    # workers finish their requests and run the lifespan shutdown (pool closed), then returns here, so
-    # the embedded server stops cleanly and the exit status is 0.
-    Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host, port=settings.port,
-            workers=workers, loop="auto", websockets=False, workers_kill_timeout=30, log_level="info",
-            log_access=settings.environment != "production").serve()  # a log line per request costs ~2 %
+                print(first_run_notice(account), flush=True)  # stdout, once; never in the log
 
 
 def cmd_db(args: argparse.Namespace) -> int:

