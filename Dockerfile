@@ -1,9 +1,16 @@
+# The API image: runtime dependencies only (no embedded PostgreSQL, no dbmate: it always gets a DATABASE_URL,
+# and compose.yaml applies the migrations with the dbmate image), run as an unprivileged user.
 FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY db ./db
-RUN pip install --no-cache-dir .
+# The code and migrations stay owned by root: the service user can read them, not change them.
+RUN pip install . \
+ && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin flowcrm
+USER flowcrm
+# Workers: one per CPU of the container's quota (cgroup), else per CPU; `--workers N` overrides.
 ENV HOST=0.0.0.0 PORT=3000 ENVIRONMENT=production MIGRATIONS_DIR=/app/db/migrations
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \

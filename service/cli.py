@@ -8,17 +8,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
 from service.config import Settings, redact_url
-from service.db.embedded import EmbeddedPostgres
+from service.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from service.db.migrations import MigrationError, MigrationRunner
-
-if TYPE_CHECKING:
-    from service.users.schemas import AdminAccount
+from service.errors import DatabaseUnavailable
 
 log = logging.getLogger("flowcrm")
 
@@ -29,8 +26,16 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        sys.exit(f"flowcrm: invalid configuration: {problems}")
+        sys.exit(f"flowcrm: invalid configuration: {configuration_problems(exc)}")
+
+
+def configuration_problems(exc: ValidationError) -> str:
+    """`PORT: Input should be ...`; a rule across settings (no location) as its own sentence."""
+    problems = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{'.'.join(map(str, error['loc']))}: {message}" if error["loc"] else message)
+    return "; ".join(problems)
 
 
 @contextmanager
@@ -58,14 +63,18 @@ def _runner(settings: Settings, url: str) -> MigrationRunner:
 def cmd_serve(args: argparse.Namespace) -> int:
     from granian import Granian
 
+    from service.ops.cpus import available_cpus
+
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with startup_failures_in_one_line(), database(settings) as (url, embedded):
         log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
         if embedded or args.migrate:
             applied = _runner(settings, url).up()
             log.info("migrations applied: %s", ", ".join(applied) or "none pending")
+        check_before_serving(settings.model_copy(update={"database_url": url}))
         os.environ["DATABASE_URL"] = url  # the app factory (in each worker) reads it from the environment
-        workers = args.workers or ((os.cpu_count() or 1) if settings.environment == "production" else 1)
+        # In production one worker per CPU the container may use (its cgroup quota), not per CPU of the host.
+        workers = args.workers or (available_cpus() if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
         # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT it stops accepting, lets the
@@ -75,6 +84,62 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 workers=workers, loop="auto", websockets=False, workers_kill_timeout=30, log_level="info",
                 log_access=settings.environment != "production").serve()  # a log line per request costs ~2 %
     return 0
+
+
+# --- start-up checks of `flowcrm serve` (issue 14) ---------------------------------------------------------
+
+class InvalidAdminSettings(ValueError):
+    """ADMIN_EMAIL, ADMIN_PASSWORD or ADMIN_NAME cannot make an admin."""
+
+
+# Failures of `flowcrm serve` with a reason the user can act on (anything else is a bug: traceback).
+STARTUP_FAILURES = (DatabaseUnavailable, MigrationError, EmbeddedPostgresError, InvalidAdminSettings)
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "message", exc)).split())
+
+
+@contextmanager
+def startup_failures_in_one_line() -> Iterator[None]:
+    """An expected failure ends the command with its reason in one line on stderr, status 1, no traceback."""
+    try:
+        yield
+    except STARTUP_FAILURES as exc:
+        sys.exit(f"flowcrm serve: {one_line(exc)}")
+
+
+def check_before_serving(settings: Settings) -> None:
+    """In the main process, before granian starts its workers: the database answers (else DatabaseUnavailable),
+    pending migrations are named with the command that applies them, and a development database without users
+    gets its first admin."""
+    import asyncio
+
+    import asyncpg
+
+    from service.db.startup import pending_migrations
+    from service.users.first_admin import (check_admin_settings, create_first_run_admin, first_run_notice,
+                                           wants_first_run_admin)
+
+    try:
+        check_admin_settings(settings)
+    except ValueError as exc:
+        raise InvalidAdminSettings(f"invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: {exc}") from exc
+    pending = asyncio.run(pending_migrations(settings))
+    if pending:
+        log.warning("%d migration(s) not applied (%s): /health/ready answers 503 and the API may fail until they are; "
+                    "apply them with `flowcrm db up` or start with `flowcrm serve --migrate`",
+                    len(pending), ", ".join(pending))
+    if wants_first_run_admin(settings):
+        try:
+            account = asyncio.run(create_first_run_admin(settings, settings.database_url or ""))
+        except asyncpg.UndefinedTableError:
+            log.warning("no users table yet: no first admin was created (apply the migrations first)")
+        except ValueError as exc:
+            raise InvalidAdminSettings(f"invalid ADMIN_EMAIL/ADMIN_NAME for the first admin: {exc}") from exc
+        else:
+            if account is not None:
+                print(first_run_notice(account), flush=True)  # stdout, once; never in the log
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -106,38 +171,30 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create_admin(settings: Settings, url: str, account: AdminAccount) -> tuple[str, dict[str, Any]]:
-    import asyncpg
-
-    from service.db.pool import connect_options, init_connection
-    from service.users.service import UserService
-
-    conn = await asyncpg.connect(**{**connect_options(settings), "dsn": url})
-    try:
-        await init_connection(conn)
-        return await UserService(conn).create_or_promote_admin(account)
-    finally:
-        await conn.close()
-
-
 def cmd_users(args: argparse.Namespace) -> int:
     import asyncio
 
+    import asyncpg
+
+    from service.users.first_admin import create_admin, read_admin_password
     from service.users.service import admin_account
 
+    if args.password is not None:  # refused: it would sit in the process list and the shell history
+        print("flowcrm users create-admin: --password is not accepted (the process list and the shell history "
+              "would show it); type it at the prompt, pipe it with --password-stdin, or set ADMIN_PASSWORD",
+              file=sys.stderr)
+        return 2
     settings = _settings()
     try:
-        account = admin_account(args.email, args.password, args.name)
+        account = admin_account(args.email, read_admin_password(settings, from_stdin=args.password_stdin), args.name)
     except ValueError as exc:
         print(f"flowcrm users create-admin: {exc}", file=sys.stderr)
         return 2
-    import asyncpg
-
     with database(settings) as (url, embedded):
         if embedded:  # as `flowcrm serve` does: the embedded database is always brought up to date
             _runner(settings, url).up()
         try:
-            outcome, user = asyncio.run(_create_admin(settings, url, account))
+            outcome, user = asyncio.run(create_admin(settings, url, account))
         except asyncpg.UndefinedTableError:
             print("flowcrm users create-admin: the database has no users table; run `flowcrm db up` first",
                   file=sys.stderr)
@@ -202,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     create_admin = user_actions.add_parser(
         "create-admin", help="create an admin, or make the user with that email an admin with this password")
     create_admin.add_argument("--email", required=True)
-    create_admin.add_argument("--password", required=True)
+    create_admin.add_argument("--password-stdin", action="store_true",
+                              help="read the password from the first line of stdin (else ADMIN_PASSWORD, else a prompt)")
+    create_admin.add_argument("--password", help=argparse.SUPPRESS)  # only to refuse it with the reason
     create_admin.add_argument("--name", help="display name (default: Administrator; kept for an existing user)")
     users.set_defaults(func=cmd_users)
 
@@ -223,7 +282,10 @@ def configure_logging() -> None:
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (EmbeddedPostgresError, MigrationError) as exc:  # e.g. `flowcrm seed` without the embedded extra
+        sys.exit(f"flowcrm {args.command}: {one_line(exc)}")
 
 
 if __name__ == "__main__":

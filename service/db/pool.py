@@ -8,8 +8,8 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 from litestar.datastructures import State
@@ -18,6 +18,10 @@ from service.config import Settings
 from service.errors import DatabaseUnavailable, Unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# What a database that is down, unreachable or starting up raises on connect.
+_CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -81,7 +85,7 @@ async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None
     try:
         async with pool.acquire(timeout=settings.db_acquire_timeout) as conn:
             row = await conn.fetchrow(_SESSION_DEFAULTS)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except _CONNECT_ERRORS as exc:
         log.warning("could not read the server connections' time zone and statement_timeout: %s", exc)
         return
     if row["timezone"] != "UTC":
@@ -94,40 +98,54 @@ async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None
                     row["statement_timeout"], _timeout_ms(settings), _timeout_ms(settings))
 
 
-async def open_pool(settings: Settings) -> asyncpg.Pool:
-    """Create the pool, retrying with exponential backoff and jitter until DB_STARTUP_TIMEOUT runs out."""
+async def with_startup_retries(settings: Settings, connect: Callable[[], Awaitable[T]]) -> tuple[T, int]:
+    """`connect()` retried with exponential backoff and jitter until DB_STARTUP_TIMEOUT runs out; its result and
+    the number of attempts. Shared by the pool (each worker) and `flowcrm serve`'s check before the workers start.
+    DatabaseUnavailable, with the whole reason in its one-line message, once the time is up."""
     deadline = time.monotonic() + settings.db_startup_timeout
     delay = 0.25
     attempt = 0
     while True:
         attempt += 1
         try:
-            pool = await asyncpg.create_pool(
-                min_size=settings.db_pool_min,
-                max_size=settings.db_pool_max,
-                max_inactive_connection_lifetime=settings.db_idle_timeout,
-                reset=_no_session_state_reset,
-                init=init_connection,
-                **connect_options(settings),
-            )
-            log.info("database pool open (attempt %d): %s, min %d, max %d%s", attempt,
-                     settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max,
-                     ", through PgBouncer (transaction pooling)" if settings.db_pgbouncer else "")
-            if settings.db_pgbouncer:
-                await check_session_defaults(pool, settings)
-            return pool
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return await connect(), attempt
+        except _CONNECT_ERRORS as exc:
             remaining = deadline - time.monotonic()
             reason = f"{type(exc).__name__}: {exc}"
             if remaining <= 0:
-                message = (f"could not connect to the database at {settings.database_url_redacted} "
-                           f"after {attempt} attempts in {settings.db_startup_timeout:.0f}s; last error: {reason}")
-                log.critical("%s. Check DATABASE_URL and that PostgreSQL is running; giving up.", message)
-                raise DatabaseUnavailable(message) from exc
+                raise DatabaseUnavailable(
+                    f"could not connect to the database at {settings.database_url_redacted} after {attempt} "
+                    f"attempt(s) in {settings.db_startup_timeout:.0f}s; last error: {reason}. Check DATABASE_URL "
+                    "and that PostgreSQL is running") from exc
             pause = min(delay * random.uniform(0.5, 1.5), remaining)
             log.warning("database connection attempt %d failed (%s); retrying in %.2fs", attempt, reason, pause)
             await asyncio.sleep(pause)
             delay = min(delay * 2, 5.0)
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    """Create the pool, retrying (with_startup_retries) until DB_STARTUP_TIMEOUT runs out."""
+    async def create() -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            max_inactive_connection_lifetime=settings.db_idle_timeout,
+            reset=_no_session_state_reset,
+            init=init_connection,
+            **connect_options(settings),
+        )
+
+    try:
+        pool, attempts = await with_startup_retries(settings, create)
+    except DatabaseUnavailable as exc:
+        log.critical("%s; giving up.", exc.message)
+        raise
+    log.info("database pool open (attempt %d): %s, min %d, max %d%s", attempts,
+             settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max,
+             ", through PgBouncer (transaction pooling)" if settings.db_pgbouncer else "")
+    if settings.db_pgbouncer:
+        await check_session_defaults(pool, settings)
+    return pool
 
 
 async def acquire(state: State) -> asyncpg.Connection:

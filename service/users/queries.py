@@ -34,6 +34,16 @@ def exists_with_email(email: str) -> Statement:
     return p.statement(Query.from_(users).select(users.id).where(fn.Lower(users.email) == p(email)))
 
 
+def any_user() -> Statement:
+    """One row when at least one user exists (the first run creates an admin only when none does)."""
+    return Params().statement(Query.from_(users).select(users.id).limit(1))
+
+
+# One fixed key for pg_advisory_xact_lock: serialises first-run admin creation between `flowcrm serve`
+# processes starting at once on one database (ASCII of "1STADMIN").
+FIRST_ADMIN_LOCK_KEY = 0x31535441444D494E
+
+
 def insert(values: dict[str, Any], *, if_absent: bool = False) -> Statement:
     """INSERT ... RETURNING the user. With `if_absent`, no row comes back when the email is taken."""
     p = Params()
