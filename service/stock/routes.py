@@ -1,9 +1,10 @@
 """Stock adjustment routes (contract 6.1): POST /api/products/:id/stock-adjustment, GET /api/stock-adjustments.
 
 Both are open to every authenticated user (the inventory screen is). Each is rate limited per user on its own
-counter (20 adjustments and 100 history reads per minute, shared by every process; see service.stock.ratelimit). The
-limit is a dependency taken after authentication and before the body is validated, so invalid requests count
-too, and a refused request never reaches the database beyond the token check.
+counter (20 adjustments and 100 history reads per minute, counted in PostgreSQL for every process; see
+service.stock.ratelimit). The limit is a dependency taken after authentication and before the body is
+validated, so invalid requests count too, and a refused request never reaches the database beyond the token
+check and its rate-limit row.
 """
 
 from __future__ import annotations
