@@ -9,7 +9,8 @@
 3. starts the service as production does (`python -m service.cli serve`: granian, ENVIRONMENT=production, a
    random JWT secret, one worker per CPU), waits for /health/ready, logs in over HTTP for a real token;
 4. drives each endpoint with wrk (2 threads, 32 connections by default), writes through Lua scripts that make
-   unique, valid customers (CPF check digits computed in Lua) and pre-sales of 3 items;
+   unique, valid customers (CPF check digits computed in Lua) and pre-sales of 3 items, and logs in (argon2,
+   the login rate limits and the audit row: the limits are set out of reach so every login is admitted);
 5. runs the ceiling: a minimal asyncpg loop (one process per worker, the same number of concurrent tasks)
    fetching a customer by id;
 6. prints the table (req/s, p50, p99, errors, memory of the service and of its largest worker, CPU per
@@ -264,7 +265,10 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "production", "HOST": "127.0.0.1",
-               "PORT": str(self.port), "JWT_SECRET": secrets.token_urlsafe(36)[:48]}
+               "PORT": str(self.port), "JWT_SECRET": secrets.token_urlsafe(36)[:48],
+               # wrk logs in from one address as one account: limits no run can reach, so every login is
+               # admitted and the rate limiter still does all its work (its cost is part of the login row).
+               "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "1000000000", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000000"}
         for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "EMBEDDED_PG_DIR"):
             env.pop(name, None)
         self.log = log_path.open("w")
@@ -362,6 +366,12 @@ function request()
 end
 """
 
+# Logs in as the benchmark's admin (the body comes from `endpoints`): argon2, the rate limits, the audit row.
+LUA_LOGIN = r"""
+wrk.method = "POST"
+wrk.body = LOGIN_BODY
+"""
+
 
 @dataclass
 class Endpoint:
@@ -370,6 +380,7 @@ class Endpoint:
     auth: bool = True
     script: str | None = None  # Lua source
     write_table: str | None = None  # rows in this table must grow by at least the request count
+    connections: int | None = None  # wrk connections, when not --connections
 
 
 @dataclass
@@ -586,6 +597,47 @@ def run_ceiling(url: str, processes: int, connections: int, seconds: float, cust
                   db_cpu_ms=db_seconds * 1000 / max(1, count + sum(o["warm_count"] for o in outcomes)))
 
 
+# --- the login rate limiter alone -----------------------------------------------------------------------
+
+async def time_login_limiter(url: str, rounds: int, tasks: int) -> str:
+    """What the shared login limits add to one successful login (service/auth/ratelimit.py: the client's and the
+    account's upserts, then the account's delete), measured alone: under argon2 the login row cannot resolve it.
+    One connection in a loop (the latency a login pays), then `tasks` connections at once from one client
+    address (they queue on that address's row), each login for an account of its own."""
+    from service.auth.ratelimit import LoginLimiter
+    from service.config import Settings
+
+    settings = Settings(DATABASE_URL=url, LOGIN_MAX_ATTEMPTS_PER_CLIENT=10**9, LOGIN_MAX_FAILURES_PER_ACCOUNT=10**9)
+    limiter = LoginLimiter(settings)
+    pool = await asyncpg.create_pool(url, min_size=tasks, max_size=tasks, reset=_no_reset)
+
+    async def one_login(conn: asyncpg.Connection, n: int) -> float:
+        t0 = time.perf_counter()
+        await limiter.attempt(conn, f"limiter.{n}@exemplo.com.br", "192.0.2.1")
+        await limiter.succeeded(conn, f"limiter.{n}@exemplo.com.br")
+        return time.perf_counter() - t0
+
+    try:
+        async with pool.acquire() as conn:
+            for n in range(rounds // 10):  # warm-up: the connection's statement cache
+                await one_login(conn, n)
+            latencies = sorted([await one_login(conn, n) for n in range(rounds)])
+
+        async def worker(k: int) -> None:
+            async with pool.acquire() as conn:
+                for n in range(rounds // tasks):
+                    await one_login(conn, k * rounds + n)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(tasks)))
+        per_second = (rounds // tasks) * tasks / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+    p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    return (f"Login rate limiter alone ({rounds} logins): p50 {p50:.2f} ms, p99 {p99:.2f} ms on one connection; "
+            f"{per_second:,.0f} logins/s with {tasks} connections from one client address")
+
+
 # --- the report -----------------------------------------------------------------------------------------
 
 def capacity(r: Result, cores: int) -> str:
@@ -667,6 +719,11 @@ def endpoints(data: dict[str, Any]) -> list[Endpoint]:
         Endpoint("GET /api/presales?page=1&limit=50", "/api/presales?page=1&limit=50"),
         Endpoint("POST /api/customers", "/api/customers", script=LUA_CUSTOMER, write_table="customers"),
         Endpoint("POST /api/presales (3 items)", "/api/presales", script=LUA_PRESALE, write_table="presales"),
+        # 4 connections: a login holds a pooled connection through its argon2 verification (~200 ms of CPU here),
+        # so 32 at once would wait past DB_ACQUIRE_TIMEOUT (and wrk's 10 s); 4 already keep both cores busy.
+        Endpoint("POST /api/auth/login", "/api/auth/login", auth=False, write_table="audit_logs", connections=4,
+                 script=f"LOGIN_BODY = [[{json.dumps({'email': ADMIN_EMAIL, 'password': ADMIN_PASSWORD})}]]\n"
+                        + LUA_LOGIN),
     ]
 
 
@@ -700,16 +757,17 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
     for endpoint in chosen:
         target = service.base + endpoint.path
         auth = token if endpoint.auth else None
+        connections = endpoint.connections or args.connections
         if args.warmup > 0:
             block += 1
-            run_wrk(wrk, target, args.warmup, args.threads, args.connections, auth,
+            run_wrk(wrk, target, args.warmup, args.threads, connections, auth,
                     write_script(workdir, endpoint, block, data))
         block += 1
         before = asyncio.run(count_rows(url, endpoint.write_table)) if endpoint.write_table else 0
         load = os.getloadavg()[0]
         profiler = start_profiler(args, endpoint, service, workdir)
         svc0, db0 = cpu_seconds(service.process.pid), cpu_seconds(pg_pid)
-        output = run_wrk(wrk, target, args.duration, args.threads, args.connections, auth,
+        output = run_wrk(wrk, target, args.duration, args.threads, connections, auth,
                          write_script(workdir, endpoint, block, data))
         svc1, db1 = cpu_seconds(service.process.pid), cpu_seconds(pg_pid)
         rss = memory(service.process.pid)
@@ -798,6 +856,10 @@ def main(argv: list[str] | None = None) -> int:
         customer_ids = [str(seeded_id("customer", n)) for n in range(1, min(args.customers, 1000) + 1)]
         ceiling = run_ceiling(url, args.workers, args.connections, args.duration, customer_ids, pg_pid)
         say(f"ceiling: {ceiling.rps:,.0f} queries/s, p50 {ceiling.p50:.2f} ms, p99 {ceiling.p99:.2f} ms")
+        limiter = ""
+        if any("login" in r.name for r in results):
+            limiter = asyncio.run(time_login_limiter(url, 200 if args.quick else 2000, args.connections))
+            say(limiter)
 
         report = table(results, ceiling)
         failures = [r for r in [*results, ceiling] if not r.ok]
@@ -810,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
                   + ", ".join(f"{r.extra['load_before']:.1f}" for r in results) + "\n")
         writes = ", ".join(f"{r.name}: {r.extra['rows_added']} rows for {r.requests} answers"
                            for r in results if "rows_added" in r.extra)
-        text = f"{header}\n{report}\n\nWrites: {writes}\n\n```\n{explained}\n```\n"
+        text = f"{header}\n{report}\n\nWrites: {writes}\n\n{limiter}\n\n```\n{explained}\n```\n"
         for name, profile in data.get("profiles", []):
             text += f"\npy-spy during {name}:\n\n```\n{profile}\n```\n"
         print("\n" + report + "\n")

@@ -244,6 +244,18 @@ CREATE TABLE public.products (
 
 
 --
+-- Name: rate_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.rate_limits (
+    bucket text NOT NULL,
+    key text NOT NULL,
+    hits bigint[] NOT NULL,
+    expires_at bigint NOT NULL
+);
+
+
+--
 -- Name: revoked_tokens; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -373,6 +385,14 @@ ALTER TABLE ONLY public.products
 
 ALTER TABLE ONLY public.products
     ADD CONSTRAINT products_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (bucket, key);
 
 
 --
@@ -822,4 +842,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000004'),
     ('20261126000005'),
     ('20261126000006'),
-    ('20261126000007');
+    ('20261126000007'),
+    ('20261206000001');

@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     # How long a process may reuse a token it verified (service/auth/token_cache.py); 0 verifies every request.
     auth_cache_seconds: float = Field(10.0, ge=0, alias="AUTH_CACHE_SECONDS")
 
-    # Login rate limits, per service process (README, "Security"): failed logins per account (lower-cased
-    # email) in a sliding window, and login attempts per client IP.
+    # Login rate limits, counted in PostgreSQL for every process and instance (README, "Security"): failed
+    # logins per account (lower-cased email) in a sliding window, and login attempts per client IP.
     login_max_failures_per_account: int = Field(5, ge=1, alias="LOGIN_MAX_FAILURES_PER_ACCOUNT")
     login_failure_window_seconds: float = Field(15 * 60.0, gt=0, alias="LOGIN_FAILURE_WINDOW_SECONDS")
     login_max_attempts_per_client: int = Field(20, ge=1, alias="LOGIN_MAX_ATTEMPTS_PER_CLIENT")

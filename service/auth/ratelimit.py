@@ -8,7 +8,12 @@
   not, in LOGIN_CLIENT_WINDOW_SECONDS (20 a minute).
 
 Both are checked before the user is read and before the password hash is verified, so a refused attempt costs
-neither a query nor an argon2 verification. The counters are per service process (service.http.ratelimit).
+neither a user query nor an argon2 verification. The counters are in PostgreSQL, shared by every process and
+instance (service.http.ratelimit).
+
+An admitted attempt counts as a failure of its account from the start, and a success then forgets them all:
+counting the failure only once the password has been checked would let many concurrent attempts (which all
+pass the check before any has failed) try far more passwords than the limit.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+import asyncpg
+
 from service.config import Settings
-from service.http.ratelimit import Limit, RateLimiter, too_many
+from service.http.ratelimit import Limit, RateLimiter
 
 ACCOUNT = "login-failures-per-account"
 CLIENT = "login-attempts-per-client"
@@ -27,30 +34,25 @@ STATE_KEY = "login_rate_limiter"
 
 
 class LoginLimiter:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.limiter = RateLimiter({
             ACCOUNT: Limit(settings.login_max_failures_per_account, settings.login_failure_window_seconds),
             CLIENT: Limit(settings.login_max_attempts_per_client, settings.login_client_window_seconds),
         }, clock=clock)
 
-    def attempt(self, email: str, client: str | None) -> None:
-        """Count the client's attempt, or raise 429 when the client or the account is over its limit."""
-        self.limiter.check(CLIENT, client or "unknown", MESSAGE)
-        if (wait := self.limiter.wait(ACCOUNT, email)) is not None:
-            raise too_many(wait, MESSAGE)
+    async def attempt(self, conn: asyncpg.Connection, email: str, client: str | None) -> None:
+        """Count the client's attempt and the account's (presumed) failure, or raise 429 when either is over its
+        limit (an attempt refused for the client counts against neither)."""
+        await self.limiter.check(conn, CLIENT, client or "unknown", MESSAGE)
+        await self.limiter.check(conn, ACCOUNT, email, MESSAGE)
 
-    def failed(self, email: str) -> None:
-        self.limiter.record(ACCOUNT, email)
-
-    def succeeded(self, email: str) -> None:
-        self.limiter.clear(ACCOUNT, email)
-
-    def reset(self) -> None:
-        self.limiter.reset()
+    async def succeeded(self, conn: asyncpg.Connection, email: str) -> None:
+        await self.limiter.clear(conn, ACCOUNT, email)
 
 
 def login_limiter_for(state: MutableMapping[str, Any]) -> LoginLimiter:
-    """The app's login limiter, created on first use with the app's settings."""
+    """The app's login limiter, created on first use with the app's settings. An app may be given its own
+    beforehand (`app.state[STATE_KEY] = LoginLimiter(settings, clock=...)`)."""
     limiter = state.get(STATE_KEY)
     if limiter is None:
         limiter = state.setdefault(STATE_KEY, LoginLimiter(state["settings"]))

@@ -40,19 +40,18 @@ class AuthService:
                     limiter: LoginLimiter | None = None) -> dict[str, Any]:
         """A successful login is audited (action `login`, resource `auth`); a failed one is not.
 
-        With a limiter, the attempt is refused (429) before any query or hash verification when the client or
-        the account is over its limit; a failure is counted against the account, a success clears its count."""
+        With a limiter, the attempt is refused (429) before the user is read and the hash verified when the
+        client or the account is over its limit; an attempt counts as a failure of the account until it
+        succeeds, which clears the account's count (service.auth.ratelimit)."""
         if limiter is not None:
-            limiter.attempt(data.email, ip_address)
+            await limiter.attempt(self.conn, data.email, ip_address)
         row = await self.conn.fetchrow(*queries.user_for_login(data.email))
         # Verify against a real hash even without an account, so timing does not tell which emails exist.
         matches, needs_rehash = await verify_password(row["password"] if row else DUMMY_HASH, data.password)
         if row is None or not matches:
-            if limiter is not None:
-                limiter.failed(data.email)
             raise errors.Unauthorized("Invalid email or password", code="LOGIN_FAILED")
         if limiter is not None:
-            limiter.succeeded(data.email)
+            await limiter.succeeded(self.conn, data.email)
         new_hash = await hash_password(data.password) if needs_rehash else None
         actor = CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
                             stored_permissions=row["permissions"], created_at=row["created_at"],

@@ -1,6 +1,6 @@
 """Rate limits of the stock routes (contract 6.1, quirk 9.16), on the shared sliding-window limiter
 (service.http.ratelimit): 20 adjustments and 100 history reads per minute per user, each on its own counter,
-per service process.
+counted in PostgreSQL and shared by every process and instance.
 """
 
 from __future__ import annotations

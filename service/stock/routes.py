@@ -1,9 +1,10 @@
 """Stock adjustment routes (contract 6.1): POST /api/products/:id/stock-adjustment, GET /api/stock-adjustments.
 
 Both are open to every authenticated user (the inventory screen is). Each is rate limited per user on its own
-counter (20 adjustments and 100 history reads per minute, per process; see service.stock.ratelimit). The
-limit is a dependency taken after authentication and before the body is validated, so invalid requests count
-too, and a refused request never reaches the database beyond the token check.
+counter (20 adjustments and 100 history reads per minute, counted in PostgreSQL for every process; see
+service.stock.ratelimit). The limit is a dependency taken after authentication and before the body is
+validated, so invalid requests count too, and a refused request never reaches the database beyond the token
+check and its rate-limit row.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ ANY_USER: dict[str, object] = {"errors": [429]}
 
 async def adjustment_slot(request: Request, session: SessionDependency) -> None:
     """One of the user's 20 adjustments per minute, or 429 RATE_LIMIT_EXCEEDED."""
-    limiter_for(request.app.state).check(ADJUST, session.user.id)
+    await limiter_for(request.app.state).check(session.conn, ADJUST, session.user.id)
 
 
 async def history_slot(request: Request, session: SessionDependency) -> None:
     """One of the user's 100 history reads per minute, or 429 RATE_LIMIT_EXCEEDED."""
-    limiter_for(request.app.state).check(HISTORY, session.user.id)
+    await limiter_for(request.app.state).check(session.conn, HISTORY, session.user.id)
 
 
 class StockController(Controller):

@@ -25,9 +25,11 @@ SECRET = "injected failure: SELECT password FROM users"  # must never reach a cl
 
 
 async def snapshot(db: asyncpg.Connection) -> dict[str, list[str]]:
-    """Every row of every table (dbmate's aside), as sorted text: counts and values in one comparison."""
+    """Every row of every table (dbmate's and the rate limits' aside: a failed request still took its rate-limit
+    slot), as sorted text: counts and values in one comparison."""
     tables = [r["tablename"] for r in await db.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'")]
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename NOT IN ('schema_migrations', 'rate_limits')")]
     return {table: sorted(repr(tuple(row.values())) for row in await db.fetch(f'SELECT * FROM "{table}"'))
             for table in tables}
 

@@ -1,7 +1,6 @@
 """Rate limits of the stock routes (contract 6.1, 3.5; quirk 9.16: separate counters).
 
-The session's app keeps its limiter for the whole session; counters are per user and every test creates new
-users, so each test starts with empty counters.
+The counters are in PostgreSQL (table rate_limits), emptied before each test with the other tables.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ import asyncpg
 import httpx
 import pytest
 
-from service import errors
 from service.app import create_app
 from service.config import Settings
 from service.http.ratelimit import Limit, RateLimiter
 from service.stock.ratelimit import ADJUST, HISTORY, STATE_KEY, limiter_for
+from tests.conftest import make_settings
 from tests.factories import create_product
 from tests.stock.helpers import adjust_url, new_user, rows_of, stock_of
 from tests.support import live_server
@@ -27,82 +26,14 @@ HISTORY_URL = "/api/stock-adjustments"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_796_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-# --- the limiter on its own -----------------------------------------------------------------------------------
-
-def test_sliding_window_admits_the_limit_then_says_when_a_slot_frees() -> None:
-    clock = Clock()
-    limiter = RateLimiter({"b": Limit(3, 60)}, clock=clock)
-    assert limiter.hit("b", "u") is None  # at 0
-    clock.now += 5
-    assert [limiter.hit("b", "u") for _ in range(2)] == [None, None]  # at 5
-    assert limiter.hit("b", "u") == 55  # the hit at 0 leaves at 60
-    clock.now += 10.2
-    assert limiter.hit("b", "u") == 45  # ceil(60 - 15.2)
-    clock.now += 44.7
-    assert limiter.hit("b", "u") == 1  # 0.1 s left: never 0
-    clock.now += 0.2
-    assert limiter.hit("b", "u") is None  # the hit at 0 left the window; refusals were never counted
-    assert limiter.hit("b", "u") == 5  # the two hits at 5 leave at 65
-
-
-def test_sliding_window_is_not_a_fixed_window() -> None:
-    clock = Clock()
-    limiter = RateLimiter({"b": Limit(2, 10)}, clock=clock)
-    assert limiter.hit("b", "u") is None
-    clock.now += 9
-    assert limiter.hit("b", "u") is None
-    clock.now += 2  # the first hit is 11 s old, the second 2 s: only one slot is free
-    assert limiter.hit("b", "u") is None
-    assert limiter.hit("b", "u") == 8  # a fixed window reset at 10 would have admitted it
-
-
-def test_buckets_and_clients_count_separately() -> None:
-    clock = Clock()
-    limiter = RateLimiter({ADJUST: Limit(1, 60), HISTORY: Limit(2, 60)}, clock=clock)
-    assert limiter.hit(ADJUST, "a") is None
-    assert limiter.hit(ADJUST, "a") == 60
-    assert limiter.hit(HISTORY, "a") is None and limiter.hit(HISTORY, "a") is None
-    assert limiter.hit(HISTORY, "a") == 60
-    assert limiter.hit(ADJUST, "b") is None
-
-
-def test_check_raises_429_with_retry_after() -> None:
-    limiter = RateLimiter({ADJUST: Limit(1, 30)}, clock=Clock())
-    limiter.check(ADJUST, "a")
-    with pytest.raises(errors.RateLimited) as caught:
-        limiter.check(ADJUST, "a")
-    assert caught.value.status_code == 429 and caught.value.code == "RATE_LIMIT_EXCEEDED"
-    assert caught.value.headers == {"Retry-After": "30"}
-
-
-def test_reset_one_client_or_all() -> None:
-    limiter = RateLimiter({"b": Limit(1, 60), "c": Limit(1, 60)}, clock=Clock())
-    for client in ("x", "y"):
-        limiter.hit("b", client)
-        limiter.hit("c", client)
-    limiter.reset("x")
-    assert limiter.hit("b", "x") is None and limiter.hit("c", "x") is None
-    assert limiter.hit("b", "y") == 60
-    limiter.reset()
-    assert limiter.hit("b", "y") is None
-
-
-def test_idle_clients_are_swept() -> None:
-    clock = Clock()
-    limiter = RateLimiter({"b": Limit(5, 60)}, clock=clock)
-    for client in range(100):
-        limiter.hit("b", client)
-    assert len(limiter._hits) == 100
-    clock.now += 61
-    limiter.hit("b", "fresh")
-    assert list(limiter._hits) == [("b", "fresh")]
-
+# --- the limits -----------------------------------------------------------------------------------------------
+# (the limiter itself, against the database: tests/test_rate_limits.py)
 
 def test_default_limits_and_lazy_state() -> None:
     state: dict = {}
@@ -186,20 +117,39 @@ async def test_unauthenticated_requests_do_not_use_anyones_slots(client: httpx.A
 
 async def test_a_slot_frees_when_the_window_slides(database_url: str, settings: Settings,
                                                    db: asyncpg.Connection) -> None:
-    """An app given its own limiter (short window) before it starts: limits are set on the instance."""
+    """An app given its own limiter (other limits, a clock the test moves) before it starts."""
     app = create_app(settings)
-    app.state[STATE_KEY] = RateLimiter({ADJUST: Limit(2, 1.0), HISTORY: Limit(1, 1.0)})
+    clock = Clock()
+    app.state[STATE_KEY] = RateLimiter({ADJUST: Limit(2, 10.0), HISTORY: Limit(1, 10.0)}, clock=clock)
     _, headers = await new_user(db, settings)
     product = await create_product(db, stock=0)
     with live_server(app) as running:
         async with httpx.AsyncClient(base_url=running.url, timeout=30) as http:
             assert (await http.post(adjust_url(product["id"]), json=ADD, headers=headers)).status_code == 200
+            clock.now += 3
             assert (await http.post(adjust_url(product["id"]), json=ADD, headers=headers)).status_code == 200
             assert (await http.get(HISTORY_URL, headers=headers)).status_code == 200
             refused = await http.post(adjust_url(product["id"]), json=ADD, headers=headers)
-            assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
-            assert (await http.get(HISTORY_URL, headers=headers)).status_code == 429
-            await asyncio.sleep(1.05)  # every accepted hit happened before the refusal
+            assert refused.status_code == 429 and refused.headers["Retry-After"] == "7"
+            assert (await http.get(HISTORY_URL, headers=headers)).headers["Retry-After"] == "10"
+            clock.now += 7  # the first adjustment leaves the window; the read at 3 leaves at 13
             assert (await http.post(adjust_url(product["id"]), json=ADD, headers=headers)).status_code == 200
+            assert (await http.get(HISTORY_URL, headers=headers)).headers["Retry-After"] == "3"
+            clock.now += 3
             assert (await http.get(HISTORY_URL, headers=headers)).status_code == 200
     assert await stock_of(db, product["id"]) == 3
+
+
+async def test_concurrent_adjustments_never_exceed_the_limit(database_url: str, db: asyncpg.Connection,
+                                                             settings: Settings) -> None:
+    """Forty adjustments at once by one user: exactly twenty go through, whichever requests win. (An app of its
+    own with a generous acquire timeout: forty requests share five pooled connections on a busy machine.)"""
+    _, headers = await new_user(db, settings)
+    product = await create_product(db, stock=0)
+    with live_server(create_app(make_settings(database_url, DB_ACQUIRE_TIMEOUT=60))) as running:
+        async with httpx.AsyncClient(base_url=running.url, timeout=120) as http:
+            responses = await asyncio.gather(*(http.post(adjust_url(product["id"]), json=ADD, headers=headers)
+                                               for _ in range(40)))
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] * 20 + [429] * 20, [r.text for r in responses if r.status_code not in (200, 429)]
+    assert await stock_of(db, product["id"]) == 20
