@@ -23,7 +23,8 @@ How granian (2.8) handles signals, and what this changes:
 - Each worker process installs its own SIGINT/SIGTERM handlers on its event loop that stop it at once. The
   parent stops a worker with SIGTERM, so that one must stay. But Ctrl-C in a terminal sends SIGINT to the
   whole foreground process group, workers included: they would stop before the delay. So workers ignore
-  SIGINT (`ignore_interrupt_in_worker`, an app startup hook: it runs after granian's handlers are set).
+  SIGINT (`ignore_interrupt_in_worker`, an app startup hook: it runs after granian's handlers are set; a
+  SIGINT that reaches a worker still starting up stops it, and granian then stops the service, as before).
   A supervisor that sends SIGTERM to every process of the group (systemd's default `KillMode=control-group`)
   bypasses the delay the same way: use `KillMode=mixed` (README, "Shutdown and load balancers").
 - "Draining" reaches the workers as a marker file whose path the parent passes in the environment
@@ -136,4 +137,5 @@ def ignore_interrupt_in_worker() -> None:
 
 
 def _ignore() -> None:
-    log.debug("SIGINT ignored in a worker: the main process decides when to stop")
+    log.info("SIGINT ignored in worker process %d: the main process stops the workers after the shutdown delay",
+             os.getpid())
