@@ -31,6 +31,7 @@ from service.http.health import LivenessFirst, api_test, liveness, readiness
 from service.http.openapi import complete_openapi
 from service.http.request import JsonRequest
 from service.http.security import SecurityHeaders
+from service.ops.shutdown import ignore_interrupt_in_worker
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
@@ -109,6 +110,7 @@ def create_server_app() -> ASGIApp:
     the peers in FORWARDED_ALLOW_IPS (the test server, uvicorn, does the same for 127.0.0.1 by itself), with
     liveness answered in front of both (service/http/health.py)."""
     app = create_app()
+    app.on_startup.append(ignore_interrupt_in_worker)  # lame-duck shutdown (service/ops/shutdown.py)
     settings: Settings = app.state.settings
     trusted = settings.forwarded_allow_ips
     return LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings)

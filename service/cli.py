@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from granian import Granian
 
     from service.ops.cpus import available_cpus
+    from service.ops.shutdown import lame_duck
 
     settings = _settings()
     with startup_failures_in_one_line(), database(settings) as (url, embedded):
@@ -77,12 +78,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers = args.workers or (available_cpus() if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
-        # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT it stops accepting, lets the
-        # workers finish their requests and run the lifespan shutdown (pool closed), then returns here, so
-        # the embedded server stops cleanly and the exit status is 0.
-        Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host, port=settings.port,
-                workers=workers, loop="auto", websockets=False, workers_kill_timeout=30, log_level="info",
-                log_access=settings.environment != "production").serve()  # a log line per request costs ~2 %
+        # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
+        # (service/ops/shutdown.py), it stops accepting, lets the workers finish their requests and run the
+        # lifespan shutdown (pool closed), then returns here, so the embedded server stops cleanly and the
+        # exit status is 0.
+        server = Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host,
+                         port=settings.port, workers=workers, loop="auto", websockets=False,
+                         workers_kill_timeout=settings.shutdown_timeout_seconds, log_level="info",
+                         log_access=settings.environment != "production")  # a log line per request costs ~2 %
+        with lame_duck(server, settings.shutdown_delay_seconds or 0.0):
+            server.serve()
     return 0
 
 

@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     login_max_attempts_per_client: int = Field(20, ge=1, alias="LOGIN_MAX_ATTEMPTS_PER_CLIENT")
     login_client_window_seconds: float = Field(60.0, gt=0, alias="LOGIN_CLIENT_WINDOW_SECONDS")
 
+    # Lame-duck shutdown of `flowcrm serve` (service/ops/shutdown.py): after SIGTERM/SIGINT readiness answers 503
+    # and the service keeps serving for SHUTDOWN_DELAY_SECONDS (unset: 5 in production, where a load balancer
+    # must notice first, else 0), then stops accepting and gives requests in flight SHUTDOWN_TIMEOUT_SECONDS.
+    shutdown_delay_seconds: float | None = Field(None, ge=0, alias="SHUTDOWN_DELAY_SECONDS")
+    shutdown_timeout_seconds: int = Field(30, ge=1, alias="SHUTDOWN_TIMEOUT_SECONDS")
+
+    @model_validator(mode="after")
+    def _default_shutdown_delay(self) -> "Settings":
+        if self.shutdown_delay_seconds is None:
+            self.shutdown_delay_seconds = 5.0 if self.environment == "production" else 0.0
+        return self
+
     # First admin, created at start when no user has ADMIN_EMAIL (never overwrites an existing password).
     admin_email: str | None = Field(None, alias="ADMIN_EMAIL")
     admin_password: SecretStr | None = Field(None, alias="ADMIN_PASSWORD")

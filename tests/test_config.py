@@ -62,3 +62,14 @@ def test_passwords_never_reach_the_logs() -> None:
 def test_cors_origins_from_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "https://crm.example.com, http://localhost:5173")
     assert Settings().cors_origins == ["https://crm.example.com", "http://localhost:5173"]
+
+
+def test_the_shutdown_delay_defaults_to_5_seconds_in_production_only() -> None:
+    assert Settings(ENVIRONMENT="production", JWT_SECRET="x" * 40).shutdown_delay_seconds == 5
+    assert Settings(ENVIRONMENT="development").shutdown_delay_seconds == 0
+    assert Settings(ENVIRONMENT="test").shutdown_delay_seconds == 0
+    assert Settings(ENVIRONMENT="production", JWT_SECRET="x" * 40,
+                    SHUTDOWN_DELAY_SECONDS="0.5").shutdown_delay_seconds == 0.5
+    assert Settings().shutdown_timeout_seconds == 30
+    with pytest.raises(ValidationError):
+        Settings(SHUTDOWN_DELAY_SECONDS="-1")

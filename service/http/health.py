@@ -13,6 +13,7 @@ from service import __version__
 from service.config import Settings
 from service.http.envelope import now_iso
 from service.http.security import SecurityHeaders
+from service.ops.shutdown import draining
 
 
 def liveness_body(settings: Settings) -> dict[str, Any]:
@@ -51,6 +52,9 @@ class LivenessFirst:
 
 @get("/health/ready", summary="Readiness: database reachable and migrations applied", tags=["health"])
 async def readiness(state: State) -> Response[dict[str, Any]]:
+    if draining():  # shutting down (service/ops/shutdown.py): the balancer must stop sending requests here
+        return Response({"status": "draining", "timestamp": now_iso()}, status_code=503,
+                        headers={"Retry-After": "5"})
     result = await state.health.check(state.get("pool"))
     return Response(result.to_json(), status_code=200 if result.ready else 503,
                     headers={} if result.ready else {"Retry-After": "5"})

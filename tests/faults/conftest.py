@@ -66,10 +66,12 @@ async def app_backends(db: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 class ServiceProcess:
-    """`python -m service.cli serve --workers N` (1 unless given) as a real process, its output in a file."""
+    """`python -m service.cli serve --workers N` (default 1) as a real process, its output in a file; `port`
+    given: that port again (a restarted instance behind a load balancer)."""
 
-    def __init__(self, database_url: str, log_path: Path, *, workers: int = 1, **env: str) -> None:
-        self.port = free_port()
+    def __init__(self, database_url: str, log_path: Path, *, workers: int = 1, port: int | None = None,
+                 **env: str) -> None:
+        self.port = port or free_port()
         self.log_path = log_path
         self._log = log_path.open("w")
         environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port), "HOST": "127.0.0.1",
