@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
+import asyncpg
+import httpx
 import pytest
 
 from service.http.dates import MAX_DATE_TEXT, lower_bound, parse_date, upper_bound
+from tests.factories import create_customer, create_presale, create_product
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -70,3 +74,42 @@ def test_bounds_cover_the_whole_day_without_leaving_the_calendar() -> None:
     assert upper_bound(date(2024, 2, 29)) == datetime(2024, 2, 29, 23, 59, 59, 999999)
     moment = datetime(2026, 3, 1, 10, 0)
     assert lower_bound(moment) == moment == upper_bound(moment)  # a date-time is an exact, inclusive bound
+
+
+# --- every date filter, over HTTP --------------------------------------------------------------------------
+
+DATE_FILTERS = [("/api/presales", "dateFrom", "dateTo"), ("/api/audit-logs", "startDate", "endDate"),
+                ("/api/stock-adjustments", "startDate", "endDate"), ("/api/reports/summary", "startDate", "endDate")]
+
+
+@pytest.mark.parametrize(("path", "start", "end"), DATE_FILTERS)
+async def test_the_calendars_first_and_last_days_are_filters(client: httpx.AsyncClient, db: asyncpg.Connection,
+                                                             admin: asyncpg.Record, admin_headers: dict,
+                                                             path: str, start: str, end: str) -> None:
+    customer = await create_customer(db)
+    product = await create_product(db)
+    await create_presale(db, customer["id"], [(product["id"], Decimal(1), Decimal("10.00"))], status="converted",
+                         created_by=admin["id"])
+    await db.execute("INSERT INTO audit_logs (user_id, user_name, action, resource) "
+                     "VALUES ($1, 'Admin', 'create', 'presale')", admin["id"])
+    await db.execute("INSERT INTO stock_adjustments (product_id, user_id, user_name, adjustment_type, quantity, "
+                     "previous_stock, new_stock, reason) VALUES ($1, $2, 'Admin', 'add', 1, 0, 1, 'edge')",
+                     product["id"], admin["id"])
+    whole_calendar = await client.get(path, params={start: "0001-01-01", end: "9999-12-31"}, headers=admin_headers)
+    assert whole_calendar.status_code == 200, whole_calendar.text  # dateTo=9999-12-31 was an OverflowError
+    data = whole_calendar.json()["data"]
+    if path == "/api/reports/summary":
+        assert data["totalConvertedPresales"] == 1
+        assert data["period"] == {"startDate": "0001-01-01T00:00:00.000Z", "endDate": "9999-12-31T23:59:59.999Z"}
+    else:
+        assert len(data) == 1
+    if path != "/api/presales":  # the pre-sale list takes whole days only
+        last_instant = await client.get(
+            path, params={start: "0001-01-01T00:00:00Z", end: "9999-12-31T23:59:59.999999Z"}, headers=admin_headers)
+        assert last_instant.status_code == 200, last_instant.text
+    for params in ({end: "9999-12-31T23:00:00-05:00"}, {start: "0001-01-01T00:00:00+01:00"}, {end: "10000-01-01"},
+                   {start: "2023-02-29"}, {end: "9999-12-31\x00"}, {start: "9" * 10_000}):
+        refused = await client.get(path, params={start: "2024-01-01", end: "2024-12-31", **params},
+                                   headers=admin_headers)
+        assert refused.status_code == 422, (params, refused.text)
+        assert refused.json()["error"]["code"] == "VALIDATION_ERROR"
