@@ -143,6 +143,10 @@ TEXT_EDGES: dict[str, str] = {
     "uuid without dashes": "00000000000040008000000000000000",
 }
 
+CALENDAR_EDGES = {"year 1", "year 9999", "year 9999, last instant", "year 1 minus an offset",
+                  "year 9999 plus an offset", "year 0", "year 10000", "Feb 29 of a non-leap year",
+                  "Feb 29 of a leap year", "month 13", "day 0", "hour 24"}
+
 # A whole body, as raw bytes.
 BODY_EDGES: dict[str, bytes] = {
     "deep array (5000 levels)": b"[" * 5000 + b"]" * 5000,
@@ -204,6 +208,7 @@ class Operation:
     query_params: tuple[str, ...]
     body_schema: str | None  # a component name
     body_fields: tuple[str, ...]  # dotted: `items.0.quantity`
+    date_params: tuple[str, ...]  # query parameters documented as a date or date-time
 
     @property
     def id(self) -> str:
@@ -240,7 +245,8 @@ def operations(document: dict[str, Any]) -> list[Operation]:
                 method.upper(), path,
                 tuple(p["name"] for p in params if p["in"] == "path"),
                 tuple(p["name"] for p in params if p["in"] == "query"),
-                body_schema, tuple(_fields(components, body_schema)) if body_schema else ()))
+                body_schema, tuple(_fields(components, body_schema)) if body_schema else (),
+                tuple(p["name"] for p in params if p.get("schema", {}).get("format") in {"date", "date-time"})))
     return found
 
 
@@ -293,8 +299,11 @@ def _generated(slot: str) -> st.SearchStrategy[Edge]:
 
 
 def edges_for(op: Operation) -> st.SearchStrategy[Edge]:
-    return st.one_of(st.sampled_from(list(all_requests(op))),
-                     st.sampled_from(slots(op)).flatmap(_generated))
+    choices = [st.sampled_from(list(all_requests(op))), st.sampled_from(slots(op)).flatmap(_generated)]
+    if op.date_params:  # a third of the examples aim the calendar's edges at the date filters
+        choices.append(st.sampled_from([Edge(f"query:{name}", value, label) for name in op.date_params
+                                        for label, value in TEXT_EDGES.items() if label in CALENDAR_EDGES]))
+    return st.one_of(choices)
 
 
 # --- building and checking one request -------------------------------------------------------------------
