@@ -116,8 +116,7 @@ def date_range(column: Field, start: date | datetime | None, end: date | datetim
     if start is not None:
         criteria.append(column >= p(lower_bound(start)))
     if end is not None:
-        bound, inclusive = upper_bound(end)
-        criteria.append(column <= p(bound) if inclusive else column < p(bound))
+        criteria.append(column <= p(upper_bound(end)))
     return criteria
 
 

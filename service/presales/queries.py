@@ -7,7 +7,6 @@ product) are assembled by PostgreSQL with json_build_object / json_agg, keyed in
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from pypika import Order
@@ -26,6 +25,7 @@ from service.db.sql import (
     RowsInsert,
     RowWrites,
     Statement,
+    date_range,
     like_pattern,
     wire_decimal,
     wire_timestamp,
@@ -157,10 +157,7 @@ def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Cr
     for term in (q.customer_name, q.search):
         if term:
             where.append(fn.Lower(customers.name).like(p(like_pattern(term))))
-    if q.date_from is not None:
-        where.append(presales.created_at >= p(datetime.combine(q.date_from, time())))
-    if q.date_to is not None:  # the whole dateTo day is included (decision 10.11)
-        where.append(presales.created_at < p(datetime.combine(q.date_to + timedelta(days=1), time())))
+    where += date_range(presales.created_at, q.date_from, q.date_to, p)  # the whole dateTo day (10.11)
     return where
 
 

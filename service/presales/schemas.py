@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, PlainSerializer, ValidationInfo, field_validator
 
 from service.customers.schemas import CustomerOut
+from service.http.dates import Day
 from service.http.schemas import (
     AtLeastOneField,
     ListQuery,
@@ -164,21 +164,6 @@ class PresaleOut(WireModel):
 
 # --- list query ------------------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _iso_date(value: Any) -> Any:
-    if isinstance(value, str):
-        if not _DATE.match(value.strip()):
-            raise ValueError("Must be a date in the format YYYY-MM-DD")
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError as exc:
-            raise ValueError("Must be a valid date in the format YYYY-MM-DD") from exc
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 SearchText = Annotated[str, NoNul, Field(max_length=255)]
 
 
@@ -191,8 +176,8 @@ class PresaleListQuery(ListQuery):
     customer_id: uuid.UUID | None = None
     customer_name: SearchText | None = None
     search: SearchText | None = None
-    date_from: IsoDate | None = None
-    date_to: IsoDate | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
 
     @field_validator("date_to")
     @classmethod

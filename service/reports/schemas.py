@@ -8,10 +8,9 @@ is written into the JSON text as is, with two decimals (`1234.50`).
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
@@ -20,35 +19,24 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic.alias_generators import to_camel
 
 from service import errors
+from service.http.dates import lower_bound, parse_date, upper_bound
 from service.http.schemas import UtcDatetime, WireModel, blank_is_absent
 
 CENT = Decimal("0.01")
 
 # --- query -----------------------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
-_FORMAT = "Must be an ISO-8601 date (2026-01-31) or date-time (2026-01-31T12:00:00.000Z)"
-
 
 def _bound(value: Any, *, end: bool) -> Any:
-    """A date or date-time, as UTC without zone (how timestamps are stored).
+    """A date or date-time (service.http.dates), as UTC without zone (how timestamps are stored).
 
     A date alone means its whole day: 00:00 for a start, the day's last microsecond for an end (so the end
-    stays inclusive, like `dateTo` of the pre-sale list, decision 10.11). A date-time without offset is UTC.
+    stays inclusive, like `dateTo` of the pre-sale list, decision 10.11).
     """
-    if not isinstance(value, str):
+    if isinstance(value, datetime):
         return value
-    text = value.strip()
-    try:
-        if _DATE.match(text):
-            return datetime.combine(date.fromisoformat(text), time.max if end else time.min)
-        if _DATE_TIME.match(text):
-            moment = datetime.fromisoformat(text)
-            return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-    except (ValueError, OverflowError) as exc:
-        raise ValueError(_FORMAT) from exc
-    raise ValueError(_FORMAT)
+    parsed = parse_date(value)
+    return upper_bound(parsed) if end else lower_bound(parsed)
 
 
 _BOUND_SCHEMA = {"type": "string", "format": "date-time"}
