@@ -14,6 +14,7 @@ from typing import TypeVar
 import asyncpg
 
 from service import errors
+from service.ops.metrics import count_database_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +59,7 @@ def translate(exc: BaseException) -> errors.AppError | None:
         return exc
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = exc.sqlstate or ""
+        count_database_error(sqlstate)  # every one that reaches a response, mapped or not
         cls = _BY_SQLSTATE.get(sqlstate)
         if cls is None and sqlstate.startswith("08"):
             cls = errors.DatabaseUnavailable
