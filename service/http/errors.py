@@ -17,7 +17,7 @@ from litestar.exceptions import (
 )
 
 from service import errors
-from service.db.errors import translate
+from service.db.errors import count_in_metrics, translate
 from service.http.envelope import error_body
 from service.ops.logs import current_request_id
 from service.ops.metrics import RATE_LIMITED, UNMATCHED_ROUTE
@@ -86,6 +86,7 @@ def to_app_error(exc: Exception) -> errors.AppError:
 
 
 def exception_to_response(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    count_in_metrics(exc)
     error = to_app_error(exc)
     # Every error names its request (X-Request-ID, service/ops/logs.py), so a client can quote it.
     request_id = current_request_id() or uuid.uuid4().hex

@@ -66,16 +66,16 @@ async def app_backends(db: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 class ServiceProcess:
-    """`python -m service.cli serve --workers 1` as a real process, its output in a file."""
+    """`python -m service.cli serve --workers 1` (or `workers`) as a real process, its output in a file."""
 
-    def __init__(self, database_url: str, log_path: Path, **env: str) -> None:
+    def __init__(self, database_url: str, log_path: Path, *, workers: int = 1, **env: str) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log = log_path.open("w")
         environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port), "HOST": "127.0.0.1",
                        "ENVIRONMENT": "test", "JWT_SECRET": JWT_SECRET, "DB_STARTUP_TIMEOUT": "10",
                        "PYTHONUNBUFFERED": "1", **env}
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--workers", "1"],
+        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
                                         env=environment, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
