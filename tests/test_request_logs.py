@@ -4,6 +4,7 @@ while a request is served its id, and one access line per request as ACCESS_LOG 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,7 +16,19 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
-from service.ops.logs import ACCESS_LOGGER, JsonFormatter, RequestIdFilter, logging_config, uses_json
+from service.ops.logs import (
+    ACCESS_LOGGER,
+    AccessLog,
+    ConsoleHandler,
+    JsonFormatter,
+    RequestContext,
+    RequestIdFilter,
+    TextFormatter,
+    begin_request,
+    end_request,
+    logging_config,
+    uses_json,
+)
 from tests.conftest import make_settings
 from tests.factories import bearer, create_user
 from tests.routes_for_tests import TEST_ROUTES
@@ -165,3 +178,44 @@ def test_log_format_defaults_to_json_in_production_only() -> None:
     config = logging_config(Settings(DATABASE_URL=url, LOG_FORMAT="json"))
     assert config["formatters"]["flowcrm"]["()"] is JsonFormatter
     assert config["handlers"]["console"]["filters"] == ["request_id"]
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()], ids=["json", "text"])
+def test_the_access_line_shortcut_writes_what_logging_would(formatter: logging.Formatter) -> None:
+    stream = io.StringIO()
+    console = ConsoleHandler(stream)
+    console.setFormatter(formatter)
+    console.addFilter(RequestIdFilter())
+    fields = {"method": "GET", "route": "/api/customers/{customer_id}", "status": 200, "duration_ms": 1.5,
+              "user_id": "u-1", "client": "10.0.0.9"}
+    message = "GET /api/customers/{customer_id} 200 1.50ms user=u-1 client=10.0.0.9"
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
+    record.fields = fields
+    token = begin_request(RequestContext("rid-1"))
+    try:
+        console.handle(record)
+    finally:
+        end_request(token)
+    console.write_access(record.created, "rid-1", message, fields)
+    through_logging, shortcut = stream.getvalue().splitlines()
+    assert shortcut == through_logging and "rid-1" in shortcut
+
+
+def test_the_shortcut_is_taken_only_when_the_console_is_the_lines_one_destination(settings: Settings) -> None:
+    access, root, parent = AccessLog(settings), logging.getLogger(), logging.getLogger("flowcrm")
+    console, other = ConsoleHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
+    console.addFilter(RequestIdFilter())
+    saved = root.handlers[:]
+    root.handlers = [console]
+    try:
+        assert access._only_destination() is console
+        parent.addHandler(other)  # an operator's handler on the way: every line must reach it
+        assert access._only_destination() is None
+        parent.removeHandler(other)
+        root.addHandler(other)
+        assert access._only_destination() is None
+        root.removeHandler(other)
+        console.addFilter(logging.Filter("nothing"))
+        assert access._only_destination() is None
+    finally:
+        root.handlers = saved
