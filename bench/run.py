@@ -260,7 +260,7 @@ async def explain(url: str) -> str:
 # --- the service ----------------------------------------------------------------------------------------
 
 class Service:
-    def __init__(self, url: str, workers: int, log_path: Path) -> None:
+    def __init__(self, url: str, workers: int, log_path: Path, settings: list[str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -271,6 +271,7 @@ class Service:
                "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "1000000000", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000000"}
         for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "EMBEDDED_PG_DIR"):
             env.pop(name, None)
+        env.update(setting.split("=", 1) for setting in settings or [])  # --env NAME=VALUE
         self.log = log_path.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -695,7 +696,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-native", action="store_true",
                         help="with --profile: also sample C/Cython frames (asyncpg's protocol, uvloop, syscalls)")
     parser.add_argument("--only", help="comma-separated substrings: measure only matching endpoints")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the service, repeatable (e.g. ACCESS_LOG=off, METRICS_PORT=9100)")
     args = parser.parse_args(argv)
+    if bad := [setting for setting in args.env if "=" not in setting]:
+        parser.error(f"--env takes NAME=VALUE, not {bad[0]!r}")
     quick = args.quick
     args.duration = args.duration or (2.0 if quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (0.0 if quick else 2.0)
@@ -831,7 +836,7 @@ def main(argv: list[str] | None = None) -> int:
 
         explained = asyncio.run(explain(url))
 
-        service = Service(url, args.workers, workdir / "service.log")
+        service = Service(url, args.workers, workdir / "service.log", args.env)
         service.wait_ready()
         status, body = http("POST", f"{service.base}/api/auth/login",
                             {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
@@ -867,6 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         header = (f"# Flow CRM service benchmark, {dt.datetime.now().isoformat(timespec='seconds')}\n\n"
                   f"{cpu}, {args.workers} service worker(s), wrk -t{args.threads} -c{args.connections}, "
                   f"{args.duration:g} s per endpoint (+{args.warmup:g} s warm-up), data: {data['counts']}, "
+                  + (f"service settings: {' '.join(args.env)}, " if args.env else "") +
                   f"loaded in {data['seconds']:.1f} s; idle service RSS {idle_rss.describe()}; "
                   f"load average before each run: "
                   + ", ".join(f"{r.extra['load_before']:.1f}" for r in results) + "\n")

@@ -32,6 +32,9 @@ from service.http.openapi import complete_openapi
 from service.http.request import JsonRequest
 from service.http.security import SecurityHeaders
 from service.ops.shutdown import ignore_interrupt_in_worker
+from service.ops.logs import configure_logging
+from service.ops.metrics import worker_metrics
+from service.ops.observe import ObservedRequests, observe_requests
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
@@ -75,8 +78,6 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     if settings is None:  # built by the server in a worker process: configure it like the CLI does
-        from service.cli import configure_logging
-
         configure_logging()
         settings = Settings()
     if not settings.database_url:
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         ProductController, PresaleController, PaymentMethodController, StockController,
                         ReportController, DashboardController, AuditLogController],
         state=state,
-        lifespan=[database_lifespan],
+        lifespan=[database_lifespan, worker_metrics],
         dependencies={"conn": Provide(provide_connection), "session": Provide(provide_session)},
         exception_handlers={Exception: exception_to_response},
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
@@ -102,15 +103,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     complete_openapi(app)
+    observe_requests(app, settings)  # request ids, metrics, access log (service/ops/observe.py)
     return app
 
 
 def create_server_app() -> ASGIApp:
     """What `flowcrm serve` runs in each granian worker: the app, behind granian's X-Forwarded-For handling for
     the peers in FORWARDED_ALLOW_IPS (the test server, uvicorn, does the same for 127.0.0.1 by itself), with
-    liveness answered in front of both (service/http/health.py)."""
+    liveness answered in front of both (service/http/health.py), and all of it observed (request id, metrics,
+    access line: service/ops/observe.py)."""
     app = create_app()
     app.on_startup.append(ignore_interrupt_in_worker)  # lame-duck shutdown (service/ops/shutdown.py)
     settings: Settings = app.state.settings
     trusted = settings.forwarded_allow_ips
-    return LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings)
+    return ObservedRequests(LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings),
+                            settings)

@@ -16,6 +16,8 @@ from service.config import Settings, redact_url
 from service.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from service.db.migrations import MigrationError, MigrationRunner
 from service.errors import DatabaseUnavailable
+from service.ops.logs import configure_logging, logging_config
+from service.ops.metrics_server import metrics_directory, start_listener
 
 log = logging.getLogger("flowcrm")
 
@@ -67,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.ops.shutdown import lame_duck
 
     settings = _settings()
-    with startup_failures_in_one_line(), database(settings) as (url, embedded):
+    with startup_failures_in_one_line(), database(settings) as (url, embedded), metrics_directory(settings):
         log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
         if embedded or args.migrate:
             applied = _runner(settings, url).up()
@@ -77,15 +79,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # In production one worker per CPU the container may use (its cgroup quota), not per CPU of the host.
         workers = args.workers or (available_cpus() if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
+        if settings.metrics_port is not None:
+            start_listener(settings)
         # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
         # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
         # (service/ops/shutdown.py), it stops accepting, lets the workers finish their requests and run the
         # lifespan shutdown (pool closed), then returns here, so the embedded server stops cleanly and the
-        # exit status is 0.
+        # exit status is 0. Our access line (ACCESS_LOG) replaces granian's; its own lines come out in our
+        # LOG_FORMAT.
         server = Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host,
                          port=settings.port, workers=workers, loop="auto", websockets=False,
                          workers_kill_timeout=settings.shutdown_timeout_seconds, log_level="info",
-                         log_access=settings.environment != "production")  # a log line per request costs ~2 %
+                         log_access=False, log_dictconfig=logging_config(settings))
         with lame_duck(server, settings.shutdown_delay_seconds or 0.0):
             server.serve()
     return 0
@@ -276,12 +281,6 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--presales", type=int, default=100)
     seed.set_defaults(func=cmd_seed)
     return parser
-
-
-def configure_logging() -> None:
-    """Once per process (granian's workers are fresh processes that call it from the app factory)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def main(argv: list[str] | None = None) -> int:

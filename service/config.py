@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"],
                                                                alias="FORWARDED_ALLOW_IPS")
 
+    # Operations (README, "Metrics" and "Logs"): the Prometheus listener `flowcrm serve` runs (off without
+    # METRICS_PORT) and the directory its workers share; the log format (json by default in production) and
+    # which requests get an access line.
+    metrics_port: int | None = Field(None, ge=1, le=65535, alias="METRICS_PORT")
+    metrics_host: str = Field("127.0.0.1", alias="METRICS_HOST")
+    metrics_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
+    log_format: Literal["json", "text"] | None = Field(None, alias="LOG_FORMAT")
+    access_log: Literal["all", "errors", "off"] = Field("all", alias="ACCESS_LOG")
+
+    @field_validator("metrics_port", "log_format", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

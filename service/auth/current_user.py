@@ -21,6 +21,7 @@ from service.auth.permissions import effective_permissions, granted_flags
 from service.auth.tokens import Claims, decode_token
 from service.db.pool import acquire
 from service.errors import Forbidden, Unauthorized
+from service.ops.logs import set_user
 
 if TYPE_CHECKING:
     from service.auth.token_cache import TokenCache
@@ -130,6 +131,7 @@ async def verified_caller(request: Request, state: State, conn: asyncpg.Connecti
         if message := opt.get("forbidden_message"):  # a route's own wording (the reports keep the old one)
             raise Forbidden(message) from exc
         raise
+    set_user(user.id)  # the access line's user_id
     return dataclasses.replace(user, ip_address=client_ip(request), user_agent=client_user_agent(request))
 
 

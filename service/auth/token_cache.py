@@ -35,6 +35,7 @@ from service.auth import queries
 from service.auth.current_user import CurrentUser
 from service.config import Settings
 from service.db.notifications import ChannelListener
+from service.ops.metrics import TOKEN_CACHE_HIT, TOKEN_CACHE_MISS
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,14 @@ class TokenCache:
     def get(self, token: str) -> CurrentUser | None:
         entry = self._entries.get(token)
         if entry is None:
+            TOKEN_CACHE_MISS.inc()
             return None
         user, until = entry
         if time.monotonic() < until and user.claims is not None and time.time() < user.claims.expires_at:
+            TOKEN_CACHE_HIT.inc()
             return user
         del self._entries[token]
+        TOKEN_CACHE_MISS.inc()
         return None
 
     def put(self, token: str, user: CurrentUser, generation: int) -> None:

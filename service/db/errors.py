@@ -14,6 +14,7 @@ from typing import TypeVar
 import asyncpg
 
 from service import errors
+from service.ops import metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,6 +84,15 @@ def translate(exc: BaseException) -> errors.AppError | None:
     if isinstance(exc, OSError):  # refused, reset, unreachable: not Postgres error classes
         return errors.DatabaseUnavailable()
     return None
+
+
+def count_in_metrics(exc: BaseException) -> None:
+    """Count a PostgreSQL error that ends a request, mapped or not, by SQLSTATE class (flowcrm_db_errors_total):
+    the exception itself, or the one a service turned into a domain error of its own (`raise ... from exc`)."""
+    for candidate in (exc, exc.__cause__):
+        if isinstance(candidate, asyncpg.PostgresError):
+            metrics.count_database_error(candidate.sqlstate or "")
+            return
 
 
 async def with_retry(operation: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:

@@ -23,6 +23,7 @@ from pypika import Table
 from service.config import Settings
 from service.db.migrations import migration_versions
 from service.db.pool import connect_options, pool_stats
+from service.ops.metrics import PENDING_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class HealthChecker:
             return HealthResult(False, elapsed, {}, None, error=reason)
         elapsed = (time.perf_counter() - started) * 1000
         pending = None if self._known_versions is None else sorted(set(self._known_versions) - applied)
+        if pending is not None:
+            PENDING_MIGRATIONS.set(len(pending))
         return HealthResult(True, elapsed, {}, pending)
 
     async def _applied_versions(self) -> set[str]:

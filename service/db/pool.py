@@ -16,6 +16,7 @@ from litestar.datastructures import State
 
 from service.config import Settings
 from service.errors import DatabaseUnavailable, Unavailable
+from service.ops.metrics import POOL_WAITING
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,8 @@ async def acquire(state: State) -> asyncpg.Connection:
             # run the acquisition as a task of its own (~7 % of a simple read's CPU). Free connections wait in a
             # LIFO queue, so this one was in use a moment ago.
             return await pool.acquire()
-        return await pool.acquire(timeout=state.settings.db_acquire_timeout)
+        with POOL_WAITING.track_inprogress():  # the pool's "waiting" gauge (service/ops/metrics.py)
+            return await pool.acquire(timeout=state.settings.db_acquire_timeout)
     except TimeoutError as exc:
         raise Unavailable("All database connections are busy, please retry", code="DATABASE_BUSY") from exc
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

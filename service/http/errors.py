@@ -17,8 +17,10 @@ from litestar.exceptions import (
 )
 
 from service import errors
-from service.db.errors import translate
+from service.db.errors import count_in_metrics, translate
 from service.http.envelope import error_body
+from service.ops.logs import current_request_id
+from service.ops.metrics import RATE_LIMITED, UNMATCHED_ROUTE
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +86,20 @@ def to_app_error(exc: Exception) -> errors.AppError:
 
 
 def exception_to_response(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    count_in_metrics(exc)
     error = to_app_error(exc)
+    # Every error names its request (X-Request-ID, service/ops/logs.py), so a client can quote it.
+    request_id = current_request_id() or uuid.uuid4().hex
     extra: dict[str, Any] = {}
     if error.status_code >= 500 and not isinstance(error, errors.Unavailable):
-        request_id = uuid.uuid4().hex
-        extra["requestId"] = request_id
         log.exception("unexpected error %s on %s %s", request_id, request.method, request.url.path, exc_info=exc)
     elif isinstance(error, errors.Unavailable):
         log.warning("%s on %s %s: %s", error.code, request.method, request.url.path, exc)
     retry_after = error.headers.get("Retry-After")
-    if isinstance(error, errors.RateLimited) and retry_after:
-        extra["retryAfter"] = int(retry_after)
+    if isinstance(error, errors.RateLimited):
+        RATE_LIMITED.labels(request.scope.get("path_template") or UNMATCHED_ROUTE).inc()
+        if retry_after:
+            extra["retryAfter"] = int(retry_after)
+    extra["requestId"] = request_id
     body = error_body(error.code, error.message, request.url.path, error.details, **extra)
     return Response(body, status_code=error.status_code, headers=error.headers)

@@ -42,6 +42,7 @@ class LivenessFirst:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["path"] == "/health" and scope["method"] == "GET"
                 and not any(name == b"origin" for name, _ in scope["headers"])):
+            scope["path_template"] = "/health"  # the route it stands for, in metrics and the access log
             body = msgspec.json.encode(liveness_body(self.settings))
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*self.headers, (b"content-length", str(len(body)).encode())]})

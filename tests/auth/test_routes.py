@@ -98,7 +98,8 @@ async def test_wrong_credentials_are_401_login_failed(client: httpx.AsyncClient,
     assert response.status_code == 401, response.text
     body = response.json()
     assert body["success"] is False
-    assert body["error"] == {"code": "LOGIN_FAILED", "message": "Invalid email or password"}
+    assert body["error"] == {"code": "LOGIN_FAILED", "message": "Invalid email or password",
+                             "requestId": response.headers["x-request-id"]}
 
 
 @pytest.mark.parametrize("body", [{}, {"email": "a@example.com"}, {"password": PASSWORD},

@@ -76,7 +76,7 @@ def assert_clean_503(response: httpx.Response) -> None:
     assert response.headers["Retry-After"] == "1"
     error = response.json()["error"]
     assert error["code"] == "DATABASE_UNAVAILABLE"
-    assert "requestId" not in response.json()  # not an unexpected error
+    assert error["requestId"] == response.headers["x-request-id"]  # every error names its request
 
 
 async def count(db: asyncpg.Connection, table: str) -> int:

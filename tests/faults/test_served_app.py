@@ -64,7 +64,8 @@ async def test_served_liveness_answers_like_the_route(url: str, tmp_path, client
         assert list(body) == ["status", "timestamp", "environment", "version"] and body["status"] == "ok"
         assert body["timestamp"].endswith("Z")
     assert fast.json()["environment"] == routed.json()["environment"] == "test"
-    ignored = {"date", "server"}
+    ignored = {"date", "server", "x-request-id"}  # each response has an id of its own
+    assert all(len(response.headers["x-request-id"]) == 32 for response in (fast, browser, routed))
     assert {k: v for k, v in fast.headers.items() if k not in ignored} == \
            {k: v for k, v in routed.headers.items() if k not in ignored}
     # A browser's request goes through the app, which adds CORS for an allowed origin.

@@ -51,7 +51,7 @@ async def test_statement_timeout_answers_503_and_the_connection_serves_again(
             assert response.status_code == 503, response.text
             assert response.headers["Retry-After"] == "1"
             assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
-            assert "requestId" not in response.json()
+            assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
             # Cancelled by the server's statement_timeout, well before the client-side command timeout.
             assert STATEMENT_TIMEOUT - 0.05 <= elapsed < STATEMENT_TIMEOUT + 1.5, elapsed
             row = await fault_db.fetchrow("SELECT name, stock FROM products WHERE id = $1", product["id"])

@@ -31,7 +31,10 @@ async def _count(db: asyncpg.Connection) -> int:
 
 
 def _error(response: httpx.Response) -> dict:
-    return response.json()["error"]
+    """The error without its requestId, checked to be the response's X-Request-ID."""
+    error = response.json()["error"]
+    assert error.pop("requestId") == response.headers["x-request-id"]
+    return error
 
 
 # --- list ------------------------------------------------------------------------------------------------

@@ -56,4 +56,7 @@ async def stock(db: asyncpg.Connection, product_id: uuid.UUID) -> int:
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
-    return response.json()["error"]
+    """The error without its requestId, checked to be the response's X-Request-ID."""
+    error = response.json()["error"]
+    assert error.pop("requestId") == response.headers["x-request-id"]
+    return error

@@ -209,7 +209,8 @@ async def test_get_200_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_hea
     assert data["description"] == "Desc"
     missing = await client.get(f"/api/products/{uuid.uuid4()}", headers=admin_headers)
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found"}
+    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found",
+                                       "requestId": missing.headers["x-request-id"]}
     bad = await client.get("/api/products/not-a-uuid", headers=admin_headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
 

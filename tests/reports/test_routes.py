@@ -301,7 +301,7 @@ async def test_access_needs_admin_or_the_reports_permission(client: httpx.AsyncC
     employee = await create_user(db, "employee")
     denied = await client.get(path, headers=bearer(settings, employee))
     payload = body(denied, 403)
-    assert payload["error"] == {"code": "FORBIDDEN", "message": DENIED}
+    assert payload["error"] == {"code": "FORBIDDEN", "message": DENIED, "requestId": denied.headers["x-request-id"]}
     assert payload["message"] == DENIED and payload["success"] is False
 
     stored_without = await create_user(db, "manager", permissions={"modules": {"reports": False},

@@ -117,7 +117,8 @@ async def test_unknown_product_is_404_and_bad_id_is_422(client: httpx.AsyncClien
     body = {"adjustmentType": "add", "quantity": 1, "reason": "x"}
     missing = await client.post(adjust_url(uuid.uuid4()), json=body, headers=admin_headers)
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found"}
+    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found",
+                                       "requestId": missing.headers["x-request-id"]}
     bad = await client.post(adjust_url("not-a-uuid"), json=body, headers=admin_headers)
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "VALIDATION_ERROR"
