@@ -172,9 +172,19 @@ def publish_request_bodies(app: Litestar, schema: OpenAPI) -> None:
             components[model.__name__] = _standard({**generated, **({"examples": examples} if examples else {})})
 
 
+def _readiness_not_ready(schema: OpenAPI) -> None:
+    """`GET /health/ready` answers 503 with the same report when not ready (service/http/health.py)."""
+    ready = schema.paths.get("/health/ready") if schema.paths else None
+    if ready is not None and ready.get is not None and "200" in (ready.get.responses or {}):
+        ok = ready.get.responses["200"]
+        ready.get.responses["503"] = OpenAPIResponse(description="Not ready: the database does not answer, or "
+                                                                 "migrations are pending", content=ok.content)
+
+
 def complete_openapi(app: Litestar) -> OpenAPI:
     schema = app.openapi_schema
     publish_request_bodies(app, schema)
+    _readiness_not_ready(schema)
     for route in app.routes:
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "/x/{id:str}" is "/x/{id}" in OpenAPI
         if not path.startswith("/api") or path not in (schema.paths or {}):
