@@ -151,8 +151,9 @@ def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False
     not_zero = r"(?!\s*0*(\.0*)?\s*$)" if positive else ""
     text = {"type": "string", "pattern": rf"^{not_zero}\s*0*{number}\s*$"}
     whole = {"type": "integer", "minimum": 1 if positive else 0, "maximum": int(maximum)}
-    return JsonSchema(anyOf=[text, whole], description=f"A decimal string with at most {places} decimals, "
-                      f"e.g. \"12.50\", or an integer written without a decimal point; {'over 0' if positive else 'at least 0'}, at most {maximum}")
+    bounds = f"{'over' if positive else 'at least'} 0, at most {maximum}"
+    return JsonSchema(anyOf=[text, whole], description=f"A decimal string with at most {places} decimals, e.g. "
+                      f"\"12.50\", or an integer written without a decimal point; {bounds}")
 
 
 Money = decimal_string(2, maximum=Decimal("99999999.99"))  # numeric(10,2)

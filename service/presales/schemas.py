@@ -17,12 +17,12 @@ from service.http.schemas import (
     Money,
     NoNul,
     Percentage,
-    decimal_json_schema,
     Quantity,
     SortOrder,
     StrictInput,
     UtcDatetime,
     WireModel,
+    decimal_json_schema,
     nullable_text,
 )
 
