@@ -13,7 +13,6 @@ from litestar.types import ASGIApp
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.pydantic import PydanticPlugin
 
 from service import __version__
@@ -25,6 +24,9 @@ from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
 from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
+from service.http.allow import OptionsAllow
+from service.http.cors import CorsRejection
+from service.http.docs import openapi_config
 from service.http.errors import exception_to_response
 from service.dashboard.routes import DashboardController
 from service.http.health import LivenessFirst, api_test, liveness, readiness
@@ -94,10 +96,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={Exception: exception_to_response},
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
                                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-        openapi_config=OpenAPIConfig(title="Flow CRM service", version=__version__),
+        openapi_config=openapi_config("Flow CRM service", __version__),  # unknown /schema paths: envelope 404
         plugins=[PydanticPlugin(prefer_alias=True)],  # the schema shows the camelCase names actually sent
         request_max_body_size=MAX_BODY_BYTES,
-        before_send=[SecurityHeaders(settings)],  # every response, 404s and preflights too (see security.py)
+        before_send=[SecurityHeaders(settings),  # every response, 404s and preflights too (see security.py)
+                     OptionsAllow(), CorsRejection()],  # OPTIONS: the path's full Allow; refused preflight: envelope
         request_class=JsonRequest,  # JSON bodies only as application/json (else 415), valid UTF-8 (else 400)
         logging_config=None,  # the process configures logging (flowcrm CLI, the test server)
         debug=False,

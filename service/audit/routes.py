@@ -8,7 +8,7 @@ from service.audit.schemas import AuditLogListQuery, AuditLogOut, RecentQuery
 from service.audit.service import AuditService
 from service.auth.current_user import SessionDependency
 from service.http.envelope import ok, paginated
-from service.http.schemas import Envelope, PageEnvelope
+from service.http.schemas import Envelope, PageEnvelope, blank_is_absent
 
 ADMIN = {"roles": ("admin",)}
 
@@ -30,5 +30,5 @@ class AuditLogController(Controller):
                                 session: SessionDependency) -> Response[Envelope[list[AuditLogOut]]]:
         conn = session.conn
         query = RecentQuery.model_validate(
-            {key: value for key, value in request.query_params.items() if value.strip() != ""})
+            {key: value for key, value in request.query_params.items() if blank_is_absent(value) is not None})
         return ok(await AuditService(conn).recent(query.limit), "Recent audit logs retrieved")

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, Fiel
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
     AtLeastOneField,
+    JsonSchema,
     ListQuery,
     NoNul,
     SortOrder,
@@ -43,8 +44,11 @@ def _email_length(value: str) -> str:
 
 
 Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
-Phone = Annotated[str, NoNul, AfterValidator(_phone)]
-Cpf = Annotated[str, NoNul, Field(max_length=14), AfterValidator(normalise_cpf)]
+Phone = Annotated[str, NoNul, AfterValidator(_phone),  # trimmed, then _PHONE
+                  JsonSchema(type="string", pattern=r"^\s*(?=[0-9()+\-])[0-9 ()+\-]{10,20}(?<=[0-9()+\-])\s*$")]
+Cpf = Annotated[str, NoNul, Field(max_length=14), AfterValidator(normalise_cpf),
+                JsonSchema(type="string", pattern=r"^[0-9.\-]{11,14}$",
+                           description="11 digits, '.' and '-' allowed; the check digits must be right (else 422)")]
 Address = nullable_text(1000)
 
 

@@ -66,8 +66,9 @@ def to_app_error(exc: Exception) -> errors.AppError:
         return translated
     if isinstance(exc, NotFoundException):
         return errors.NotFound("Route not found")
-    if isinstance(exc, MethodNotAllowedException):
-        return errors.MethodNotAllowed()
+    if isinstance(exc, MethodNotAllowedException):  # keeps the router's Allow header (RFC 9110 requires it)
+        allow = (exc.headers or {}).get("allow")
+        return errors.MethodNotAllowed(headers={"Allow": allow} if allow else None)
     if isinstance(exc, pydantic.ValidationError):  # query strings validated inside handlers
         details = [_detail_from_pydantic(e) for e in exc.errors()]
         return errors.ValidationFailed(details[0]["message"], details=details)

@@ -49,13 +49,16 @@ ERROR_ENVELOPE = Schema(
 )
 
 _ERRORS = {
-    400: ("Malformed request: a body that is not valid JSON or not UTF-8 text", "BAD_REQUEST",
-          "Malformed JSON in request body"),
+    400: ("Malformed request (a body that is not valid JSON or not UTF-8 text), or one the operation refuses: "
+          "deleting yourself (CANNOT_DELETE_SELF), a status change the pre-sale's status does not allow, a "
+          "discount above its total, a sale price below the stored purchase price",
+          "BAD_REQUEST", "Malformed JSON in request body"),
     401: ("Missing, invalid, expired or revoked token", "INVALID_TOKEN", "Invalid or expired token"),
     403: ("Authenticated, but without the permission", "FORBIDDEN", "You do not have permission to do this"),
     404: ("No such record (or not visible to the caller)", "NOT_FOUND", "Not found"),
     409: ("Conflicts with the data: duplicate, still referenced, insufficient stock",
           "CONFLICT", "A record with these values already exists"),
+    413: ("The body is larger than the service accepts (1 MiB)", "PAYLOAD_TOO_LARGE", "Request body is too large"),
     415: ("The body was not sent as application/json", "UNSUPPORTED_MEDIA_TYPE",
           "Request body must be JSON (Content-Type: application/json)"),
     422: ("Validation failed; details name each field", "VALIDATION_ERROR", "Invalid CPF format or check digits"),
@@ -82,15 +85,29 @@ def _schema(field: dict[str, Any]) -> Schema:
     return Schema(
         type=_TYPES.get(kind, OpenAPIType.STRING),
         enum=spec.get("enum"), minimum=spec.get("minimum"), maximum=spec.get("maximum"),
-        max_length=spec.get("maxLength"), format=spec.get("format"), default=field.get("default"),
+        max_length=spec.get("maxLength"), min_length=spec.get("minLength"), pattern=spec.get("pattern"),
+        format=spec.get("format"), default=field.get("default"),
         items=_schema(spec["items"]) if kind == "array" and "items" in spec else None,
     )
 
 
+# Contract 10.11: a blank query value, or one of the words the web app sends for "no value", counts as absent
+# (service/http/schemas.py `blank_is_absent`). The document says so: every query parameter takes its own type
+# or this, and `allowEmptyValue` (whose explicit `false` forbade `?sortOrder=`).
+ABSENT_VALUE = Schema(type=OpenAPIType.STRING, pattern=r"^\s*(string|undefined|null)?\s*$",
+                      description="Counts as absent: blank, or the word string, undefined or null")
+
+
+def _or_absent(schema: Schema) -> Schema:
+    if schema.type == OpenAPIType.ARRAY and schema.items is not None:  # ?status=a&status= : each value on its own
+        return Schema(type=OpenAPIType.ARRAY, items=Schema(any_of=[schema.items, ABSENT_VALUE]))
+    return Schema(any_of=[schema, ABSENT_VALUE], default=schema.default)
+
+
 def query_parameters(model: type[BaseModel]) -> list[Parameter]:
     properties = model.model_json_schema(by_alias=True)["properties"]
-    return [Parameter(name=name, param_in="query", required=False, schema=_schema(field),
-                      description=field.get("description"))
+    return [Parameter(name=name, param_in="query", required=False, schema=_or_absent(_schema(field)),
+                      allow_empty_value=True, description=field.get("description"))
             for name, field in properties.items()]
 
 
@@ -105,15 +122,69 @@ def _statuses(method: str, path: str, operation: Operation, opt: dict[str, Any])
     if operation.request_body is not None or opt.get("query"):
         statuses.append(422)
     if operation.request_body is not None:
-        statuses += [400, 415]
+        statuses += [400, 413, 415]
+    if opt.get("body_refers_to_records"):  # a customerId, productId... naming no record: 404 (contract 9)
+        statuses.append(404)
     if method in {"POST", "PUT", "PATCH", "DELETE"} and (method, path) not in _PUBLIC:
         statuses.append(409)
     statuses += opt.get("errors", [])
     return sorted(set(statuses))
 
 
+# Pydantic writes a `Field(ge=...)` it cannot attach to the JSON type (a validator stands before it) as "ge".
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+def _standard(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {_BOUNDS.get(key, key): _standard(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_standard(value) for value in node]
+    return node
+
+
+def _refers_to_records(node: Any) -> bool:
+    """Whether a body schema has a property naming another record by its id (customerId, items[].productId)."""
+    if isinstance(node, dict):
+        properties = node.get("properties", {})
+        return (any(name.endswith("Id") for name in properties)
+                or any(_refers_to_records(value) for value in node.values()))
+    return isinstance(node, list) and any(_refers_to_records(value) for value in node)
+
+
+def publish_request_bodies(app: Litestar, schema: OpenAPI) -> None:
+    """Each request body's schema as pydantic generates it for validation, not Litestar's reading of the model:
+    pydantic's states `additionalProperties: false` (StrictInput), the rules of the shared building blocks
+    (service/http/schemas.py `JsonSchema`) and those of the update bodies (`AtLeastOneField`)."""
+    components = schema.components.schemas if schema.components else {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            model = getattr(data, "annotation", None)
+            if not (isinstance(model, type) and issubclass(model, BaseModel) and model.__name__ in components):
+                continue
+            generated = model.model_json_schema(by_alias=True, mode="validation",
+                                                ref_template="#/components/schemas/{model}")
+            handler.opt["body_refers_to_records"] = _refers_to_records(generated)
+            for name, definition in generated.pop("$defs", {}).items():
+                components[name] = _standard(definition)
+            examples = getattr(components[model.__name__], "examples", None)
+            components[model.__name__] = _standard({**generated, **({"examples": examples} if examples else {})})
+
+
+def _readiness_not_ready(schema: OpenAPI) -> None:
+    """`GET /health/ready` answers 503 with the same report when not ready (service/http/health.py)."""
+    ready = schema.paths.get("/health/ready") if schema.paths else None
+    if ready is not None and ready.get is not None and "200" in (ready.get.responses or {}):
+        ok = ready.get.responses["200"]
+        ready.get.responses["503"] = OpenAPIResponse(description="Not ready: the database does not answer, or "
+                                                                 "migrations are pending", content=ok.content)
+
+
 def complete_openapi(app: Litestar) -> OpenAPI:
     schema = app.openapi_schema
+    publish_request_bodies(app, schema)
+    _readiness_not_ready(schema)
     for route in app.routes:
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "/x/{id:str}" is "/x/{id}" in OpenAPI
         if not path.startswith("/api") or path not in (schema.paths or {}):

@@ -37,6 +37,22 @@ def _utc_iso(value: datetime) -> str:
 UtcDatetime = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str)]
 
 
+class JsonSchema:
+    """Pydantic metadata stating a type's JSON schema exactly, for rules pydantic cannot see because a validator
+    function applies them (trimming, NUL, decimal strings...): the OpenAPI document then says what is accepted
+    (service/http/openapi.py publishes the request bodies' schemas as pydantic generates them)."""
+
+    def __init__(self, **schema: Any) -> None:
+        self.schema = schema
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return dict(self.schema)
+
+
+# JSON Schema (ECMA-262) regular expressions, which Python's `re` reads the same way.
+NO_NUL = r"^[^\u0000]*$"
+
+
 def _reject_nul(value: Any) -> Any:
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("Text must not contain NUL characters")
@@ -47,7 +63,15 @@ def _collapse_spaces(value: str) -> str:
     return " ".join(value.split())
 
 
-NoNul = BeforeValidator(_reject_nul)
+class _NoNulValidator(BeforeValidator):
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        if schema.get("type") == "string":
+            schema.setdefault("pattern", NO_NUL)
+        return schema
+
+
+NoNul = _NoNulValidator(_reject_nul)
 
 
 def clean_text(max_length: int, *, min_length: int = 1) -> Any:
@@ -61,7 +85,13 @@ def clean_text(max_length: int, *, min_length: int = 1) -> Any:
             raise ValueError(f"Must be at most {max_length} characters")
         return value
 
-    return Annotated[str, NoNul, AfterValidator(check)]
+    # The collapsed length, counted by the pattern: each non-space character and each inner run of whitespace
+    # (it becomes one space) is one; whitespace at the ends is dropped. No NUL anywhere.
+    inner = rf"(?:\S|\s+(?=\S)){{{max(min_length, 1) - 1},{max_length - 1}}}"
+    schema = JsonSchema(type="string", pattern=rf"^(?=[^\u0000]*$)\s*\S{inner}\s*$",
+                        description=f"Trimmed, inner whitespace collapsed to one space: then {min_length} to "
+                                    f"{max_length} characters")
+    return Annotated[str, NoNul, AfterValidator(check), schema]
 
 
 def _optional_text(value: Any) -> Any:
@@ -73,8 +103,12 @@ def _optional_text(value: Any) -> Any:
 
 
 def nullable_text(max_length: int) -> Any:
+    # Blank, or at most max_length characters from the first non-space one to the last; no NUL anywhere.
+    trimmed = rf"^(?=[^\u0000]*$)\s*(?:\S(?:[\s\S]{{0,{max_length - 2}}}\S)?)?\s*$"
+    schema = JsonSchema(anyOf=[{"type": "string", "pattern": trimmed}, {"type": "null"}], default=None,
+                        description=f"Trimmed, at most {max_length} characters; blank text counts as null")
     return Annotated[Annotated[str, StringConstraints(max_length=max_length)] | None,
-                     BeforeValidator(_optional_text), Field(default=None)]
+                     BeforeValidator(_optional_text), Field(default=None), schema]
 
 
 _DECIMAL = re.compile(r"^\d+(\.\d+)?$")
@@ -99,7 +133,27 @@ def decimal_string(places: int, *, maximum: Decimal) -> Any:
             raise ValueError(f"Must not exceed {maximum}")
         return number
 
-    return Annotated[Decimal, BeforeValidator(parse), PlainSerializer(str, return_type=str)]
+    return Annotated[Decimal, BeforeValidator(parse), PlainSerializer(str, return_type=str),
+                     decimal_json_schema(places, maximum)]
+
+
+def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False) -> JsonSchema:
+    """`decimal_string`'s rule as a JSON schema: a string of digits (leading zeros and surrounding whitespace
+    allowed) with at most `places` decimals and at most `maximum`, or a JSON integer in range."""
+    digits = len(str(int(maximum)))
+    fraction = rf"(\.\d{{1,{places}}})?"
+    if maximum == Decimal(10) ** digits - Decimal(10) ** -places:  # all nines: a bound on the digit count
+        number = rf"\d{{1,{digits}}}{fraction}"
+    elif maximum == Decimal(10) ** (digits - 1):  # 100: fewer digits, or exactly the power of ten
+        number = rf"(1{'0' * (digits - 1)}(\.0{{1,{places}}})?|\d{{1,{digits - 1}}}{fraction})"
+    else:
+        raise ValueError(f"no pattern for a maximum of {maximum}")
+    not_zero = r"(?!\s*0*(\.0*)?\s*$)" if positive else ""
+    text = {"type": "string", "pattern": rf"^{not_zero}\s*0*{number}\s*$"}
+    whole = {"type": "integer", "minimum": 1 if positive else 0, "maximum": int(maximum)}
+    bounds = f"{'over' if positive else 'at least'} 0, at most {maximum}"
+    return JsonSchema(anyOf=[text, whole], description=f"A decimal string with at most {places} decimals, e.g. "
+                      f"\"12.50\", or an integer written without a decimal point; {bounds}")
 
 
 Money = decimal_string(2, maximum=Decimal("99999999.99"))  # numeric(10,2)
@@ -196,8 +250,29 @@ class AtLeastOneField(StrictInput):
                 raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
         return self
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """The schema says what `_at_least_one` checks: null only for NULLABLE fields, one field at least."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        properties = schema.get("properties", {})
+        for name, field in cls.model_fields.items():
+            alias = field.alias or name
+            if name not in cls.NULLABLE and alias in properties:
+                properties[alias] = _without_null(properties[alias])
+        schema["anyOf"] = [{"required": [field.alias or name]} for name, field in cls.model_fields.items()
+                           if name not in cls.IGNORED]
+        return schema
+
     def sent_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.model_fields_set - self.IGNORED}
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if not options:
+        return schema
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    return {**options[0], **rest} if len(options) == 1 else {**rest, "anyOf": options}
 
 
 def blank_is_absent(value: Any) -> Any:

@@ -22,6 +22,7 @@ from service.http.schemas import (
     StrictInput,
     UtcDatetime,
     WireModel,
+    decimal_json_schema,
     nullable_text,
 )
 
@@ -50,7 +51,8 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
+PositiveQuantity = Annotated[Quantity, AfterValidator(_positive),
+                             decimal_json_schema(3, Decimal("9999999.999"), positive=True)]
 Notes = nullable_text(1000)
 
 

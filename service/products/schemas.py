@@ -11,6 +11,7 @@ from pydantic import ConfigDict, AfterValidator, BeforeValidator, Field, Validat
 
 from service.http.schemas import (
     AtLeastOneField,
+    JsonSchema,
     ListQuery,
     Money,
     MoneyOut,
@@ -49,7 +50,10 @@ def _code(value: str) -> str:
 
 
 Code = Annotated[Annotated[str, NoNul, AfterValidator(_code)] | None, BeforeValidator(_blank_code_is_absent),
-                 Field(default=None)]
+                 Field(default=None),
+                 JsonSchema(anyOf=[{"type": "string", "pattern": r"^\s*([A-Za-z0-9_-]{1,50})?\s*$"},
+                                   {"type": "null"}],
+                            default=None, description="Blank or null: generated (PROD + 7 digits); upper-cased")]
 Name = clean_text(255)
 Unit = clean_text(20)
 SaleType = clean_text(50)

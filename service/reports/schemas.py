@@ -66,11 +66,12 @@ class ReportQuery(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     start_date: StartBound | None = Field(
-        default=None, description="ISO-8601 date or date-time (UTC when no offset); with endDate. "
-                                  "Default: January 1 of the current year, 00:00 UTC")
+        default=None, description="ISO-8601 date or date-time (UTC when no offset). Give startDate and endDate "
+                                  "together or neither: one alone is a 422, as is a start after the end or in "
+                                  "the future. Default: January 1 of the current year, 00:00 UTC")
     end_date: EndBound | None = Field(
-        default=None, description="ISO-8601 date (the whole day) or date-time, inclusive; with startDate. "
-                                  "Default: now")
+        default=None, description="ISO-8601 date (the whole day) or date-time, inclusive. Give startDate and "
+                                  "endDate together or neither: one alone is a 422. Default: now")
     payment_method_id: uuid.UUID | None = Field(default=None, description="Only pre-sales paid with this method")
 
     @classmethod

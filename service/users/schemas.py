@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr
 
 from service import errors
-from service.http.schemas import AtLeastOneField, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
+from service.http.schemas import AtLeastOneField, JsonSchema, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
 
 Role = Literal["admin", "manager", "employee"]
 Name = clean_text(255)
@@ -48,7 +48,8 @@ def _must_be_bool(value: object) -> object:
 
 Flag = Annotated[bool, BeforeValidator(_must_be_bool)]
 Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
-Password = Annotated[str, AfterValidator(check_password)]
+Password = Annotated[str, AfterValidator(check_password),
+                     JsonSchema(type="string", minLength=PASSWORD_MIN, maxLength=PASSWORD_MAX)]
 
 
 class ModulePermissions(StrictInput):
