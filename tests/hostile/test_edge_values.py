@@ -34,11 +34,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from service.app import create_app
-from service.auth.ratelimit import login_limiter_for
 from service.config import Settings
-from service.stock.ratelimit import limiter_for as stock_limiter_for
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
-from tests.support import LiveServer
+from tests.support import LiveServer, admin_execute
 
 MAX_EXAMPLES = 25
 # EDGE_MATRIX=<file> runs every listed edge of every slot instead (~12,000 requests, minutes) and writes each
@@ -377,10 +375,9 @@ async def seeded(db: asyncpg.Connection, admin: asyncpg.Record) -> dict[str, str
             "presale_id": str(presale["id"]), "user_id": str(other["id"]), "payment_method_id": str(method)}
 
 
-def send(http: httpx.Client, server: LiveServer, op: Operation, edge: Edge, seeded: dict[str, str]) -> httpx.Response:
+def send(http: httpx.Client, database_url: str, op: Operation, edge: Edge, seeded: dict[str, str]) -> httpx.Response:
     # The rate limits (login, stock) would soon answer 429 to everything: each example starts with none used.
-    login_limiter_for(server.app.state).reset()
-    stock_limiter_for(server.app.state).reset()
+    admin_execute(database_url, "DELETE FROM rate_limits")
     url, body = request_for(op, edge, seeded)
     return http.request(op.method, url, content=body)
 
@@ -411,7 +408,7 @@ def logged_errors() -> Iterator[ErrorRecords]:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.id)
-def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings: Settings,
+def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings: Settings, database_url: str,
                                     admin: asyncpg.Record, seeded: dict[str, str],
                                     logged_errors: ErrorRecords) -> None:
     headers = {**bearer(settings, admin), "Content-Type": "application/json"}
@@ -421,7 +418,7 @@ def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings:
             with open(MATRIX_FILE, "a", encoding="utf-8") as out:
                 for edge in all_requests(op):
                     logged_errors.records.clear()
-                    response = send(http, server, op, edge, seeded)
+                    response = send(http, database_url, op, edge, seeded)
                     try:
                         code = response.json()["error"]["code"] if response.status_code >= 400 else ""
                         assert_answer(response, logged_errors.records)
@@ -437,7 +434,7 @@ def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings:
                   suppress_health_check=list(HealthCheck))
         def property(edge: Edge) -> None:
             logged_errors.records.clear()
-            response = send(http, server, op, edge, seeded)
+            response = send(http, database_url, op, edge, seeded)
             assert_answer(response, logged_errors.records)
 
         property()
