@@ -134,7 +134,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def write_access(self, created: float, request_id: str, message: str, fields: dict[str, Any]) -> None:
         """Write an access line as `handle` would, without building a LogRecord and passing it through the
-        logging machinery (two thirds of the line's cost in the served process, bench/README.md)."""
+        logging machinery (8 -> 5 us of CPU a line, bench/README.md, "Access log and metrics")."""
         line = self.formatter.access_line(created, request_id, message, fields)  # type: ignore[union-attr]
         with self.lock:  # type: ignore[union-attr]
             self.stream.write(line + self.terminator)
