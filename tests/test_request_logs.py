@@ -4,6 +4,7 @@ while a request is served its id, and one access line per request as ACCESS_LOG 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -219,3 +220,30 @@ def test_the_shortcut_is_taken_only_when_the_console_is_the_lines_one_destinatio
         assert access._only_destination() is None
     finally:
         root.handlers = saved
+
+
+async def test_access_lines_are_written_together_at_the_loops_next_turn_and_before_any_other_line() -> None:
+    class Writes(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[str] = []
+
+        def write(self, text: str) -> int:
+            self.writes.append(text)
+            return super().write(text)
+
+    stream = Writes()
+    console = ConsoleHandler(stream)
+    console.setFormatter(TextFormatter())
+    console.addFilter(RequestIdFilter())
+    fields: dict = {}
+    console.write_access(1.0e9, "a", "first", fields)
+    console.write_access(1.0e9, "b", "second", fields)
+    assert stream.writes == []  # gathered until the loop turns
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 1 and [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == [
+        "first", "second"]
+    console.write_access(1.0e9, "c", "third", fields)
+    console.handle(logging.LogRecord("flowcrm", logging.ERROR, "", 0, "an error", None, None))
+    assert [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == [
+        "first", "second", "third", "error"]
