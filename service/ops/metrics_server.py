@@ -44,9 +44,15 @@ def metrics_directory(settings: Settings) -> Iterator[Path | None]:
 
 
 def start_listener(settings: Settings) -> None:
-    """Serve the workers' metrics, aggregated, on METRICS_HOST:METRICS_PORT (a daemon thread of this process)."""
+    """Serve the workers' metrics, aggregated, on METRICS_HOST:METRICS_PORT (a daemon thread of this process).
+
+    This process serves no request, but its start-up check imported the metrics (service.db.pool), which gave it
+    per-process gauges of its own (start time, pool) in the directory: they are removed here, so the gauges list
+    only the workers (forked later, each writes under its own pid)."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.multiprocess import MultiProcessCollector
+    from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+    mark_process_dead(os.getpid())
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
