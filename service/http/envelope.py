@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Response
 
 from service.db.pages import Total
+from service.ops.logs import current_request_id
 
 
 def now_iso() -> str:
@@ -49,5 +50,8 @@ def error_body(code: str, message: str, path: str, details: Any = None, **extra:
     if details is not None:
         error["details"] = details
     error.update(extra)
+    # Every error names its request (X-Request-ID, service/ops/logs.py), so a client can quote it.
+    if (request_id := current_request_id()) is not None:
+        error["requestId"] = request_id
     # `message` is repeated at top level for the web app code that reads body.message (contract 10.9).
     return {"success": False, "error": error, "message": message, "timestamp": now_iso(), "path": path}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 import pydantic
@@ -89,8 +88,7 @@ def to_app_error(exc: Exception) -> errors.AppError:
 def exception_to_response(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     count_in_metrics(exc)
     error = to_app_error(exc)
-    # Every error names its request (X-Request-ID, service/ops/logs.py), so a client can quote it.
-    request_id = current_request_id() or uuid.uuid4().hex
+    request_id = current_request_id()  # on the log line as in the body (error_body)
     extra: dict[str, Any] = {}
     if error.status_code >= 500 and not isinstance(error, errors.Unavailable):
         log.exception("unexpected error %s on %s %s", request_id, request.method, request.url.path, exc_info=exc)
@@ -101,6 +99,5 @@ def exception_to_response(request: Request, exc: Exception) -> Response[dict[str
         RATE_LIMITED.labels(request.scope.get("path_template") or UNMATCHED_ROUTE).inc()
         if retry_after:
             extra["retryAfter"] = int(retry_after)
-    extra["requestId"] = request_id
     body = error_body(error.code, error.message, request.url.path, error.details, **extra)
     return Response(body, status_code=error.status_code, headers=error.headers)

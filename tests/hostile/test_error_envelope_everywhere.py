@@ -16,6 +16,7 @@ def assert_envelope(response: httpx.Response, status: int, code: str, path: str)
     body = response.json()
     assert body["success"] is False and body["error"]["code"] == code and body["path"] == path
     assert body["message"] == body["error"]["message"]
+    assert body["error"]["requestId"] == response.headers["x-request-id"]  # like every other error (README, "Logs")
     return body
 
 
