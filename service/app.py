@@ -19,7 +19,7 @@ from service import __version__
 from service.config import Settings
 from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_session
-from service.auth.routes import AuthController
+from service.sessions.routes import AuthController
 from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
 from service.db.health import HealthChecker

@@ -1,6 +1,6 @@
 """User routes (contract 5.2, 10.2): parse, call the service, wrap in the envelope.
 
-Creating a user is `POST /api/auth/register` (service.auth.routes), as the web app calls it.
+Creating a user is `POST /api/auth/register` (service.sessions.routes), as the web app calls it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from litestar.params import JSONBody
 
 from service.auth.current_user import SessionDependency, client_ip, client_user_agent
 from service.auth.ratelimit import login_limiter_for
-from service.auth.schemas import LoginData, LoginRequest, TokenData
-from service.auth.service import AuthService, current_user_wire
+from service.sessions.schemas import LoginData, LoginRequest, TokenData
+from service.sessions.service import AuthService, current_user_wire
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.users.schemas import MessageEnvelope, UserCreate, UserOut
