@@ -19,6 +19,7 @@ from service import __version__
 from service.config import Settings
 from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_session
+from service.auth.requirements import check_route_requirements
 from service.sessions.routes import AuthController
 from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # the process configures logging (flowcrm CLI, the test server)
         debug=False,
     )
+    check_route_requirements(app)  # every protected route declares a typed Requirement (service/auth/requirements.py)
     complete_openapi(app)
     observe_requests(app, settings)  # request ids, metrics, access log (service/ops/observe.py)
     return app

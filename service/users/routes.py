@@ -12,13 +12,15 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Role
+from service.auth.requirements import requires
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.users.schemas import MessageEnvelope, UserOut, UserUpdate
 from service.users.service import UserService
 
-READ = {"roles": ("admin", "manager")}
-WRITE = {"roles": ("admin",)}
+READ = requires(roles=(Role.ADMIN, Role.MANAGER))
+WRITE = requires(roles=(Role.ADMIN,))
 
 
 
