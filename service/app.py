@@ -64,8 +64,8 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
                  "up" if first.up else "down", first.response_time_ms, first.pending_migrations)
         # Everything loaded so far (modules, routes, pydantic and OpenAPI schemas: most of the heap) lives as long as
-        # the process. Left to the collector, each full collection walks it all: ~30 ms pauses that were the
-        # whole p99 of simple reads under load (bench/README.md). Frozen, they are never walked again.
+        # the process. Left to the collector, each full collection walks it all: pauses that were the whole p99
+        # of simple reads under load (figures: bench/README.md). Frozen, they are never walked again.
         gc.collect()
         gc.freeze()
         yield

@@ -22,6 +22,12 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+
+def utc_now() -> datetime:
+    """Now, as UTC without zone (how timestamps are stored)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 MAX_DATE_TEXT = 40  # the longest valid form, `9999-12-31T23:59:59.999999999+23:59`, has 35 characters
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"

@@ -138,8 +138,8 @@ async def verified_caller(request: Request, state: State, conn: asyncpg.Connecti
 class Session(NamedTuple):
     """What a protected route works with: a pooled connection and the verified caller.
 
-    One dependency (`session`) rather than `conn` and `user`: Litestar spends ~30 µs resolving each dependency
-    of a request, which was a third of a simple read's CPU (bench/README.md, "Where the time went")."""
+    One dependency (`session`) rather than `conn` and `user`: resolving each dependency of a request costs
+    Litestar a large share of a simple read's CPU (figures: bench/README.md, "Where the time went")."""
 
     conn: asyncpg.Connection
     user: CurrentUser

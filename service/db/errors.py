@@ -68,6 +68,7 @@ class Action(Enum):
 
 
 WRITES = frozenset({Action.CREATE, Action.UPDATE})
+DELETES = frozenset({Action.DELETE})
 ANY_ACTION = frozenset(Action)
 
 
@@ -100,19 +101,19 @@ CONSTRAINTS: dict[str, tuple[Meaning, ...]] = {
                       frozenset({Action.UPDATE})))
        for name in ("users_email_key", "users_email_lower_key")},
     "presales_customer_id_fkey": (
-        Meaning(errors.ForeignKeyViolation, _CUSTOMER_HAS_PRESALES, actions=frozenset({Action.DELETE})),
+        Meaning(errors.ForeignKeyViolation, _CUSTOMER_HAS_PRESALES, actions=DELETES),
         Meaning(errors.NotFound, "Customer not found", actions=WRITES),  # deleted between our check and insert
     ),
     "presales_payment_method_id_fkey": (
-        Meaning(errors.ForeignKeyViolation, "Payment method is in use by pre-sales", actions=frozenset({Action.DELETE})),
+        Meaning(errors.ForeignKeyViolation, "Payment method is in use by pre-sales", actions=DELETES),
         Meaning(errors.NotFound, "Payment method not found", actions=WRITES),
     ),
     "presale_items_product_id_fkey": (
-        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=frozenset({Action.DELETE})),
+        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),
         Meaning(errors.NotFound, "Product not found", actions=WRITES),
     ),
     "stock_adjustments_product_id_fkey": (
-        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=frozenset({Action.DELETE})),),
+        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),),
 }
 
 

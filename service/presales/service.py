@@ -23,6 +23,7 @@ from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors, with_retry
 from service.db.pages import Total, fetch_page
+from service.http.schemas import MONEY_MAX
 from service.presales import queries
 from service.presales.schemas import (
     TERMINAL,
@@ -48,15 +49,13 @@ T = TypeVar("T")
 NOT_FOUND = "Pre-sale not found"
 STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
 DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
-MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
 
 
 def decode(raw: str) -> dict[str, Any]:
     """The pre-sale json PostgreSQL built (queries.presale_json), already in the wire format of `PresaleOut`.
 
-    Parsed only to sit in the envelope (msgspec: ~2x faster than the json module for a page of 50); its decimals
-    are strings, so none passes through a float. Validating it again through pydantic cost ~0.15 ms a pre-sale:
-    most of a list page's time.
+    Parsed only to sit in the envelope (msgspec: faster than the json module); its decimals are strings, so none
+    passes through a float. Validating it again through pydantic was most of a list page's time (bench/README.md).
     """
     return msgspec.json.decode(raw)
 

@@ -54,7 +54,8 @@ class AuthController(Controller):
         state.tokens.drop(token)  # before the answer: this process never accepts it again (other processes: NOTIFY)
         return ok(message="Logout successful")
 
-    @post("/refresh", status_code=200, opt=requires(), summary="A new token for the current one, which is revoked (no body)")
+    @post("/refresh", status_code=200, opt=requires(),
+          summary="A new token for the current one, which is revoked (no body)")
     async def refresh(self, request: Request, state: State, session: SessionDependency) -> Response[Envelope[TokenData]]:
         conn, user = session
         result = await AuthService(conn, state.settings).refresh(user)
