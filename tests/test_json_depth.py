@@ -44,7 +44,7 @@ async def test_a_deep_body_is_a_400(client: httpx.AsyncClient, admin_headers: di
         response = await client.post(path, content=body, headers=headers)
     assert response.status_code == 400, response.text
     payload = response.json()
-    assert payload["error"] == {"code": "BAD_REQUEST",
+    assert payload["error"] == {"code": "BAD_REQUEST", "requestId": response.headers["x-request-id"],
                                 "message": "JSON nested too deeply: at most 64 levels of arrays and objects"}
     assert payload["success"] is False and payload["path"] == path
     assert not caplog.records

@@ -3,7 +3,6 @@ apply to both reports)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
