@@ -18,8 +18,8 @@ import pytest
 
 from service.db.migrations import MigrationRunner
 from tests.conftest import MIGRATIONS_DIR
-from tests.online_migrations import (BUILD_LOCK, NEW_COLUMN, NEW_INDEX, applied_versions, fetch, invalid_indexes,
-                                     migrations_up_to, migrations_with_new_ones, run_pipeline)
+from tests.online_migrations import (BUILD_LOCK, MIGRATION_7, NEW_COLUMN, NEW_INDEX, applied_versions, fetch,
+                                     invalid_indexes, migrations_up_to, migrations_with_new_ones, run_pipeline)
 from tests.support import admin_execute, unique_name, wait_until, with_database
 from tests.test_migrations import ALL, snapshot
 
@@ -40,7 +40,7 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
     the migration waits, and every reader arriving after it queues behind it; its lock_timeout ends that."""
     runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
     runner.up()
-    runner.rollback(4)  # migration 4 pending again
+    runner.rollback(len(ALL) - 3)  # migration 4 (and those after it) pending again
     holder = await asyncpg.connect(empty_database_url)
     reader = await asyncpg.connect(empty_database_url)
     try:
@@ -62,12 +62,18 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
     assert runner.up() == ALL[3:]  # once the long transaction has ended, it applies
 
 
+def up_to_migration_7(tmp_path: Path) -> Path:
+    """The migrations up to 7 only, so that 7 is the last one whatever later migrations exist."""
+    return migrations_up_to(tmp_path / "migrations", MIGRATIONS_DIR, MIGRATION_7.name.split("_")[0])
+
+
 async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_index_is_dropped(
-        empty_database_url: str) -> None:
+        empty_database_url: str, tmp_path: Path) -> None:
     """Migration 7 builds CONCURRENTLY: the build waits for transactions writing to customers, and an open one
     outlasts its lock_timeout, so the build fails half-way and leaves an INVALID index. A rerun would skip that
     index (IF NOT EXISTS): the migration refuses to be recorded until it is dropped."""
-    runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
+    migrations = up_to_migration_7(tmp_path)
+    runner = MigrationRunner(empty_database_url, migrations)
     runner.up()
     migrated = await snapshot(empty_database_url)
     runner.rollback()
@@ -75,43 +81,45 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     try:
         await writer.execute("BEGIN; INSERT INTO customers (name, email, phone, cpf) "
                              "VALUES ('Open', 'open@example.com', '11987654321', '52998224725')")
-        interrupted = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
+        interrupted = await asyncio.wait_for(run_pipeline(empty_database_url, migrations), GENEROUS)
     finally:
         await writer.close()  # the transaction ends (rolled back)
     assert interrupted.returncode != 0 and "lock timeout" in interrupted.output, interrupted.output
     assert await invalid_indexes(empty_database_url) == ["customers_name_id_idx"]
 
-    refused = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
+    refused = await asyncio.wait_for(run_pipeline(empty_database_url, migrations), GENEROUS)
     assert refused.returncode != 0, refused.output
     assert re.search(r"INVALID index customers_name_id_idx .*drop it concurrently", refused.output), refused.output
-    assert runner.status().pending == [ALL[-1]]
+    assert runner.status().pending == [MIGRATION_7.name]
 
     conn = await asyncpg.connect(empty_database_url)
     try:
         await conn.execute("DROP INDEX CONCURRENTLY customers_name_id_idx")  # what the message asks for
     finally:
         await conn.close()
-    fixed = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
+    fixed = await asyncio.wait_for(run_pipeline(empty_database_url, migrations), GENEROUS)
     assert fixed.returncode == 0, fixed.output
     assert await snapshot(empty_database_url) == migrated
 
 
 
-async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(empty_database_url: str) -> None:
+async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(empty_database_url: str,
+                                                                             tmp_path: Path) -> None:
     """Waiting would deadlock with the build (README, "Two pipelines at the same moment"): it fails instead."""
-    runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
+    migrations = up_to_migration_7(tmp_path)
+    runner = MigrationRunner(empty_database_url, migrations)
     runner.up()
     runner.rollback()
     building = await asyncpg.connect(empty_database_url)  # holds the build lock, as the first pipeline's build
     try:
         assert await building.fetchval(f"SELECT {BUILD_LOCK}")
-        second = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
+        second = await asyncio.wait_for(run_pipeline(empty_database_url, migrations), GENEROUS)
     finally:
         await building.close()
     assert second.returncode != 0 and "another migration is building indexes concurrently" in second.output
-    assert runner.status().pending == [ALL[-1]]
+    assert runner.status().pending == [MIGRATION_7.name]
     assert not await fetch(empty_database_url, "SELECT 1 FROM pg_indexes WHERE indexname = 'customers_name_id_idx'")
-    assert (await run_pipeline(empty_database_url, MIGRATIONS_DIR)).returncode == 0  # once the build is over
+    assert (await run_pipeline(empty_database_url, migrations)).returncode == 0  # once the build is over
 
 
 # Why the loser of a race may fail; each leaves its own transaction rolled back or its statement skipped.
