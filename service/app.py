@@ -19,7 +19,8 @@ from service import __version__
 from service.config import Settings
 from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_session
-from service.auth.routes import AuthController
+from service.auth.requirements import check_route_requirements
+from service.sessions.routes import AuthController
 from service.auth.token_cache import TokenCache, listen_for_auth_changes
 from service.customers.routes import CustomerController
 from service.db.health import HealthChecker
@@ -63,8 +64,8 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
                  "up" if first.up else "down", first.response_time_ms, first.pending_migrations)
         # Everything loaded so far (modules, routes, pydantic and OpenAPI schemas: most of the heap) lives as long as
-        # the process. Left to the collector, each full collection walks it all: ~30 ms pauses that were the
-        # whole p99 of simple reads under load (bench/README.md). Frozen, they are never walked again.
+        # the process. Left to the collector, each full collection walks it all: pauses that were the whole p99
+        # of simple reads under load (figures: bench/README.md). Frozen, they are never walked again.
         gc.collect()
         gc.freeze()
         yield
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # the process configures logging (flowcrm CLI, the test server)
         debug=False,
     )
+    check_route_requirements(app)  # every protected route declares a typed Requirement (service/auth/requirements.py)
     complete_openapi(app)
     observe_requests(app, settings)  # request ids, metrics, access log (service/ops/observe.py)
     return app

@@ -81,8 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
         if settings.metrics_port is not None:
             start_listener(settings)
-        # granian (Rust HTTP server, ASGI): ~25 % more requests per second than uvicorn for the same app on
-        # this stack (bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
+        # granian (Rust HTTP server, ASGI): more requests per second than uvicorn for the same app on this
+        # stack (figures: bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
         # (service/ops/shutdown.py), it stops accepting, lets the workers finish their requests and run the
         # lifespan shutdown (pool closed), then returns here, so the embedded server stops cleanly and the
         # exit status is 0. Our access line (ACCESS_LOG) replaces granian's; its own lines come out in our

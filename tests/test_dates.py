@@ -1,4 +1,4 @@
-"""The one date parser of every route (service/http/dates.py): the calendar's edges, zones, junk."""
+"""The one date parser of every route (service/dates.py): the calendar's edges, zones, junk."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from service.http.dates import MAX_DATE_TEXT, lower_bound, parse_date, upper_bound
+from service.dates import MAX_DATE_TEXT, lower_bound, parse_date, upper_bound
 from tests.factories import create_customer, create_presale, create_product
 
 

@@ -7,10 +7,12 @@ from litestar import Controller, Request, Response, get
 from service.audit.schemas import AuditLogListQuery, AuditLogOut, RecentQuery
 from service.audit.service import AuditService
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Role
+from service.auth.requirements import requires
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope, blank_is_absent
 
-ADMIN = {"roles": ("admin",)}
+ADMIN = requires(roles=(Role.ADMIN,))
 
 
 

@@ -1,6 +1,5 @@
 """The `session` dependency: verifies the bearer token on every protected route and checks the route's
-permission (declared as `opt={"permission": ...}` or `opt={"roles": ...}` on the route, with an optional
-`opt={"forbidden_message": ...}` for the 403)."""
+Requirement (`opt=requires(...)`, service.auth.requirements; every protected route has one, checked at build)."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ from litestar.di import NamedDependency
 
 from service.auth import queries
 from service.auth.permissions import effective_permissions, granted_flags
+from service.auth.requirements import REQUIRES, Requirement
 from service.auth.tokens import Claims, decode_token
 from service.db.pool import acquire
 from service.errors import Forbidden, Unauthorized
@@ -121,15 +121,15 @@ async def verified_caller(request: Request, state: State, conn: asyncpg.Connecti
     """The request's user, from a valid token (401 otherwise) holding the route's permission (403 otherwise)."""
     tokens: TokenCache = state.tokens
     user = tokens.get(token) or await tokens.verify(token, lambda: authenticate(conn, state.settings.jwt_secret, token))
-    opt = request.route_handler.opt
+    requirement: Requirement = request.route_handler.opt[REQUIRES]  # present: create_app checked every route
     try:
-        if roles := opt.get("roles"):
-            user.require_role(*roles)
-        if permission := opt.get("permission"):
-            user.require(*((permission,) if isinstance(permission, str) else permission))
+        if requirement.roles:
+            user.require_role(*requirement.roles)
+        if requirement.permissions:
+            user.require(*requirement.permissions)
     except Forbidden as exc:
-        if message := opt.get("forbidden_message"):  # a route's own wording (the reports keep the old one)
-            raise Forbidden(message) from exc
+        if requirement.forbidden_message:  # a route's own wording (the reports keep the old one)
+            raise Forbidden(requirement.forbidden_message) from exc
         raise
     set_user(user.id)  # the access line's user_id
     return dataclasses.replace(user, ip_address=client_ip(request), user_agent=client_user_agent(request))
@@ -138,8 +138,8 @@ async def verified_caller(request: Request, state: State, conn: asyncpg.Connecti
 class Session(NamedTuple):
     """What a protected route works with: a pooled connection and the verified caller.
 
-    One dependency (`session`) rather than `conn` and `user`: Litestar spends ~30 µs resolving each dependency
-    of a request, which was a third of a simple read's CPU (bench/README.md, "Where the time went")."""
+    One dependency (`session`) rather than `conn` and `user`: resolving each dependency of a request costs
+    Litestar a large share of a simple read's CPU (figures: bench/README.md, "Where the time went")."""
 
     conn: asyncpg.Connection
     user: CurrentUser

@@ -7,18 +7,30 @@ managers as employees when the object is null) shows what the server enforces.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-FLAGS = (
-    "modules.products",
-    "modules.customers",
-    "modules.reports",
-    "modules.paymentMethods",
-    "modules.userManagement",
-    "presales.canCreate",
-    "presales.canViewOwn",
-    "presales.canViewAll",
-)
+
+class Permission(StrEnum):
+    """One flag of the stored permissions object, as `group.name`."""
+
+    PRODUCTS = "modules.products"
+    CUSTOMERS = "modules.customers"
+    REPORTS = "modules.reports"
+    PAYMENT_METHODS = "modules.paymentMethods"
+    USER_MANAGEMENT = "modules.userManagement"
+    PRESALES_CREATE = "presales.canCreate"
+    PRESALES_VIEW_OWN = "presales.canViewOwn"
+    PRESALES_VIEW_ALL = "presales.canViewAll"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    EMPLOYEE = "employee"
+
+
+FLAGS = tuple(flag.value for flag in Permission)
 
 _ROLE_DEFAULTS: dict[str, frozenset[str]] = {
     "admin": frozenset(FLAGS),

@@ -17,7 +17,7 @@ current generation.
 
 When a kept token's time runs out, every request then in flight with it would miss at once (a client with 16
 connections: 16 verifications in the same millisecond, in every worker). Under load that burst stalled the
-workers for 10-30 ms every AUTH_CACHE_SECONDS, the whole p99 of a simple read (bench/README.md). So one
+workers every AUTH_CACHE_SECONDS, the whole p99 of a simple read (figures: bench/README.md). So one
 verification of a token runs at a time: requests that miss while it is in flight wait for its result, and take
 it only on the terms `put` would keep it (it succeeded, nothing changed since it started).
 """

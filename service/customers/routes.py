@@ -8,13 +8,15 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Permission
+from service.auth.requirements import requires
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
 from service.customers.service import CustomerService
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 
-READ = {"permission": ("modules.customers", "presales.canCreate")}  # the pre-sale form lists customers
-WRITE = {"permission": "modules.customers"}
+READ = requires(Permission.CUSTOMERS, Permission.PRESALES_CREATE)  # the pre-sale form lists customers
+WRITE = requires(Permission.CUSTOMERS)
 
 
 

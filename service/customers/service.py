@@ -10,22 +10,12 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
+from service.db.errors import Action, translate_errors
 from service.db.pages import Total, fetch_page
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
 
 # Unique constraints and the message each one means (races end here too: the database decides).
-_UNIQUE_MESSAGES = {
-    "customers_cpf_key": ("cpf", "A customer with this CPF already exists"),
-    "customers_email_lower_key": ("email", "A customer with this email already exists"),
-}
-
-
-def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
-    field, message = _UNIQUE_MESSAGES.get(exc.constraint_name or "", ("", "A customer with these values already exists"))
-    return errors.Conflict(message, details=[{"field": field, "message": message}] if field else None)
-
-
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
     return CustomerOut.from_row(row)
 
@@ -46,36 +36,27 @@ class CustomerService:
         return [to_wire(row) for row in rows], total
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:
-        try:
+        with translate_errors(Action.CREATE):
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
                 await record(self.conn, self.user, "create", "customers", row["id"])
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
         return to_wire(row)
 
     async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> dict[str, Any]:
         values = data.sent_fields()
-        try:
+        with translate_errors(Action.UPDATE):
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.update(customer_id, values))
                 if row is None:
                     raise errors.NotFound("Customer not found")
                 await record(self.conn, self.user, "update", "customers", customer_id, fields(values))
-        except asyncpg.UniqueViolationError as exc:
-            raise _conflict(exc) from exc
         return to_wire(row)
 
     async def delete(self, customer_id: uuid.UUID) -> None:
-        try:
+        with translate_errors(Action.DELETE):
             async with self.conn.transaction():
                 if await self.conn.fetchval(*queries.delete(customer_id)) is None:
                     raise errors.NotFound("Customer not found")
                 await record(self.conn, self.user, "delete", "customers", customer_id)
-        except asyncpg.ForeignKeyViolationError as exc:
-            # "foreign key constraint" is the phrase the web app looks for to explain the refusal.
-            raise errors.Conflict(
-                "Cannot delete customer with pre-sales (foreign key constraint): delete or reassign them first"
-            ) from exc
 
 

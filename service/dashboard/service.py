@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,11 +12,7 @@ import asyncpg
 from service.auth.current_user import CurrentUser
 from service.dashboard import queries
 from service.dashboard.schemas import MONTHS, Dashboard
-
-
-def utc_now() -> datetime:
-    """Now, as UTC without zone (how timestamps are stored)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from service.dates import utc_now
 
 
 def month_boundaries(now: datetime, months: int = MONTHS) -> list[datetime]:

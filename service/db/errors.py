@@ -1,15 +1,21 @@
-"""The one place that maps database failures (by SQLSTATE) to the service's domain errors.
+"""The one place that maps database failures to the service's domain errors (like PostgREST's error table).
 
-Nothing of the database's own text (SQL, constraint wording, values) is put in the message that reaches
-clients; the constraint or column name is kept on the exception for callers that want to say which field.
+By SQLSTATE first; a constraint (or, for 23502, column) named in `CONSTRAINTS` gets its own class, message and
+field. Nothing of the database's own text (SQL, constraint wording, values) reaches clients; the constraint or
+column name is kept on the exception. Services wrap a write in `with translate_errors(Action.X):` and never catch
+asyncpg exceptions themselves: the action tells apart what one constraint means in two places (a foreign key
+refused on delete is "in use", on insert "not found"; the users' email code differs on create and update).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -53,11 +59,88 @@ _MESSAGES = {
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def translate(exc: BaseException) -> errors.AppError | None:
-    """The domain error for a database-layer exception, or None when it is not one."""
+class Action(Enum):
+    """What the failing statement did, for constraints whose meaning depends on it."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+WRITES = frozenset({Action.CREATE, Action.UPDATE})
+DELETES = frozenset({Action.DELETE})
+ANY_ACTION = frozenset(Action)
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """The domain error one constraint stands for: class (status and default code), message, field, code."""
+
+    cls: type[errors.AppError]
+    message: str
+    field: str | None = None
+    code: str | None = None
+    actions: frozenset[Action] = ANY_ACTION
+
+
+_CUSTOMER_HAS_PRESALES = "Cannot delete customer with pre-sales (foreign key constraint): delete or reassign them first"
+_PRODUCT_REFERENCED = "Cannot delete product that is referenced in pre-sales or stock history"
+_USER_EMAIL_TAKEN = "A user with this email already exists"
+
+# Constraint (or NOT NULL column) name -> its meanings, by action. "foreign key constraint" in the customer
+# message is the phrase the web app looks for to explain the refusal.
+CONSTRAINTS: dict[str, tuple[Meaning, ...]] = {
+    "customers_cpf_key": (Meaning(errors.UniqueViolation, "A customer with this CPF already exists", "cpf"),),
+    "customers_email_lower_key": (
+        Meaning(errors.UniqueViolation, "A customer with this email already exists", "email"),),
+    "products_code_key": (Meaning(errors.UniqueViolation, "A product with this code already exists", "code"),),
+    "payment_methods_code_key": (Meaning(errors.UniqueViolation, "A payment method with this code already exists"),),
+    **{name: (Meaning(errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "USER_ALREADY_EXISTS",
+                      frozenset({Action.CREATE})),
+              Meaning(errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "EMAIL_ALREADY_EXISTS",
+                      frozenset({Action.UPDATE})))
+       for name in ("users_email_key", "users_email_lower_key")},
+    "presales_customer_id_fkey": (
+        Meaning(errors.ForeignKeyViolation, _CUSTOMER_HAS_PRESALES, actions=DELETES),
+        Meaning(errors.NotFound, "Customer not found", actions=WRITES),  # deleted between our check and insert
+    ),
+    "presales_payment_method_id_fkey": (
+        Meaning(errors.ForeignKeyViolation, "Payment method is in use by pre-sales", actions=DELETES),
+        Meaning(errors.NotFound, "Payment method not found", actions=WRITES),
+    ),
+    "presale_items_product_id_fkey": (
+        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),
+        Meaning(errors.NotFound, "Product not found", actions=WRITES),
+    ),
+    "stock_adjustments_product_id_fkey": (
+        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),),
+}
+
+
+def _meaning(exc: asyncpg.PostgresError, action: Action | None) -> Meaning | None:
+    name = getattr(exc, "constraint_name", None) or getattr(exc, "column_name", None) or ""
+    for meaning in CONSTRAINTS.get(name, ()):
+        if (action in meaning.actions if action else meaning.actions == ANY_ACTION):
+            return meaning
+    return None
+
+
+def _domain_error(meaning: Meaning, exc: asyncpg.PostgresError) -> errors.AppError:
+    details = [{"field": meaning.field, "message": meaning.message}] if meaning.field else None
+    extra: dict[str, Any] = {}
+    if issubclass(meaning.cls, errors.DatabaseConstraintError):
+        extra = {"constraint": getattr(exc, "constraint_name", None), "column": getattr(exc, "column_name", None)}
+    return meaning.cls(meaning.message, code=meaning.code, details=details, **extra)
+
+
+def translate(exc: BaseException, action: Action | None = None) -> errors.AppError | None:
+    """The domain error for a database-layer exception, or None when it is not one. Without an action, only
+    the constraint meanings that hold for every action apply."""
     if isinstance(exc, errors.AppError):
         return exc
     if isinstance(exc, asyncpg.PostgresError):
+        if meaning := _meaning(exc, action):
+            return _domain_error(meaning, exc)
         sqlstate = exc.sqlstate or ""
         cls = _BY_SQLSTATE.get(sqlstate)
         if cls is None and sqlstate.startswith("08"):
@@ -84,6 +167,18 @@ def translate(exc: BaseException) -> errors.AppError | None:
     if isinstance(exc, OSError):  # refused, reset, unreachable: not Postgres error classes
         return errors.DatabaseUnavailable()
     return None
+
+
+@contextmanager
+def translate_errors(action: Action) -> Iterator[None]:
+    """Around a service's write: a PostgreSQL error leaves as its domain error for this action (cause kept)."""
+    try:
+        yield
+    except asyncpg.PostgresError as exc:
+        translated = translate(exc, action)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 def count_in_metrics(exc: BaseException) -> None:

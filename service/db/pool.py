@@ -159,8 +159,8 @@ async def acquire(state: State) -> asyncpg.Connection:
     try:
         if pool.get_idle_size():
             # A connection is free: take it without arming the timeout, which on Python < 3.12 makes asyncpg
-            # run the acquisition as a task of its own (~7 % of a simple read's CPU). Free connections wait in a
-            # LIFO queue, so this one was in use a moment ago.
+            # run the acquisition as a task of its own (a visible share of a simple read's CPU, bench/README.md).
+            # Free connections wait in a LIFO queue, so this one was in use a moment ago.
             return await pool.acquire()
         with POOL_WAITING.track_inprogress():  # the pool's "waiting" gauge (service/ops/metrics.py)
             return await pool.acquire(timeout=state.settings.db_acquire_timeout)

@@ -110,7 +110,7 @@ def like_pattern(term: str) -> str:
 
 def date_range(column: Field, start: date | datetime | None, end: date | datetime | None, p: Params) -> list[Criterion]:
     """createdAt-style bounds, inclusive; a date-only end includes its whole day (decision 10.11)."""
-    from service.http.dates import lower_bound, upper_bound
+    from service.dates import lower_bound, upper_bound
 
     criteria: list[Criterion] = []
     if start is not None:

@@ -115,8 +115,6 @@ def _statuses(method: str, path: str, operation: Operation, opt: dict[str, Any])
     statuses = [503]
     if (method, path) not in _PUBLIC:
         statuses.append(401)
-    if opt.get("permission") or opt.get("roles"):
-        statuses.append(403)
     if "{" in path:
         statuses += [404, 422]
     if operation.request_body is not None or opt.get("query"):

@@ -111,9 +111,6 @@ def nullable_text(max_length: int) -> Any:
                      BeforeValidator(_optional_text), Field(default=None), schema]
 
 
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
-
-
 def decimal_string(places: int, *, maximum: Decimal) -> Any:
     """A non-negative decimal sent as a string (or an integer), with at most `places` decimals.
 
@@ -156,7 +153,8 @@ def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False
                       f"\"12.50\", or an integer written without a decimal point; {bounds}")
 
 
-Money = decimal_string(2, maximum=Decimal("99999999.99"))  # numeric(10,2)
+MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
+Money = decimal_string(2, maximum=MONEY_MAX)
 Percentage = decimal_string(2, maximum=Decimal("100"))  # numeric(5,2), 0..100
 Quantity = decimal_string(3, maximum=Decimal("9999999.999"))  # numeric(10,3)
 MoneyOut = Annotated[Decimal, PlainSerializer(str, return_type=str)]
@@ -328,17 +326,3 @@ class PageEnvelope(WireModel, Generic[T]):
     pagination: Pagination
     message: str
     timestamp: str
-
-
-class ErrorBody(WireModel):
-    code: str
-    message: str
-    details: Any = None
-
-
-class ErrorEnvelope(WireModel):
-    success: Literal[False] = False
-    error: ErrorBody
-    message: str
-    timestamp: str
-    path: str

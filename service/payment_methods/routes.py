@@ -8,6 +8,8 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Permission
+from service.auth.requirements import requires
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.payment_methods.schemas import (
@@ -22,8 +24,8 @@ from service.payment_methods.service import PaymentMethodService
 
 # Reads need a verified token only: the pre-sale modal and the report filters load the list for every user.
 # The `session` dependency is what verifies the token, so every handler takes it.
-READ: dict[str, object] = {}
-WRITE = {"permission": "modules.paymentMethods"}
+READ = requires()
+WRITE = requires(Permission.PAYMENT_METHODS)
 
 
 

@@ -11,6 +11,7 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
+from service.db.errors import Action, translate_errors
 from service.db.pages import Total, fetch_page
 from service.payment_methods import queries
 from service.payment_methods.schemas import (
@@ -21,9 +22,7 @@ from service.payment_methods.schemas import (
 )
 
 NOT_FOUND = "Payment method not found"
-IN_USE = "Payment method is in use by pre-sales"
 _LAST_GENERATED = 9_999
-_PRESALES_FK = "presales_payment_method_id_fkey"
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
@@ -58,14 +57,12 @@ class PaymentMethodService:
         """Our own code, whatever the client sent. Every code is assigned under one transaction-level lock:
         generation sees every committed code and cannot pick the number a concurrent request is inserting."""
         values = {**data.values(), "created_by": created_by}
-        try:
+        with translate_errors(Action.CREATE):  # a code taken is not expected under the lock: the database decides
             async with self.conn.transaction():
                 await self.conn.execute(*queries.lock_codes())
                 taken = [row["code"] for row in await self.conn.fetch(*queries.generated_codes())]
                 row = await self.conn.fetchrow(*queries.insert({"code": first_free_code(taken), **values}))
                 await record(self.conn, self.user, "create", "payment_methods", row["id"])
-        except asyncpg.UniqueViolationError as exc:  # not expected under the lock; the database still decides
-            raise errors.Conflict("A payment method with this code already exists") from exc
         return to_wire(row)
 
     async def update(self, payment_method_id: uuid.UUID, data: PaymentMethodUpdate) -> dict[str, Any]:
@@ -78,15 +75,11 @@ class PaymentMethodService:
 
     async def delete(self, payment_method_id: uuid.UUID) -> None:
         # No check-then-delete: the foreign key of presales decides, also against a concurrent pre-sale write.
-        try:
+        with translate_errors(Action.DELETE):
             async with self.conn.transaction():
                 if await self.conn.fetchval(*queries.delete(payment_method_id)) is None:
                     raise errors.NotFound(NOT_FOUND)
                 await record(self.conn, self.user, "delete", "payment_methods", payment_method_id)
-        except asyncpg.ForeignKeyViolationError as exc:
-            if exc.constraint_name == _PRESALES_FK:
-                raise errors.Conflict(IN_USE) from exc
-            raise errors.Conflict("Payment method is referenced by other records") from exc
 
     async def _update(self, payment_method_id: uuid.UUID, values: dict[str, Any],
                       details: dict[str, Any]) -> dict[str, Any]:

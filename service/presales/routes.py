@@ -9,13 +9,15 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Permission
+from service.auth.requirements import requires
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope, blank_is_absent
 from service.presales.schemas import PresaleCreate, PresaleListQuery, PresaleOut, PresaleStatusChange, PresaleUpdate
 from service.presales.service import PresaleService
 
-READ = {"permission": ("presales.canViewAll", "presales.canViewOwn")}  # then filtered by owner (10.3)
-WRITE = {"permission": "presales.canCreate"}
+READ = requires(Permission.PRESALES_VIEW_ALL, Permission.PRESALES_VIEW_OWN)  # then filtered by owner (10.3)
+WRITE = requires(Permission.PRESALES_CREATE)
 
 
 

@@ -21,8 +21,9 @@ import msgspec
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
-from service.db.errors import with_retry
+from service.db.errors import Action, translate_errors, with_retry
 from service.db.pages import Total, fetch_page
+from service.http.schemas import MONEY_MAX
 from service.presales import queries
 from service.presales.schemas import (
     TERMINAL,
@@ -48,15 +49,13 @@ T = TypeVar("T")
 NOT_FOUND = "Pre-sale not found"
 STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
 DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
-MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
 
 
 def decode(raw: str) -> dict[str, Any]:
     """The pre-sale json PostgreSQL built (queries.presale_json), already in the wire format of `PresaleOut`.
 
-    Parsed only to sit in the envelope (msgspec: ~2x faster than the json module for a page of 50); its decimals
-    are strings, so none passes through a float. Validating it again through pydantic cost ~0.15 ms a pre-sale:
-    most of a list page's time.
+    Parsed only to sit in the envelope (msgspec: faster than the json module); its decimals are strings, so none
+    passes through a float. Validating it again through pydantic was most of a list page's time (bench/README.md).
     """
     return msgspec.json.decode(raw)
 
@@ -82,31 +81,19 @@ def insufficient_stock(shortages: Sequence[tuple[asyncpg.Record, int, Decimal]])
     return errors.Conflict(message, code="INSUFFICIENT_STOCK", details=details)
 
 
-def _missing_reference(exc: asyncpg.ForeignKeyViolationError) -> errors.AppError:
-    """A customer or product deleted between our check and our insert: the same 404 as the check."""
-    if exc.constraint_name == "presales_customer_id_fkey":
-        return errors.NotFound("Customer not found")
-    if exc.constraint_name == "presale_items_product_id_fkey":
-        return errors.NotFound("Product not found")
-    if exc.constraint_name == "presales_payment_method_id_fkey":  # not expected: the method is share-locked
-        return errors.NotFound("Payment method not found")
-    return errors.Conflict("The pre-sale refers to a record that no longer exists")
-
-
 class PresaleService:
     def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
         self.conn = conn
         self.user = user
 
-    async def _transaction(self, operation: Callable[[], Awaitable[T]]) -> T:
+    async def _transaction(self, operation: Callable[[], Awaitable[T]], action: Action = Action.UPDATE) -> T:
         async def attempt() -> T:
             async with self.conn.transaction():
                 return await operation()
 
-        try:
+        # A customer or product deleted between our check and our write: the same 404 as the check.
+        with translate_errors(action):
             return await with_retry(attempt)
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise _missing_reference(exc) from exc
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -142,7 +129,7 @@ class PresaleService:
             await record(self.conn, self.user, "create", "presales", presale_id, {"status": data.status})
             return await self._read(presale_id)
 
-        return await self._transaction(operation)
+        return await self._transaction(operation, Action.CREATE)
 
     async def update(self, presale_id: uuid.UUID, data: PresaleUpdate) -> dict[str, Any]:
         sent = data.model_fields_set

@@ -23,7 +23,6 @@ DiscountType = Literal["fixed", "percentage"]
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")
-MILLI = Decimal("0.001")
 
 
 def to_cents(value: Decimal) -> Decimal:

@@ -8,6 +8,8 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Permission
+from service.auth.requirements import requires
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.products.schemas import ProductCreate, ProductListQuery, ProductOut, ProductUpdate
@@ -15,8 +17,8 @@ from service.products.service import ProductService
 
 # Reads need a verified token only: the inventory screen is open to every logged-in user and the pre-sale
 # form lists products. The `session` dependency is what verifies the token, so every handler takes it.
-READ: dict[str, object] = {}
-WRITE = {"permission": "modules.products"}
+READ = requires()
+WRITE = requires(Permission.PRODUCTS)
 
 
 

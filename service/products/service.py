@@ -10,6 +10,7 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
+from service.db.errors import Action, translate_errors
 from service.db.pages import Total, fetch_page
 from service.products import queries
 from service.products.schemas import (
@@ -21,15 +22,7 @@ from service.products.schemas import (
     ProductUpdate,
 )
 
-CODE_TAKEN = "A product with this code already exists"
-REFERENCED = "Cannot delete product that is referenced in pre-sales or stock history"
 _LAST_GENERATED = 9_999_999
-
-
-def _conflict(exc: asyncpg.UniqueViolationError) -> errors.AppError:
-    if exc.constraint_name == "products_code_key":
-        return errors.Conflict(CODE_TAKEN, details=[{"field": "code", "message": CODE_TAKEN}])
-    return errors.Conflict("A product with these values already exists")
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
@@ -61,7 +54,7 @@ class ProductService:
 
     async def create(self, data: ProductCreate) -> dict[str, Any]:
         values = data.model_dump()
-        try:
+        with translate_errors(Action.CREATE):  # the database decides races on a sent code
             async with self.conn.transaction():
                 if values["code"] is None or GENERATED_CODE.match(values["code"]):
                     # Every write of a PROD code (generated or sent by the web app, which numbers them itself)
@@ -72,8 +65,6 @@ class ProductService:
                         values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
                 row = await self.conn.fetchrow(*queries.insert(values))
                 await record(self.conn, self.user, "create", "products", row["id"])
-        except asyncpg.UniqueViolationError as exc:  # the database decides races on a sent code
-            raise _conflict(exc) from exc
         return to_wire(row)
 
     async def update(self, product_id: uuid.UUID, data: ProductUpdate) -> dict[str, Any]:
@@ -97,10 +88,8 @@ class ProductService:
         return to_wire(row)
 
     async def delete(self, product_id: uuid.UUID) -> None:
-        try:
+        with translate_errors(Action.DELETE):
             async with self.conn.transaction():
                 if await self.conn.fetchval(*queries.delete(product_id)) is None:
                     raise errors.NotFound("Product not found")
                 await record(self.conn, self.user, "delete", "products", product_id)
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise errors.Conflict(REFERENCED) from exc

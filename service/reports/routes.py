@@ -5,13 +5,15 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, get
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Permission
+from service.auth.requirements import requires
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.reports.schemas import PaymentMethodReportRow, ReportQuery, ReportSummary
 from service.reports.service import ReportService
 
-REPORTS = {"permission": "modules.reports", "query": ReportQuery,
-           "forbidden_message": "Access denied. Reports permission required."}
+REPORTS = {**requires(Permission.REPORTS, forbidden_message="Access denied. Reports permission required."),
+           "query": ReportQuery}
 
 
 

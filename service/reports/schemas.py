@@ -19,7 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic.alias_generators import to_camel
 
 from service import errors
-from service.http.dates import lower_bound, parse_date, upper_bound
+from service.dates import lower_bound, parse_date, upper_bound
 from service.http.schemas import UtcDatetime, WireModel, blank_is_absent
 
 CENT = Decimal("0.01")
@@ -28,7 +28,7 @@ CENT = Decimal("0.01")
 
 
 def _bound(value: Any, *, end: bool) -> Any:
-    """A date or date-time (service.http.dates), as UTC without zone (how timestamps are stored).
+    """A date or date-time (service.dates), as UTC without zone (how timestamps are stored).
 
     A date alone means its whole day: 00:00 for a start, the day's last microsecond for an end (so the end
     stays inclusive, like `dateTo` of the pre-sale list, decision 10.11).

@@ -3,11 +3,11 @@ apply to both reports)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from service.dates import utc_now
 from service.reports import queries
 from service.reports.schemas import (
     PaymentMethodReportRow,
@@ -18,11 +18,6 @@ from service.reports.schemas import (
     ReportSummary,
     iso,
 )
-
-
-def utc_now() -> datetime:
-    """Now, as UTC without zone (how timestamps are stored)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _row(record: asyncpg.Record) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.requirements import requires
 from service.http.envelope import ok, paginated
 from service.http.schemas import Envelope, PageEnvelope
 from service.stock.ratelimit import ADJUST, HISTORY, limiter_for
@@ -23,7 +24,7 @@ from service.stock.schemas import StockAdjustmentIn, StockAdjustmentListQuery, S
 from service.stock.service import StockService
 
 # A verified token only (the `session` dependency checks it); "errors" documents the 429 in OpenAPI.
-ANY_USER: dict[str, object] = {"errors": [429]}
+ANY_USER = {**requires(), "errors": [429]}
 
 
 

@@ -17,6 +17,7 @@ from service.audit.service import record
 from service.auth.current_user import CurrentUser
 from service.db.errors import with_retry
 from service.db.pages import Total, fetch_page
+from service.products.schemas import INT4_MAX
 from service.stock import queries
 from service.stock.schemas import (
     StockAdjustmentIn,
@@ -26,7 +27,6 @@ from service.stock.schemas import (
 )
 
 NOT_FOUND = "Product not found"
-INT4_MAX = 2_147_483_647  # products.stock is a PostgreSQL integer
 
 
 def insufficient_stock(product: asyncpg.Record, requested: int) -> errors.BadRequest:

@@ -1,6 +1,6 @@
 """User routes (contract 5.2, 10.2): parse, call the service, wrap in the envelope.
 
-Creating a user is `POST /api/auth/register` (service.auth.routes), as the web app calls it.
+Creating a user is `POST /api/auth/register` (service.sessions.routes), as the web app calls it.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from service.auth.current_user import SessionDependency
+from service.auth.permissions import Role
+from service.auth.requirements import requires
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.users.schemas import MessageEnvelope, UserOut, UserUpdate
 from service.users.service import UserService
 
-READ = {"roles": ("admin", "manager")}
-WRITE = {"roles": ("admin",)}
+READ = requires(roles=(Role.ADMIN, Role.MANAGER))
+WRITE = requires(roles=(Role.ADMIN,))
 
 
 

@@ -16,13 +16,13 @@ from service.auth.current_user import CurrentUser
 from service.auth.passwords import hash_password
 from service.auth.permissions import effective_permissions
 from service.config import Settings
+from service.db.errors import Action, translate_errors
 from service.users import queries
 from service.users.schemas import AdminAccount, UserCreate, UserOut, UserUpdate
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ADMIN_NAME = "Administrator"
-_EMAIL_CONSTRAINTS = {"users_email_key", "users_email_lower_key"}
 
 
 def to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -30,13 +30,6 @@ def to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(row)
     values["permissions"] = effective_permissions(values["role"], values.get("permissions"))
     return UserOut.from_row(values)
-
-
-def _email_taken(exc: asyncpg.UniqueViolationError, code: str) -> errors.AppError:
-    if (exc.constraint_name or "") in _EMAIL_CONSTRAINTS:
-        message = "A user with this email already exists"
-        return errors.Conflict(message, code=code, details=[{"field": "email", "message": message}])
-    return errors.Conflict("A user with these values already exists")
 
 
 class UserService:
@@ -64,12 +57,10 @@ class UserService:
     async def create(self, data: UserCreate) -> dict[str, Any]:
         values = {**data.values(), "password": await hash_password(data.password)}
         actor = self.actor
-        try:
+        with translate_errors(Action.CREATE):  # the database decides, so concurrent registers end in 409
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.insert(values))
                 await record(self.conn, actor, "create", "users", row["id"])
-        except asyncpg.UniqueViolationError as exc:  # the database decides, so concurrent registers end in 409
-            raise _email_taken(exc, "USER_ALREADY_EXISTS") from exc
         return to_wire(row)
 
     async def update(self, user_id: uuid.UUID, data: UserUpdate) -> dict[str, Any]:
@@ -82,14 +73,12 @@ class UserService:
             values["permissions"] = data.permissions.stored() if data.permissions else None
         if "password" in values:
             values["password"] = await hash_password(values["password"])
-        try:
+        with translate_errors(Action.UPDATE):
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.update(user_id, values))
                 if row is None:
                     raise errors.NotFound("User not found", code="USER_NOT_FOUND")
                 await record(self.conn, actor, "update", "users", user_id, details)
-        except asyncpg.UniqueViolationError as exc:
-            raise _email_taken(exc, "EMAIL_ALREADY_EXISTS") from exc
         return to_wire(row)
 
     async def delete(self, user_id: uuid.UUID, *, acting_user_id: uuid.UUID) -> None:

@@ -261,7 +261,7 @@ async def test_a_failure_after_the_audit_row_rolls_both_back(client: httpx.Async
         raise errors.Conflict("failed after the audit row")
 
     for module in ("service.customers.service", "service.presales.service", "service.stock.service",
-                   "service.auth.service"):
+                   "service.sessions.service"):
         monkeypatch.setattr(f"{module}.record", record_then_fail)
 
     response = await client.post("/api/customers", json=NEW_CUSTOMER, headers=headers)

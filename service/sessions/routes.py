@@ -9,9 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from service.auth.current_user import SessionDependency, client_ip, client_user_agent
+from service.auth.permissions import Role
+from service.auth.requirements import requires
 from service.auth.ratelimit import login_limiter_for
-from service.auth.schemas import LoginData, LoginRequest, TokenData
-from service.auth.service import AuthService, current_user_wire
+from service.sessions.schemas import LoginData, LoginRequest, TokenData
+from service.sessions.service import AuthService, current_user_wire
 from service.http.envelope import ok
 from service.http.schemas import Envelope
 from service.users.schemas import MessageEnvelope, UserCreate, UserOut
@@ -40,7 +42,7 @@ class AuthController(Controller):
             limiter=login_limiter_for(state))
         return ok(result, "Login successful")
 
-    @get(["/me", "/profile"], summary="The current user")
+    @get(["/me", "/profile"], opt=requires(), summary="The current user")
     async def me(self, session: SessionDependency) -> Response[Envelope[UserOut]]:
         return ok(current_user_wire(session.user), "User retrieved")
 
@@ -52,14 +54,15 @@ class AuthController(Controller):
         state.tokens.drop(token)  # before the answer: this process never accepts it again (other processes: NOTIFY)
         return ok(message="Logout successful")
 
-    @post("/refresh", status_code=200, summary="A new token for the current one, which is revoked (no body)")
+    @post("/refresh", status_code=200, opt=requires(),
+          summary="A new token for the current one, which is revoked (no body)")
     async def refresh(self, request: Request, state: State, session: SessionDependency) -> Response[Envelope[TokenData]]:
         conn, user = session
         result = await AuthService(conn, state.settings).refresh(user)
         state.tokens.drop(_presented_token(request))  # revoked: as for logout
         return ok(result, "Token refreshed")
 
-    @post("/register", opt={"roles": ("admin",)}, summary="Create a user (admin)")
+    @post("/register", opt=requires(roles=(Role.ADMIN,)), summary="Create a user (admin)")
     async def register(self, data: JSONBody[UserCreate], session: SessionDependency) -> Response[Envelope[UserOut]]:
         conn, user = session
         return ok(await UserService(conn, user).create(data), "User created successfully", status_code=201)

@@ -15,9 +15,9 @@ from service.auth import queries
 from service.auth.current_user import CurrentUser, authenticate
 from service.auth.passwords import DUMMY_HASH, hash_password, verify_password
 from service.auth.ratelimit import LoginLimiter
-from service.auth.schemas import LoginRequest
 from service.auth.tokens import Claims, issue_token
 from service.config import Settings
+from service.sessions.schemas import LoginRequest
 from service.users.service import to_wire
 
 
