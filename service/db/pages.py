@@ -59,9 +59,10 @@ class SortedPageRequest(PageRequest, Protocol):
 
 
 def shape(p: Params, where: list[Criterion]) -> tuple[str, int]:
-    """What a statement's text depends on in its conditions: their SQL (placeholders, never values) and how many
-    values were given (placeholders are numbered in that order). Single-table conditions: no namespaces needed."""
-    return (Criterion.all(where).get_sql(quote_char='"', subquery=True) if where else "", len(p.values))
+    """What a statement's text depends on in its conditions: their SQL (placeholders, never values, with the
+    tables named, for joins) and how many values were given (placeholders are numbered in that order)."""
+    return (Criterion.all(where).get_sql(quote_char='"', subquery=True, with_namespace=True) if where else "",
+            len(p.values))
 
 
 def _render(p: Params, build: Callable[[], QueryBuilder], texts: StatementTexts | None, key: Any) -> Statement:
