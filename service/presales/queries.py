@@ -74,7 +74,8 @@ def _items_json() -> Term:
     aggregated = (
         Query.from_(items)
         .join(products).on(products.id == items.product_id)
-        .select(JsonAgg(item, (items.id, Order.asc)))  # item ids are time-ordered: request order (see service.new_item_ids)
+        # Item ids are time-ordered: request order (see service.new_item_ids).
+        .select(JsonAgg(item, (items.id, Order.asc)))
         .where(items.presale_id == presales.id)
     )
     return fn.Coalesce(aggregated, ValueWrapper("[]"))
