@@ -160,12 +160,12 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
             .orderby(presales.id, order=order)
         )
 
-    return TEXTS.statement(p, ("page", shape(p, where), column, order), build)
+    return TEXTS.statement(p, ("page", shape(p, where, joined=True), column, order), build)
 
 
 def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
     p = Params()
-    return count_statement(p, _with_customer(), _filters(q, p, owner), TEXTS)
+    return count_statement(p, _with_customer(), _filters(q, p, owner), TEXTS, joined=True)
 
 
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
