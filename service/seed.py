@@ -25,7 +25,7 @@ from tqdm import tqdm
 from service import errors
 from service.auth.current_user import CurrentUser
 from service.customers.cpf import check_digits
-from service.db.sql import Params
+from service.db.sql import P, Params
 from service.presales.schemas import PresaleCreate
 from service.presales.service import PresaleService
 
@@ -133,14 +133,19 @@ STATUS_CYCLE = ("draft", "pending", "approved", "cancelled", "converted")
 PRESALE_NOTE = "Pré-venda de demonstração #"
 
 
+_users = Table("users")
+_presales = Table("presales")
+# $1: the role ("admin").
+OLDEST_WITH_ROLE = (Query.from_(_users).select(_users.id, _users.email, _users.name, _users.role, _users.permissions,
+                                               _users.created_at, _users.updated_at)
+                    .where(_users.role == P[1]).orderby(_users.created_at).limit(1).get_sql())
+# $1: a LIKE pattern.
+PRESALE_NOTES_LIKE = Query.from_(_presales).select(_presales.notes).where(_presales.notes.like(P[1])).get_sql()
+
+
 async def acting_admin(conn: asyncpg.Connection) -> CurrentUser:
     """The oldest admin, to whom seeded pre-sales are attributed; a nameless system user when none exists."""
-    p = Params()
-    users = Table("users")
-    query = (Query.from_(users).select(users.id, users.email, users.name, users.role, users.permissions,
-                                       users.created_at, users.updated_at)
-             .where(users.role == p("admin")).orderby(users.created_at).limit(1))
-    row = await conn.fetchrow(*p.statement(query))
+    row = await conn.fetchrow(OLDEST_WITH_ROLE, "admin")
     if row is None:
         now = datetime.now(UTC).replace(tzinfo=None)
         return CurrentUser(id=None, email="", name="Dados de demonstração", role="admin",  # type: ignore[arg-type]
@@ -151,10 +156,8 @@ async def acting_admin(conn: asyncpg.Connection) -> CurrentUser:
 
 
 async def existing_presale_numbers(conn: asyncpg.Connection) -> set[int]:
-    p = Params()
-    presales = Table("presales")
-    query = Query.from_(presales).select(presales.notes).where(presales.notes.like(p(f"{PRESALE_NOTE}%")))
-    return {int(row["notes"].removeprefix(PRESALE_NOTE)) for row in await conn.fetch(*p.statement(query))}
+    rows = await conn.fetch(PRESALE_NOTES_LIKE, f"{PRESALE_NOTE}%")
+    return {int(row["notes"].removeprefix(PRESALE_NOTE)) for row in rows}
 
 
 async def seed_presales(conn: asyncpg.Connection, count: int, customers: int, products: int) -> int:

@@ -1,9 +1,11 @@
-"""Single-table lists keep each statement text PyPika wrote, by the shape of the request (service/db/pages.py):
-whatever the order of requests, every statement must be what PyPika writes for that request alone."""
+"""Lists keep each statement text PyPika wrote, by the shape of the request (StatementTexts, the one cache of
+statement texts: service/db/pages.py and the pre-sale list): whatever the order of requests, every statement
+must be what PyPika writes for that request alone."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 import pytest
@@ -17,6 +19,8 @@ from service.db.pages import count_statement, page_statement
 from service.db.sql import Params, StatementTexts
 from service.payment_methods import queries as method_queries
 from service.payment_methods.schemas import PaymentMethodListQuery
+from service.presales import queries as presale_queries
+from service.presales.schemas import PresaleListQuery
 from service.products import queries as product_queries
 from service.products.schemas import ProductListQuery
 
@@ -51,6 +55,28 @@ def test_kept_statements_are_what_pypika_writes_for_each_request(name: str) -> N
         page, counted = rendered_alone(module, table, q)
         assert module.page(q) == page
         assert module.count(q) == counted
+
+
+PRESALE_REQUESTS = [
+    {}, {"status": ["pending"]}, {"status": ["pending", "approved"]}, {"customerName": "ana"}, {"search": "bia"},
+    {"customerName": "ana", "search": "bia"}, {"dateFrom": "2026-01-01", "dateTo": "2026-02-01"},
+    {"sortBy": "total", "sortOrder": "asc", "page": "3", "limit": "7"}, {"customerId": str(uuid.uuid4())},
+]
+
+
+def test_kept_presale_list_statements_are_what_pypika_writes_for_each_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pre-sale list joins customers: conditions on either table, with or without an owner, never share a
+    text."""
+    kept = presale_queries.TEXTS
+    requests = [(PresaleListQuery.from_query(params), owner)
+                for params in PRESALE_REQUESTS for owner in (None, uuid.uuid4())]
+    for q, owner in itertools.chain(requests, reversed(requests), requests):
+        monkeypatch.setattr(presale_queries, "TEXTS", StatementTexts())  # nothing kept: rendered alone
+        page, counted = presale_queries.page(q, owner), presale_queries.count(q, owner)
+        monkeypatch.setattr(presale_queries, "TEXTS", kept)
+        assert presale_queries.page(q, owner) == page
+        assert presale_queries.count(q, owner) == counted
 
 
 def test_kept_texts_are_bounded_and_written_again_past_the_bound() -> None:

@@ -1,4 +1,5 @@
-"""PyPika builders for the audit log. Each returns (sql, *params); no I/O here."""
+"""The audit log's statements: constants written once at import, and the list's builders. Each function
+returns (sql, *params); no I/O here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pypika.terms import Criterion
 
 from service.audit.schemas import AuditLogListQuery
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import FixedStatement, Params, Statement, date_range
+from service.db.sql import P, Params, Statement, date_range, insert_sql
 
 audit_logs = Table("audit_logs")
 
@@ -23,17 +24,16 @@ INSERT_COLUMNS = ("user_id", "user_name", "action", "resource", "resource_id", "
                   "user_agent")
 
 
-_INSERT = FixedStatement(lambda p: (
-    Query.into(audit_logs)
-    .columns(*INSERT_COLUMNS, "created_at")
-    .insert(*(p(column) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
-    .returning(audit_logs.id)
-))
+INSERT = insert_sql(audit_logs, INSERT_COLUMNS, returning=(audit_logs.id,),
+                    computed={"created_at": fn.Function("clock_timestamp")})
+RECENT = (Query.from_(audit_logs).select(*COLUMNS)
+          .orderby(audit_logs.created_at, order=Order.desc).orderby(audit_logs.id, order=Order.desc)
+          .limit(P[1]).get_sql())
 
 
 def insert(values: dict[str, Any]) -> Statement:
     """One audit row. created_at is clock_timestamp(): rows of one transaction keep the order they were written."""
-    return _INSERT(**values)
+    return (INSERT, *(values[column] for column in INSERT_COLUMNS))
 
 
 def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:
@@ -71,12 +71,4 @@ def count(q: AuditLogListQuery) -> BoundedCount:
 
 
 def recent(limit: int) -> Statement:
-    p = Params()
-    query = (
-        Query.from_(audit_logs)
-        .select(*COLUMNS)
-        .orderby(audit_logs.created_at, order=Order.desc)
-        .orderby(audit_logs.id, order=Order.desc)
-        .limit(p(limit))
-    )
-    return p.statement(query)
+    return (RECENT, limit)

@@ -1,4 +1,5 @@
-"""PyPika builders for customers. Each returns (sql, params); no I/O here."""
+"""Customers' statements: constants written once at import, and the list's builders. Each function returns
+(sql, *params); no I/O here."""
 
 from __future__ import annotations
 
@@ -13,27 +14,22 @@ from pypika.terms import Criterion
 
 from service.customers.schemas import CustomerListQuery
 from service.db.pages import single_table_list
-from service.db.sql import (
-    FixedStatement,
-    Params,
-    RowWrites,
-    Statement,
-    like_pattern,
-)
+from service.db.sql import P, Params, Statement, delete_sql, insert_sql, like_pattern, update_row
 
 customers = Table("customers")
 presales = Table("presales")
 
 COLUMNS = (customers.id, customers.name, customers.email, customers.phone, customers.cpf, customers.address,
            customers.created_at, customers.updated_at)
-WRITES = RowWrites(customers, COLUMNS)
+INSERT_COLUMNS = ("name", "email", "phone", "cpf", "address")  # CustomerCreate's fields
 
-
-_GET = FixedStatement(lambda p: Query.from_(customers).select(*COLUMNS).where(customers.id == p("id")))
+GET = Query.from_(customers).select(*COLUMNS).where(customers.id == P[1]).get_sql()
+INSERT = insert_sql(customers, INSERT_COLUMNS, returning=COLUMNS)
+DELETE = delete_sql(customers)
 
 
 def get(customer_id: uuid.UUID) -> Statement:
-    return _GET(id=customer_id)
+    return (GET, customer_id)
 
 
 def _filters(q: CustomerListQuery, p: Params) -> list[Criterion]:
@@ -58,12 +54,12 @@ page, count = single_table_list(customers, COLUMNS, _filters)
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    return WRITES.insert(values)
+    return (INSERT, *(values[column] for column in INSERT_COLUMNS))
 
 
 def update(customer_id: uuid.UUID, values: dict[str, Any]) -> Statement:
-    return WRITES.update(customer_id, values)
+    return update_row(customers, customer_id, values, COLUMNS)
 
 
 def delete(customer_id: uuid.UUID) -> Statement:
-    return WRITES.delete(customer_id)
+    return (DELETE, customer_id)

@@ -14,16 +14,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
 from pypika.queries import QueryBuilder
-from pypika.terms import AggregateFunction, Criterion, Function, Star, Term, ValueWrapper
+from pypika.terms import Criterion, Function, Star, Term, ValueWrapper
 
 from service.dashboard.schemas import ALERT_STOCK, CRITICAL_STOCK, LIST_SIZE, LOW_STOCK
-from service.db.sql import Params, Statement
+from service.db.sql import JsonAgg, Params, Statement, json_object
 
 presales = Table("presales").as_("ps")
 customers = Table("customers").as_("c")
@@ -31,26 +30,6 @@ products = Table("products").as_("pr")
 
 STATUSES = ("draft", "pending", "approved", "cancelled", "converted")
 ZERO = 0
-
-
-class JsonAgg(AggregateFunction):
-    """json_agg(expr ORDER BY t1, t2 ...): the aggregate's input order stated, not left to the plan."""
-
-    def __init__(self, term: Term, *order_by: tuple[Term, Order]) -> None:
-        super().__init__("json_agg", term)
-        self.order_by = order_by
-
-    def get_special_params_sql(self, **kwargs: Any) -> str:
-        # PyPika's hook for an aggregate's trailing clause: only PyPika-rendered terms, no values.
-        return " ORDER BY " + ",".join(term.get_sql(**kwargs) + " " + order.value for term, order in self.order_by)
-
-
-def json_object(**fields: Term) -> Function:
-    """json_build_object('key', value, ...); keys are constants of this module, never request values."""
-    args: list[Any] = []
-    for key, value in fields.items():
-        args.extend((ValueWrapper(key), value))
-    return Function("json_build_object", *args)
 
 
 def _json_array(rows: QueryBuilder, element: Term, *order_by: tuple[Term, Order]) -> QueryBuilder:

@@ -58,10 +58,12 @@ class SortedPageRequest(PageRequest, Protocol):
     sort_order: str
 
 
-def shape(p: Params, where: list[Criterion]) -> tuple[str, int]:
-    """What a statement's text depends on in its conditions: their SQL (placeholders, never values) and how many
-    values were given (placeholders are numbered in that order). Single-table conditions: no namespaces needed."""
-    return (Criterion.all(where).get_sql(quote_char='"', subquery=True) if where else "", len(p.values))
+def shape(p: Params, where: list[Criterion], *, joined: bool = False) -> tuple[str, int]:
+    """What a statement's text depends on in its conditions: their SQL (placeholders, never values; with the
+    tables named when the statement joins several) and how many values were given (placeholders are numbered in
+    that order)."""
+    sql = Criterion.all(where).get_sql(quote_char='"', subquery=True, with_namespace=joined) if where else ""
+    return (sql, len(p.values))
 
 
 def _render(p: Params, build: Callable[[], QueryBuilder], texts: StatementTexts | None, key: Any) -> Statement:
@@ -87,11 +89,11 @@ def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[
 
 
 def count_statement(p: Params, source: QueryBuilder, where: list[Criterion],
-                    texts: StatementTexts | None = None) -> BoundedCount:
-    """The number of rows a list's FROM and joins (`source`) give under `where`: exact up to a limit (lower for
-    a search or filter), else estimated. Texts kept in `texts` by shape when given."""
+                    texts: StatementTexts | None = None, *, joined: bool = False) -> BoundedCount:
+    """The number of rows a list's FROM and joins (`source`, `joined` when it joins tables) give under `where`:
+    exact up to a limit (lower for a search or filter), else estimated. Texts kept in `texts` by shape when given."""
     limit = FILTERED_COUNT_LIMIT if where else EXACT_COUNT_LIMIT
-    conditions = shape(p, where) if texts is not None else None
+    conditions = shape(p, where, joined=joined) if texts is not None else None
 
     def matching() -> QueryBuilder:
         return source.where(Criterion.all(where)).select(1)

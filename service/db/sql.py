@@ -6,20 +6,35 @@ from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from pypika import Parameter, Table
+from pypika import Order, Parameter, Table
 from pypika import PostgreSQLQuery as Query
-from pypika.enums import Comparator
-from pypika.queries import QueryBuilder
 from pypika.functions import Cast
-from pypika.terms import BasicCriterion, Criterion, Field, Function, Term, ValueWrapper
-from pypika.utils import format_alias_sql
+from pypika.queries import QueryBuilder
+from pypika.terms import AggregateFunction, Criterion, Field, Function, Term, ValueWrapper
 
 # (sql, *values): ready for `conn.fetch(*statement)`.
 Statement = tuple[Any, ...]
 
 
+class _Positional:
+    """`P[1]` is the placeholder `$1`: for statements written once, at import, whose values are passed by
+    position (`conn.fetchrow(queries.GET, customer_id)`)."""
+
+    def __getitem__(self, number: int) -> Parameter:
+        return Parameter(f"${number}")
+
+
+P = _Positional()
+
+
+def placeholders(count: int, start: int = 1) -> list[Parameter]:
+    """`$start` and the next placeholders, `count` of them."""
+    return [P[number] for number in range(start, start + count)]
+
+
 class Params:
-    """Collects bind values and hands out `$1`, `$2` ... placeholders in the order they are used."""
+    """For statements whose shape depends on the request (list filters and sorts, the columns an update sends):
+    collects bind values and hands out `$1`, `$2` ... placeholders in the order they are used."""
 
     def __init__(self) -> None:
         self.values: list[Any] = []
@@ -32,24 +47,11 @@ class Params:
         return (query.get_sql(), *self.values)
 
 
-class FixedStatement:
-    """A statement whose SQL text never changes, rendered once at import (PyPika is too slow to rebuild hot
-    statements on every request). `build` gets a Params and calls it with a NAME for each value; a call
-    then passes the values by those names: `GET_CUSTOMER(id=...)`."""
-
-    def __init__(self, build: Callable[[Params], QueryBuilder]) -> None:
-        names = Params()
-        self.sql = build(names).get_sql()
-        self.names: tuple[str, ...] = tuple(names.values)
-
-    def __call__(self, **values: Any) -> Statement:
-        return (self.sql, *(values[name] for name in self.names))
-
-
 class StatementTexts:
-    """SQL texts kept by a shape key, for statements whose text depends on which conditions a request sets and how
-    it sorts, never on the values (those are placeholders): PyPika renders each shape once. Bounded: a list has a
-    few dozen shapes; past `limit` the texts are dropped and written again."""
+    """The one cache of statement texts, for the list pages and counts (service/db/pages.py): kept by a shape key
+    (which conditions a request sets and how it sorts, never the values: those are placeholders), so PyPika
+    renders each shape once; rendering the whole statement on every request was a third of a customers page's CPU.
+    Bounded: a list has a few dozen shapes; past `limit` the texts are dropped and written again."""
 
     def __init__(self, limit: int = 512) -> None:
         self.limit = limit
@@ -66,26 +68,6 @@ class StatementTexts:
         return (sql, *p.values)
 
 
-class RenderedOnce(Term):
-    """A constant expression (no parameters inside) rendered to SQL the first time a statement needs it, then
-    reused: PyPika took ~1 ms to write the pre-sale json into every list page's statement, the same text each
-    time. The text depends only on how the enclosing statement renders it (namespaces, quoting)."""
-
-    def __init__(self, term: Term, alias: str | None = None) -> None:
-        super().__init__(alias)
-        self.term = term
-        self.rendered: dict[tuple[Any, ...], str] = {}  # shared by the copies `as_` makes
-
-    def get_sql(self, with_alias: bool = False, with_namespace: bool = False, quote_char: str | None = None,
-                dialect: Any = None, **kwargs: Any) -> str:
-        key = (with_namespace, quote_char, dialect)
-        sql = self.rendered.get(key)
-        if sql is None:
-            sql = self.rendered[key] = self.term.get_sql(with_namespace=with_namespace, quote_char=quote_char,
-                                                         dialect=dialect)
-        return format_alias_sql(sql, self.alias, quote_char=quote_char, **kwargs) if with_alias else sql
-
-
 # For json that PostgreSQL writes ready for the wire (json_build_object), in the formats the response models
 # write. Timestamps as service.http.schemas.UtcDatetime: stored in UTC without zone, milliseconds (truncated, as
 # Python's isoformat does), "Z".
@@ -100,6 +82,26 @@ def wire_decimal(term: Term) -> Term:
     """A numeric(p, s) column as the contract's decimal string: its text has exactly s decimals ("19.90",
     "2.000"), the format of the money, quantity and percentage strings of the response models."""
     return Cast(term, "text")
+
+
+def json_object(**fields: Term) -> Function:
+    """json_build_object('key', value, ...); keys are constants of the queries modules, never request values."""
+    args: list[Any] = []
+    for key, value in fields.items():
+        args.extend((ValueWrapper(key), value))
+    return Function("json_build_object", *args)
+
+
+class JsonAgg(AggregateFunction):
+    """json_agg(expr ORDER BY t1, t2 ...): the aggregate's input order stated, not left to the plan."""
+
+    def __init__(self, term: Term, *order_by: tuple[Term, Order]) -> None:
+        super().__init__("json_agg", term)
+        self.order_by = order_by
+
+    def get_special_params_sql(self, **kwargs: Any) -> str:
+        # PyPika's hook for an aggregate's trailing clause: only PyPika-rendered terms, no values.
+        return " ORDER BY " + ",".join(term.get_sql(**kwargs) + " " + order.value for term, order in self.order_by)
 
 
 def like_pattern(term: str) -> str:
@@ -120,82 +122,31 @@ def date_range(column: Field, start: date | datetime | None, end: date | datetim
     return criteria
 
 
-class RowWrites:
-    """INSERT, UPDATE and DELETE of one row of `table` (by id), each returning `returning`. Column names come
-    from our models, never from input. The text of each set of columns is rendered once (StatementTexts):
-    PyPika took ~150 µs to write one of these statements, a sixth of a create's CPU."""
-
-    def __init__(self, table: Table, returning: Sequence[Any]) -> None:
-        self.table = table
-        self.returning = tuple(returning)
-        self.texts = StatementTexts()
-
-    def insert(self, values: dict[str, Any]) -> Statement:
-        p = Params()
-        placeholders = [p(value) for value in values.values()]
-        return self.texts.statement(p, ("insert", *values), lambda: (
-            Query.into(self.table).columns(*values).insert(*placeholders).returning(*self.returning)))
-
-    def update(self, row_id: Any, values: dict[str, Any], *,
+def update_row(table: Table, row_id: Any, values: dict[str, Any], returning: Sequence[Any],
                also: Callable[[Params], list[Criterion]] | None = None) -> Statement:
-        """The sent columns; `also` adds conditions to the WHERE (such a statement is rendered every time: its
-        text depends on the values it is given)."""
-        p = Params()
-        sets = [(self.table.field(column), p(value)) for column, value in values.items()]
-        where = [self.table.id == p(row_id)]
-
-        def build() -> QueryBuilder:
-            query = Query.update(self.table)
-            for field, placeholder in sets:
-                query = query.set(field, placeholder)
-            return query.where(Criterion.all(where)).returning(*self.returning)
-
-        if also is not None:
-            where += also(p)
-            return p.statement(build())
-        return self.texts.statement(p, ("update", *values), build)
-
-    def delete(self, row_id: Any) -> Statement:
-        """Returns the id of the row it deleted (none: there was no such row)."""
-        p = Params()
-        where = self.table.id == p(row_id)
-        return self.texts.statement(p, "delete", lambda: (
-            Query.from_(self.table).delete().where(where).returning(self.table.id)))
-
-
-class RowsInsert:
-    """A multi-row INSERT of `columns` from dicts, plus `computed` columns whose value PostgreSQL gives each row
-    (such as clock_timestamp()); its text is kept per number of rows."""
-
-    def __init__(self, table: Table, columns: Sequence[str], computed: dict[str, Term] | None = None) -> None:
-        self.table = table
-        self.columns = tuple(columns)
-        self.computed = dict(computed or {})
-        self.texts = StatementTexts()
-
-    def __call__(self, rows: Sequence[dict[str, Any]]) -> Statement:
-        p = Params()
-        placeholders = [[p(row[column]) for column in self.columns] for row in rows]
-
-        def build() -> QueryBuilder:
-            query = Query.into(self.table).columns(*self.columns, *self.computed)
-            for row in placeholders:
-                query = query.insert(*row, *self.computed.values())
-            return query
-
-        return self.texts.statement(p, len(rows), build)
-
-
-class _PgMatching(Comparator):
-    regex = " ~ "  # PyPika's own `regex` renders MySQL's REGEX
-
-
-def matches(column: Term, pattern: Parameter) -> Criterion:
-    """`column ~ pattern` (a PostgreSQL regular expression match)."""
-    return BasicCriterion(_PgMatching.regex, column, pattern)
-
-
-def advisory_xact_lock(key: int) -> Statement:
-    """Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling)."""
+    """UPDATE of the sent columns (names from our models, never from input) of one row by id, returning
+    `returning`; `also` adds conditions to the WHERE. Built per call: its shape is the request's."""
     p = Params()
-    return p.statement(Query.select(Function("pg_advisory_xact_lock", p(key))))
+    query = Query.update(table)
+    for column, value in values.items():
+        query = query.set(table.field(column), p(value))
+    where = [table.id == p(row_id)] + (also(p) if also is not None else [])
+    return p.statement(query.where(Criterion.all(where)).returning(*returning))
+
+
+def insert_sql(table: Table, columns: Sequence[str], returning: Sequence[Any] = (),
+               computed: dict[str, Term] | None = None) -> str:
+    """The INSERT of one row of a fixed set of columns ($1, $2 ... in `columns` order), plus `computed` columns
+    whose value PostgreSQL gives (such as clock_timestamp()): for a module constant."""
+    computed = computed or {}
+    query = Query.into(table).columns(*columns, *computed).insert(*placeholders(len(columns)), *computed.values())
+    return query.returning(*returning).get_sql() if returning else query.get_sql()
+
+
+def delete_sql(table: Table) -> str:
+    """The DELETE of one row by id ($1), returning its id (none: there was no such row): for a module constant."""
+    return Query.from_(table).delete().where(table.id == P[1]).returning(table.id).get_sql()
+
+
+# Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling). $1: the key.
+ADVISORY_XACT_LOCK = Query.select(Function("pg_advisory_xact_lock", P[1])).get_sql()

@@ -34,7 +34,7 @@ from pypika import PostgreSQLQuery as Query
 from pypika import Table
 
 from service import errors
-from service.db.sql import FixedStatement
+from service.db.sql import P
 
 MICROSECONDS = 1_000_000
 
@@ -53,19 +53,12 @@ WHERE (SELECT count(*) FROM unnest(r.hits) AS h WHERE h > $3::bigint - $4::bigin
 RETURNING true
 """.strip()
 
-_HITS = FixedStatement(lambda p: (
-    Query.from_(rate_limits).select(rate_limits.hits)
-    .where((rate_limits.bucket == p("bucket")) & (rate_limits.key == p("key")))
-))
-
-_CLEAR = FixedStatement(lambda p: (
-    Query.from_(rate_limits).delete()
-    .where((rate_limits.bucket == p("bucket")) & (rate_limits.key == p("key")))
-))
-
-_SWEEP = FixedStatement(lambda p: (
-    Query.from_(rate_limits).delete().where(rate_limits.expires_at <= p("now"))
-))
+# $1 bucket, $2 key.
+_HITS = Query.from_(rate_limits).select(rate_limits.hits).where(
+    (rate_limits.bucket == P[1]) & (rate_limits.key == P[2])).get_sql()
+_CLEAR = Query.from_(rate_limits).delete().where((rate_limits.bucket == P[1]) & (rate_limits.key == P[2])).get_sql()
+# $1 now.
+_SWEEP = Query.from_(rate_limits).delete().where(rate_limits.expires_at <= P[1]).get_sql()
 
 
 @dataclass(frozen=True)
@@ -119,7 +112,7 @@ class RateLimiter:
         await self._sweep(conn, now)
         if admitted:
             return None
-        hits = await conn.fetchval(*_HITS(bucket=bucket, key=str(key)))
+        hits = await conn.fetchval(_HITS, bucket, str(key))
         return seconds_until_a_slot_frees(hits or [], rule, now)
 
     async def check(self, conn: asyncpg.Connection, bucket: str, key: object, message: str | None = None) -> None:
@@ -130,7 +123,7 @@ class RateLimiter:
 
     async def clear(self, conn: asyncpg.Connection, bucket: str, key: object) -> None:
         """Forget one key's hits in one bucket."""
-        await conn.execute(*_CLEAR(bucket=bucket, key=str(key)))
+        await conn.execute(_CLEAR, bucket, str(key))
 
     async def _sweep(self, conn: asyncpg.Connection, now: int) -> None:
         """Delete the rows whose every hit has expired, at most once per `sweep_every` seconds per process."""
@@ -138,4 +131,4 @@ class RateLimiter:
         if self._last_sweep is not None and seconds - self._last_sweep < self.sweep_every:
             return
         self._last_sweep = seconds
-        await conn.execute(*_SWEEP(now=now))
+        await conn.execute(_SWEEP, now)

@@ -1,4 +1,5 @@
-"""PyPika builders for pre-sales. Each returns (sql, *params); no I/O here.
+"""Pre-sales' statements: constants written once at import, and the builders of the list and of an update.
+Each function returns (sql, *params); no I/O here.
 
 A pre-sale is always read whole in one statement: the row, its customer and its items (each with the full
 product) are assembled by PostgreSQL with json_build_object / json_agg, keyed in the contract's camelCase.
@@ -12,21 +13,21 @@ from typing import Any
 from pypika import Order
 from pypika import PostgreSQLQuery as Query
 from pypika import Table, functions as fn
-from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.queries import QueryBuilder
-from pypika.terms import AggregateFunction, Criterion, Function, Parameter, Term, ValueWrapper
-from pypika.utils import builder
+from pypika.terms import Criterion, Function, Term, ValueWrapper
 
-from service.db.pages import BoundedCount, count_statement
+from service.db.pages import BoundedCount, count_statement, shape
 from service.db.sql import (
-    FixedStatement,
+    JsonAgg,
+    P,
     Params,
-    RenderedOnce,
-    RowsInsert,
-    RowWrites,
     Statement,
+    StatementTexts,
     date_range,
+    json_object,
     like_pattern,
+    insert_sql,
+    update_row,
     wire_decimal,
     wire_timestamp,
 )
@@ -43,36 +44,6 @@ payment_methods = Table("payment_methods")
 presales_table = Table("presales")
 items_table = Table("presale_items")
 products_table = Table("products")
-
-
-class JsonAgg(AggregateFunction):
-    """json_agg(expr ORDER BY term): aggregate input order stated, not left to the plan."""
-
-    def __init__(self, term: Term, order_by: Term) -> None:
-        super().__init__("json_agg", term)
-        self.order_by = order_by
-
-    def get_special_params_sql(self, **kwargs: Any) -> str:
-        return " ORDER BY " + self.order_by.get_sql(**kwargs)
-
-
-class _SharedLockQuery(PostgreSQLQueryBuilder):
-    """SELECT ... FOR SHARE (PyPika renders only FOR UPDATE)."""
-
-    @builder
-    def for_share(self) -> None:
-        self._for_update = True
-
-    def _for_update_sql(self, **kwargs: Any) -> str:
-        return " FOR SHARE" if self._for_update else ""
-
-
-def json_object(**fields: Term) -> Function:
-    """json_build_object('key', value, ...); keys are constants of this module, never request values."""
-    args: list[Any] = []
-    for key, value in fields.items():
-        args.extend((ValueWrapper(key), value))
-    return Function("json_build_object", *args)
 
 
 def _product_json() -> Function:
@@ -103,7 +74,8 @@ def _items_json() -> Term:
     aggregated = (
         Query.from_(items)
         .join(products).on(products.id == items.product_id)
-        .select(JsonAgg(item, items.id))  # item ids are time-ordered: request order (see service.new_item_ids)
+        # Item ids are time-ordered: request order (see service.new_item_ids).
+        .select(JsonAgg(item, (items.id, Order.asc)))
         .where(items.presale_id == presales.id)
     )
     return fn.Coalesce(aggregated, ValueWrapper("[]"))
@@ -122,28 +94,18 @@ def presale_json() -> Function:
     )
 
 
-PRESALE_JSON = RenderedOnce(presale_json())
+PRESALE_JSON = presale_json()
 
-
-def visible(p: Params, owner: uuid.UUID | None) -> Criterion:
-    """Rows the caller may see: all, or only those created by `owner` (decision 10.3)."""
-    return presales.created_by == p(owner) if owner is not None else Criterion.all([])
-
-
-_GET_ANY = FixedStatement(lambda p: (
-    Query.from_(presales).select(PRESALE_JSON.as_("presale")).where(presales.id == p("id"))
-))
-_GET_OWN = FixedStatement(lambda p: (
-    Query.from_(presales).select(PRESALE_JSON.as_("presale"))
-    .where(presales.id == p("id")).where(presales.created_by == p("owner"))
-))
+GET_ANY = Query.from_(presales).select(PRESALE_JSON.as_("presale")).where(presales.id == P[1]).get_sql()
+GET_OWN = (Query.from_(presales).select(PRESALE_JSON.as_("presale"))
+           .where(presales.id == P[1]).where(presales.created_by == P[2]).get_sql())
 
 
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
     """The whole pre-sale as one JSON value (customer, items, products): one round trip."""
     if owner is None:
-        return _GET_ANY(id=presale_id)
-    return _GET_OWN(id=presale_id, owner=owner)
+        return (GET_ANY, presale_id)
+    return (GET_OWN, presale_id, owner)
 
 
 def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Criterion]:
@@ -165,6 +127,10 @@ def _with_customer() -> QueryBuilder:
     return Query.from_(presales).join(customers).on(customers.id == presales.customer_id)
 
 
+# The list's texts by shape: PyPika took ~1 ms to write the pre-sale json into every page's statement.
+TEXTS = StatementTexts()
+
+
 def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
     """One page of full pre-sales, in one statement.
 
@@ -174,169 +140,142 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
     p = Params()
     order = Order.asc if q.sort_order == "asc" else Order.desc
     column = q.SORT_COLUMNS[q.sort_by]
-    picked = (
-        _with_customer().where(Criterion.all(_filters(q, p, owner)))
-        .select(presales.id)
-        .orderby(presales.field(column), order=order)
-        .orderby(presales.id, order=order)
-        .limit(p(q.limit))
-        .offset(p(q.offset))
-    ).as_("pg")
-    query = (
-        Query.from_(picked)
-        .join(presales).on(presales.id == picked.id)
-        .select(PRESALE_JSON.as_("presale"))
-        .orderby(presales.field(column), order=order)
-        .orderby(presales.id, order=order)
-    )
-    return p.statement(query)
+    where = _filters(q, p, owner)
+    limit, offset = p(q.limit), p(q.offset)
+
+    def build() -> QueryBuilder:
+        picked = (
+            _with_customer().where(Criterion.all(where))
+            .select(presales.id)
+            .orderby(presales.field(column), order=order)
+            .orderby(presales.id, order=order)
+            .limit(limit)
+            .offset(offset)
+        ).as_("pg")
+        return (
+            Query.from_(picked)
+            .join(presales).on(presales.id == picked.id)
+            .select(PRESALE_JSON.as_("presale"))
+            .orderby(presales.field(column), order=order)
+            .orderby(presales.id, order=order)
+        )
+
+    return TEXTS.statement(p, ("page", shape(p, where, joined=True), column, order), build)
 
 
 def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
     p = Params()
-    return count_statement(p, _with_customer(), _filters(q, p, owner))
+    return count_statement(p, _with_customer(), _filters(q, p, owner), TEXTS, joined=True)
 
 
-# The statements of a pre-sale's writes that have one shape are rendered once (FixedStatement): PyPika took
-# ~50-90 µs for each, ~300 µs of a pre-sale's creation.
-_CUSTOMER_EXISTS = FixedStatement(lambda p: (
-    Query.from_(customers).select(customers.id).where(customers.id == p("customer_id"))
-))
+CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
+# Plain SQL: PyPika writes FOR UPDATE but not FOR SHARE.
+LOCK_PAYMENT_METHOD = 'SELECT "id","is_active" FROM "payment_methods" WHERE "id"=$1 FOR SHARE'
+PRODUCTS_BY_ID = (Query.from_(products).select(products.id, products.name, products.code, products.stock,
+                                               products.sale_type)
+                  .where(products.id == Function("ANY", P[1])).get_sql())
+LOCK_PRODUCTS = (Query.from_(products).select(products.id, products.name, products.code, products.stock)
+                 .where(products.id == Function("ANY", P[1])).orderby(products.id).for_update().get_sql())
+LOCK_PRESALE = (Query.from_(presales)
+                .select(presales.id, presales.status, presales.customer_id, presales.discount, presales.discount_type,
+                        presales.discount_percentage, presales.created_by)
+                .where(presales.id == P[1]).for_update().get_sql())
+ITEM_QUANTITIES = (Query.from_(items).select(items.product_id, fn.Sum(items.quantity).as_("quantity"))
+                   .where(items.presale_id == P[1]).groupby(items.product_id).get_sql())
+ITEM_SUBTOTAL = (Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), 0))
+                 .where(items.presale_id == P[1]).get_sql())
+DELETE_ITEMS = Query.from_(items_table).delete().where(items_table.presale_id == P[1]).get_sql()
+# For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard.
+DECREMENT_STOCK = (Query.update(products_table).set(products_table.stock, products_table.stock - P[1])
+                   .where(products_table.id == P[2]).get_sql())
+
+PRESALE_COLUMNS = ("customer_id", "status", "notes", "payment_method_id", "created_by", "total", "discount",
+                   "discount_type", "discount_percentage")
+INSERT_PRESALE = insert_sql(presales_table, PRESALE_COLUMNS, returning=(presales_table.id,))
+
+# Multi-row inserts: one text for any number of rows, each column an array ($n::type[]) that unnest() turns
+# into rows (PyPika writes no unnest of typed arrays in FROM).
+ITEM_COLUMNS = {"id": "uuid", "presale_id": "uuid", "product_id": "uuid", "quantity": "numeric",
+                "unit_price": "numeric", "total_price": "numeric", "discount": "numeric",
+                "discount_type": "discount_type", "discount_percentage": "numeric"}
+INSERT_ITEMS = (
+    "INSERT INTO presale_items (id, presale_id, product_id, quantity, unit_price, total_price, discount,"
+    " discount_type, discount_percentage)"
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::numeric[],"
+    " $7::numeric[], $8::discount_type[], $9::numeric[])"
+)
+ADJUSTMENT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason",
+                      "user_id", "user_name", "user_agent", "presale_id")
+INSERT_ADJUSTMENTS = (
+    "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock, reason,"
+    " user_id, user_name, user_agent, presale_id, created_at)"
+    " SELECT *, clock_timestamp() FROM unnest($1::uuid[], $2::stock_adjustment_type[], $3::int[], $4::int[],"
+    " $5::int[], $6::text[], $7::uuid[], $8::text[], $9::text[], $10::uuid[])"
+)
+
+
+def columns_of(rows: list[dict[str, Any]], columns: Any) -> Statement:
+    """The values of an unnest() insert: one list per column, in `columns` order."""
+    return tuple([row[column] for row in rows] for column in columns)
 
 
 def customer_exists(customer_id: uuid.UUID) -> Statement:
-    return _CUSTOMER_EXISTS(customer_id=customer_id)
-
-
-_LOCK_PAYMENT_METHOD = FixedStatement(lambda p: (
-    _SharedLockQuery()
-    .from_(payment_methods)
-    .select(payment_methods.id, payment_methods.is_active)
-    .where(payment_methods.id == p("id"))
-    .for_share()
-))
+    return (CUSTOMER_EXISTS, customer_id)
 
 
 def lock_payment_method(payment_method_id: uuid.UUID) -> Statement:
     """The method's row, share-locked until the transaction ends: it cannot be deactivated or deleted while
     the pre-sale that refers to it is written (other pre-sale writes share the lock and do not wait)."""
-    return _LOCK_PAYMENT_METHOD(id=payment_method_id)
-
-
-_PRODUCTS_BY_ID = FixedStatement(lambda p: (
-    Query.from_(products)
-    .select(products.id, products.name, products.code, products.stock, products.sale_type)
-    .where(products.id == Function("ANY", p("ids")))
-))
+    return (LOCK_PAYMENT_METHOD, payment_method_id)
 
 
 def products_by_id(product_ids: list[uuid.UUID]) -> Statement:
-    return _PRODUCTS_BY_ID(ids=product_ids)
-
-
-_LOCK_PRODUCTS = FixedStatement(lambda p: (
-    Query.from_(products)
-    .select(products.id, products.name, products.code, products.stock)
-    .where(products.id == Function("ANY", p("ids")))
-    .orderby(products.id)
-    .for_update()
-))
+    return (PRODUCTS_BY_ID, product_ids)
 
 
 def lock_products(product_ids: list[uuid.UUID]) -> Statement:
     """Row locks taken in id order, so two conversions sharing products never deadlock."""
-    return _LOCK_PRODUCTS(ids=product_ids)
-
-
-_LOCK_PRESALE = FixedStatement(lambda p: (
-    Query.from_(presales)
-    .select(presales.id, presales.status, presales.customer_id, presales.discount, presales.discount_type,
-            presales.discount_percentage, presales.created_by)
-    .where(presales.id == p("id"))
-    .for_update()
-))
+    return (LOCK_PRODUCTS, product_ids)
 
 
 def lock_presale(presale_id: uuid.UUID) -> Statement:
-    return _LOCK_PRESALE(id=presale_id)
-
-
-_ITEM_QUANTITIES = FixedStatement(lambda p: (
-    Query.from_(items)
-    .select(items.product_id, fn.Sum(items.quantity).as_("quantity"))
-    .where(items.presale_id == p("presale_id"))
-    .groupby(items.product_id)
-))
+    return (LOCK_PRESALE, presale_id)
 
 
 def item_quantities(presale_id: uuid.UUID) -> Statement:
-    return _ITEM_QUANTITIES(presale_id=presale_id)
-
-
-_ITEM_SUBTOTAL = FixedStatement(lambda p: (
-    Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), 0)).where(items.presale_id == p("presale_id"))
-))
+    return (ITEM_QUANTITIES, presale_id)
 
 
 def item_subtotal(presale_id: uuid.UUID) -> Statement:
-    return _ITEM_SUBTOTAL(presale_id=presale_id)
-
-
-PRESALE_WRITES = RowWrites(presales_table, (presales_table.id,))
+    return (ITEM_SUBTOTAL, presale_id)
 
 
 def insert_presale(values: dict[str, Any]) -> Statement:
-    return PRESALE_WRITES.insert(values)
-
-
-ITEM_COLUMNS = ("id", "presale_id", "product_id", "quantity", "unit_price", "total_price", "discount",
-                "discount_type", "discount_percentage")
-
-
-_INSERT_ITEMS = RowsInsert(items_table, ITEM_COLUMNS)
+    return (INSERT_PRESALE, *(values[column] for column in PRESALE_COLUMNS))
 
 
 def insert_items(rows: list[dict[str, Any]]) -> Statement:
-    """All items of a pre-sale in one multi-row INSERT."""
-    return _INSERT_ITEMS(rows)
-
-
-_DELETE_ITEMS = FixedStatement(lambda p: (
-    Query.from_(items_table).delete().where(items_table.presale_id == p("presale_id"))
-))
+    """All items of a pre-sale in one statement."""
+    return (INSERT_ITEMS, *columns_of(rows, ITEM_COLUMNS))
 
 
 def delete_items(presale_id: uuid.UUID) -> Statement:
-    return _DELETE_ITEMS(presale_id=presale_id)
+    return (DELETE_ITEMS, presale_id)
 
 
 def update_presale(presale_id: uuid.UUID, values: dict[str, Any]) -> Statement:
-    return PRESALE_WRITES.update(presale_id, values)
+    return update_row(presales_table, presale_id, values, (presales_table.id,))
 
 
 def decrement_stock() -> str:
-    """For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard."""
-    query = (
-        Query.update(products_table)
-        .set(products_table.stock, products_table.stock - Parameter("$1"))
-        .where(products_table.id == Parameter("$2"))
-    )
-    return query.get_sql()
-
-
-_INSERT_ADJUSTMENTS = RowsInsert(
-    adjustments,
-    ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id", "user_name",
-     "user_agent", "presale_id"),
-    computed={"created_at": fn.Function("clock_timestamp")},
-)
+    return DECREMENT_STOCK
 
 
 def insert_adjustments(rows: list[dict[str, Any]]) -> Statement:
     """The conversion's history rows. created_at is clock_timestamp() (taken under the product locks), like a
     manual adjustment's, not now() (the transaction start): a product's rows sort in the order its stock changed
     even when a conversion began before, but locked after, another change of the product."""
-    return _INSERT_ADJUSTMENTS(rows)
+    return (INSERT_ADJUSTMENTS, *columns_of(rows, ADJUSTMENT_COLUMNS))
 
 
 def delete_presale(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:

@@ -1,4 +1,5 @@
-"""PyPika builders for products. Each returns (sql, params); no I/O here."""
+"""Products' statements: constants written once at import, and the builders of the list and of an update.
+Each function returns (sql, *params); no I/O here."""
 
 from __future__ import annotations
 
@@ -6,20 +7,21 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from pypika import Order, Table
+from pypika import Table
 from pypika import PostgreSQLQuery as Query
 from pypika import functions as fn
 from pypika.terms import Criterion
 
 from service.db.pages import single_table_list
 from service.db.sql import (
-    FixedStatement,
+    ADVISORY_XACT_LOCK,
+    P,
     Params,
-    RowWrites,
     Statement,
-    advisory_xact_lock,
+    delete_sql,
+    insert_sql,
     like_pattern,
-    matches,
+    update_row,
 )
 from service.products.schemas import ProductListQuery
 
@@ -28,7 +30,7 @@ products = Table("products")
 COLUMNS = (products.id, products.code, products.name, products.unit, products.description, products.stock,
            products.purchase_price, products.sale_price, products.sale_type, products.created_at,
            products.updated_at)
-WRITES = RowWrites(products, COLUMNS)
+INSERT_COLUMNS = ("code", "name", "unit", "description", "stock", "purchase_price", "sale_price", "sale_type")
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PROD codes (any 64-bit value that no
 # other feature uses; this is the ASCII of "PRODCODE").
@@ -36,16 +38,20 @@ CODE_LOCK_KEY = 0x50524F44434F4445
 GENERATED_CODE_PATTERN = "^PROD[0-9]{7}$"
 
 
-_GET = FixedStatement(lambda p: Query.from_(products).select(*COLUMNS).where(products.id == p("id")))
+GET = Query.from_(products).select(*COLUMNS).where(products.id == P[1]).get_sql()
+EXISTS = Query.from_(products).select(products.id).where(products.id == P[1]).get_sql()
+INSERT = insert_sql(products, INSERT_COLUMNS, returning=COLUMNS)
+DELETE = delete_sql(products)
+# Plain SQL: PyPika writes no PostgreSQL regular expression match (`~`). $1: GENERATED_CODE_PATTERN.
+HIGHEST_GENERATED_CODE = 'SELECT "code" FROM "products" WHERE "code" ~ $1 ORDER BY "code" DESC LIMIT 1'
 
 
 def get(product_id: uuid.UUID) -> Statement:
-    return _GET(id=product_id)
+    return (GET, product_id)
 
 
 def exists(product_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(products).select(products.id).where(products.id == p(product_id)))
+    return (EXISTS, product_id)
 
 
 def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
@@ -71,24 +77,16 @@ page, count = single_table_list(products, COLUMNS, _filters)
 
 
 def lock_codes() -> Statement:
-    return advisory_xact_lock(CODE_LOCK_KEY)
+    return (ADVISORY_XACT_LOCK, CODE_LOCK_KEY)
 
 
 def highest_generated_code() -> Statement:
     """The highest existing PROD + 7 digits code (same length and prefix: text order is numeric order)."""
-    p = Params()
-    query = (
-        Query.from_(products)
-        .select(products.code)
-        .where(matches(products.code, p(GENERATED_CODE_PATTERN)))
-        .orderby(products.code, order=Order.desc)
-        .limit(1)
-    )
-    return p.statement(query)
+    return (HIGHEST_GENERATED_CODE, GENERATED_CODE_PATTERN)
 
 
 def insert(values: dict[str, Any]) -> Statement:
-    return WRITES.insert(values)
+    return (INSERT, *(values[column] for column in INSERT_COLUMNS))
 
 
 def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Decimal | None = None,
@@ -103,8 +101,8 @@ def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Deci
             where.append(products.sale_price >= p(purchase_at_most))
         return where
 
-    return WRITES.update(product_id, values, also=guards)
+    return update_row(products, product_id, values, COLUMNS, also=guards)
 
 
 def delete(product_id: uuid.UUID) -> Statement:
-    return WRITES.delete(product_id)
+    return (DELETE, product_id)

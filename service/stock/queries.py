@@ -1,4 +1,5 @@
-"""PyPika builders for stock adjustments. Each returns (sql, *params); no I/O here."""
+"""Stock adjustments' statements: constants written once at import, and the history list's builders. Each
+function returns (sql, *params); no I/O here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pypika.queries import QueryBuilder
 from pypika.terms import Criterion
 
 from service.db.pages import BoundedCount, count_statement
-from service.db.sql import FixedStatement, Params, Statement, date_range, like_pattern
+from service.db.sql import P, Params, Statement, date_range, insert_sql, like_pattern
 from service.stock.schemas import StockAdjustmentListQuery
 
 # Bare tables for the write path.
@@ -34,42 +35,29 @@ INSERT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock",
                   "user_name", "ip_address", "user_agent")
 
 
-# A manual adjustment's statements have one shape each: rendered once (FixedStatement), like the pre-sale's.
-_LOCK_PRODUCT = FixedStatement(lambda p: (
-    Query.from_(products_table)
-    .select(products_table.id, products_table.code, products_table.name, products_table.stock)
-    .where(products_table.id == p("id"))
-    .for_update()
-))
+LOCK_PRODUCT = (Query.from_(products_table)
+                .select(products_table.id, products_table.code, products_table.name, products_table.stock)
+                .where(products_table.id == P[1]).for_update().get_sql())
+SET_STOCK = Query.update(products_table).set(products_table.stock, P[2]).where(products_table.id == P[1]).get_sql()
+INSERT_ADJUSTMENT = insert_sql(adjustments_table, INSERT_COLUMNS,
+                               returning=(adjustments_table.id, adjustments_table.created_at),
+                               computed={"created_at": fn.Function("clock_timestamp")})
 
 
 def lock_product(product_id: uuid.UUID) -> Statement:
     """The product row, locked until the transaction ends: concurrent adjustments of one product queue here
     and each computes its new stock from the value the previous one committed."""
-    return _LOCK_PRODUCT(id=product_id)
-
-
-_SET_STOCK = FixedStatement(lambda p: (
-    Query.update(products_table).set(products_table.stock, p("stock")).where(products_table.id == p("id"))
-))
+    return (LOCK_PRODUCT, product_id)
 
 
 def set_stock(product_id: uuid.UUID, stock: int) -> Statement:
-    return _SET_STOCK(id=product_id, stock=stock)
-
-
-_INSERT_ADJUSTMENT = FixedStatement(lambda p: (
-    Query.into(adjustments_table)
-    .columns(*INSERT_COLUMNS, "created_at")
-    .insert(*(p(column) for column in INSERT_COLUMNS), fn.Function("clock_timestamp"))
-    .returning(adjustments_table.id, adjustments_table.created_at)
-))
+    return (SET_STOCK, product_id, stock)
 
 
 def insert_adjustment(values: dict[str, Any]) -> Statement:
     """One history row. created_at is the moment of the insert (clock_timestamp(), taken under the product
     lock), not the transaction start (now()): a product's rows then sort in the order their stock changed."""
-    return _INSERT_ADJUSTMENT(**values)
+    return (INSERT_ADJUSTMENT, *(values[column] for column in INSERT_COLUMNS))
 
 
 def _filters(q: StockAdjustmentListQuery, p: Params) -> list[Criterion]:

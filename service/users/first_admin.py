@@ -15,7 +15,6 @@ import asyncpg
 
 from service.config import Settings
 from service.db.pool import connect_options, init_connection
-from service.db.sql import advisory_xact_lock
 from service.users import queries
 from service.users.schemas import AdminAccount
 from service.users.service import UserService, admin_account
@@ -59,7 +58,7 @@ async def create_first_run_admin(settings: Settings, url: str) -> AdminAccount |
     conn = await _connect(settings, url)
     try:
         async with conn.transaction():
-            await conn.execute(*advisory_xact_lock(queries.FIRST_ADMIN_LOCK_KEY))
+            await conn.execute(*queries.lock_first_admin())
             if await conn.fetchval(*queries.any_user()) is not None:
                 return None
             account = admin_account(settings.admin_email or FIRST_RUN_EMAIL, secrets.token_urlsafe(12),

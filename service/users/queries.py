@@ -1,4 +1,5 @@
-"""PyPika builders for users. Each returns (sql, params); no I/O here."""
+"""Users' statements: constants written once at import, and the builders of the writes whose columns depend on
+the request. Each function returns (sql, *params); no I/O here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pypika import Table
 from pypika import functions as fn
 from pypika.terms import Criterion
 
-from service.db.sql import Params, Statement
+from service.db.sql import ADVISORY_XACT_LOCK, P, Params, Statement, delete_sql
 
 users = Table("users")
 
@@ -19,29 +20,37 @@ users = Table("users")
 COLUMNS = (users.id, users.email, users.name, users.role, users.permissions, users.created_at, users.updated_at)
 
 
+LIST_ALL = Query.from_(users).select(*COLUMNS).orderby(users.name, order=Order.asc).orderby(users.id).get_sql()
+GET = Query.from_(users).select(*COLUMNS).where(users.id == P[1]).get_sql()
+EXISTS_WITH_EMAIL = Query.from_(users).select(users.id).where(fn.Lower(users.email) == P[1]).get_sql()
+ANY_USER = Query.from_(users).select(users.id).limit(1).get_sql()
+DELETE = delete_sql(users)
+
+
 def list_all() -> Statement:
-    p = Params()
-    return p.statement(Query.from_(users).select(*COLUMNS).orderby(users.name, order=Order.asc).orderby(users.id))
+    return (LIST_ALL,)
 
 
 def get(user_id: uuid.UUID) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(users).select(*COLUMNS).where(users.id == p(user_id)))
+    return (GET, user_id)
 
 
 def exists_with_email(email: str) -> Statement:
-    p = Params()
-    return p.statement(Query.from_(users).select(users.id).where(fn.Lower(users.email) == p(email)))
+    return (EXISTS_WITH_EMAIL, email)
 
 
 def any_user() -> Statement:
     """One row when at least one user exists (the first run creates an admin only when none does)."""
-    return Params().statement(Query.from_(users).select(users.id).limit(1))
+    return (ANY_USER,)
 
 
 # One fixed key for pg_advisory_xact_lock: serialises first-run admin creation between `flowcrm serve`
 # processes starting at once on one database (ASCII of "1STADMIN").
 FIRST_ADMIN_LOCK_KEY = 0x31535441444D494E
+
+
+def lock_first_admin() -> Statement:
+    return (ADVISORY_XACT_LOCK, FIRST_ADMIN_LOCK_KEY)
 
 
 def insert(values: dict[str, Any], *, if_absent: bool = False) -> Statement:
@@ -87,5 +96,4 @@ def make_admin(email: str, password_hash: str, name: str | None) -> Statement:
 
 def delete(user_id: uuid.UUID) -> Statement:
     """History stays: presales.created_by and stock_adjustments.user_id become null; revocations cascade."""
-    p = Params()
-    return p.statement(Query.from_(users).delete().where(users.id == p(user_id)).returning(users.id))
+    return (DELETE, user_id)
