@@ -23,7 +23,8 @@ from tests.online_migrations import (BUILD_LOCK, NEW_COLUMN, NEW_INDEX, applied_
 from tests.support import admin_execute, unique_name, wait_until, with_database
 from tests.test_migrations import ALL, snapshot
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_migrations_online")]
 
 GENEROUS = 120  # seconds: the machine may be slow; the lock_timeout under test is 5 s
 

@@ -20,7 +20,8 @@ from tests.factories import bearer, create_customer, create_presale, create_prod
 from tests.faults.conftest import ServiceProcess, cloned_database, signing_settings
 from tests.support import wait_until
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_two_processes")]
 
 
 @pytest.fixture(scope="module")
