@@ -45,7 +45,8 @@ async def test_a_deep_body_is_a_400(client: httpx.AsyncClient, admin_headers: di
     assert response.status_code == 400, response.text
     payload = response.json()
     assert payload["error"] == {"code": "BAD_REQUEST",
-                                "message": "JSON nested too deeply: at most 64 levels of arrays and objects"}
+                                "message": "JSON nested too deeply: at most 64 levels of arrays and objects",
+                                "requestId": response.headers["x-request-id"]}
     assert payload["success"] is False and payload["path"] == path
     assert not caplog.records
 
