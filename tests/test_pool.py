@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import asyncpg
 import httpx
 
 from service.app import create_app
 from tests.conftest import make_settings
-from tests.routes_for_tests import TEST_ROUTES
-from tests.support import live_server
+from tests.routes_for_tests import TEST_ROUTES, WAIT_LOCK
+from tests.support import live_server, wait_until
 
 
 def app_with_test_routes(database_url: str, **overrides: object):
@@ -30,6 +29,10 @@ async def flowcrm_statements(db: asyncpg.Connection) -> int:
     )
 
 
+async def flowcrm_statements_are(db: asyncpg.Connection, count: int) -> bool:
+    return await flowcrm_statements(db) == count
+
+
 async def test_more_requests_than_connections_wait_their_turn(database_url: str, db: asyncpg.Connection) -> None:
     app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=5)
     with live_server(app) as server:
@@ -45,16 +48,21 @@ async def test_more_requests_than_connections_wait_their_turn(database_url: str,
     assert pool["total"] == pool["max"] == 2
 
 
-async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(database_url: str) -> None:
+async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(database_url: str,
+                                                                                   db: asyncpg.Connection) -> None:
     app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=0.5)
     with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            holders = [asyncio.create_task(http.get("/test/sleep", params={"seconds": 2})) for _ in range(2)]
-            await asyncio.sleep(0.4)
+            # Both connections held until the test lets go of the lock: no race with a sleep's end. (Its own
+            # connection: inside a transaction, pg_stat_activity would show one snapshot.)
+            locker = await asyncpg.connect(database_url)
+            lock = locker.transaction()
+            await lock.start()
+            await locker.execute("SELECT pg_advisory_xact_lock($1)", WAIT_LOCK)
+            holders = [asyncio.create_task(http.get("/test/wait-for-lock")) for _ in range(2)]
+            await wait_until(lambda: flowcrm_statements_are(db, 2), within=30, what="both connections held")
 
-            started = time.monotonic()
-            refused = await http.get("/test/sleep", params={"seconds": 0})
-            assert time.monotonic() - started < 1.5
+            refused = await http.get("/test/sleep", params={"seconds": 0})  # answered while the holders still wait
             assert refused.status_code == 503
             assert refused.headers["Retry-After"] == "1"
             assert refused.json()["error"]["code"] == "DATABASE_BUSY"
@@ -67,5 +75,7 @@ async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answ
             assert ready.status_code == 200
             assert ready.json()["database"]["connections"] == {"active": 2, "idle": 0, "total": 2, "max": 2}
 
+            await lock.rollback()
+            await locker.close()
             assert [(await h).status_code for h in holders] == [200, 200]
             assert (await http.get("/test/sleep", params={"seconds": 0})).status_code == 200

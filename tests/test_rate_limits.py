@@ -11,16 +11,7 @@ import pytest
 
 from service import errors
 from service.http.ratelimit import Limit, RateLimiter
-
-
-class Clock:
-    """Wall-clock seconds that only a test moves (a realistic epoch, so microsecond arithmetic is exercised)."""
-
-    def __init__(self) -> None:
-        self.now = 1_796_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import Clock
 
 
 async def test_sliding_window_admits_the_limit_then_says_when_a_slot_frees(db: asyncpg.Connection) -> None:

@@ -135,7 +135,7 @@ async def test_one_access_line_per_request_with_its_fields(client: httpx.AsyncCl
     response = await client.get(f"/api/customers/{'0' * 8}-0000-4000-8000-{'0' * 12}", headers=bearer(settings, user))
     assert response.status_code == 404
     anonymous = await client.get("/api/customers")
-    await wait_until(lambda: len(records.access()) == 2, within=10, what="two access lines")
+    await wait_until(lambda: len(records.access()) == 2, within=30, what="two access lines")
     line, other = records.access()
     assert line.levelno == logging.INFO
     assert line.request_id == response.headers["x-request-id"]  # type: ignore[attr-defined]
@@ -161,7 +161,7 @@ async def test_access_log_levels(database_url: str, records: Records, mode: str,
         last = await http.get("/no/such/route")
         assert last.status_code == 404
         if statuses:
-            await wait_until(lambda: len(records.access()) == len(statuses), within=10, what="the access lines")
+            await wait_until(lambda: len(records.access()) == len(statuses), within=30, what="the access lines")
         else:  # nothing to wait for: a line that would be written is written before the next request's
             assert (await http.get("/api/test")).status_code == 200
     assert [record.fields["status"] for record in records.access()] == statuses  # type: ignore[attr-defined]

@@ -44,8 +44,11 @@ EVERYONE = "*"
 
 
 class TokenCache:
-    def __init__(self, seconds: float, max_entries: int = 10_000) -> None:
+    def __init__(self, seconds: float, max_entries: int = 10_000, *, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.seconds = seconds
+        self.clock = clock  # when entries end (tests move it instead of sleeping)
+        self.wall_clock = wall_clock  # when tokens expire (the `exp` claim is wall-clock seconds)
         self.max_entries = max_entries
         self.generation = 0
         self.trusted = False  # the listener is connected and the triggers exist
@@ -62,7 +65,7 @@ class TokenCache:
             TOKEN_CACHE_MISS.inc()
             return None
         user, until = entry
-        if time.monotonic() < until and user.claims is not None and time.time() < user.claims.expires_at:
+        if self.clock() < until and user.claims is not None and self.wall_clock() < user.claims.expires_at:
             TOKEN_CACHE_HIT.inc()
             return user
         del self._entries[token]
@@ -75,7 +78,7 @@ class TokenCache:
             return
         if len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # the oldest (dicts keep insertion order)
-        self._entries[token] = (user, time.monotonic() + self.seconds)
+        self._entries[token] = (user, self.clock() + self.seconds)
 
     async def verify(self, token: str, authenticate: Callable[[], Awaitable[CurrentUser]]) -> CurrentUser:
         """The user of a token `get` did not answer for: the outcome of a verification of the same token already

@@ -42,8 +42,13 @@ def _ensure_system_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True)
-        return pwd.getpwnam(SYSTEM_USER)
+        # Processes starting at once (the test suite's workers) may race to add it: the loser finds it added.
+        added = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True,
+                               text=True)
+        try:
+            return pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            raise EmbeddedPostgresError(f"cannot add the system user {SYSTEM_USER}: {added.stderr.strip()}") from None
 
 
 def _open_for_others(path: Path) -> None:

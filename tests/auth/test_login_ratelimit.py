@@ -21,17 +21,9 @@ from service.auth.ratelimit import STATE_KEY, LoginLimiter
 from service.config import Settings
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, create_user
-from tests.support import LiveServer, live_server
+from tests.support import Clock, LiveServer, live_server
 
 WRONG = "not-the-password"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_796_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # --- the limiter on its own -----------------------------------------------------------------------------------

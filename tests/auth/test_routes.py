@@ -18,6 +18,7 @@ import pytest
 from service.auth.tokens import issue_token
 from service.config import Settings
 from tests.factories import PASSWORD, bearer, create_user, token_for
+from tests.support import wait_until
 
 USER_KEYS = {"id", "email", "name", "role", "permissions", "createdAt", "updatedAt"}
 ALL_TRUE = {"modules": {"products": True, "customers": True, "reports": True, "paymentMethods": True,
@@ -259,6 +260,11 @@ async def test_token_of_a_deleted_user_is_401(client: httpx.AsyncClient, db: asy
     token = token_for(settings, user)
     assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
     await db.execute("DELETE FROM users WHERE id = $1", user["id"])
+
+    async def refused() -> bool:  # once the deletion's announcement reaches the service's token cache
+        return (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
+
+    await wait_until(refused, within=30, what="the deleted user's token refused")
     await assert_rejected(client, token)
     # Logging out with it is still harmless.
     assert (await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 200

@@ -67,7 +67,7 @@ async def terminate_open_transaction(db: asyncpg.Connection) -> int:
     async def gone() -> bool:
         return pid not in {row["pid"] for row in await app_backends(db)}
 
-    await wait_until(gone, within=5, what="the terminated backend to go away")
+    await wait_until(gone, within=30, what="the terminated backend to go away")
     return pid
 
 

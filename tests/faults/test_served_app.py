@@ -15,7 +15,8 @@ from service.http.health import LivenessFirst
 from tests.factories import PASSWORD, create_user
 from tests.faults.conftest import ServiceProcess, cloned_database
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_served_app")]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ import pytest
 from tests.factories import bearer, create_product, create_user
 from tests.faults.conftest import ServiceProcess, cloned_database, signing_settings
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_shared_limits")]
 
 WRONG = "not-the-password"
 

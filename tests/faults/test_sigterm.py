@@ -49,7 +49,7 @@ async def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits
                 async def all_waiting() -> bool:
                     return sum(row["wait_event_type"] == "Lock" for row in await app_backends(fault_db)) == SLOW
 
-                await wait_until(all_waiting, within=10, what="every slow request waiting on the lock")
+                await wait_until(all_waiting, within=30, what="every slow request waiting on the lock")
                 service.process.send_signal(signal.SIGTERM)
 
                 async def refusing() -> bool:

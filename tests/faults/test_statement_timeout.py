@@ -52,8 +52,9 @@ async def test_statement_timeout_answers_503_and_the_connection_serves_again(
             assert response.headers["Retry-After"] == "1"
             assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
             assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
-            # Cancelled by the server's statement_timeout, well before the client-side command timeout.
-            assert STATEMENT_TIMEOUT - 0.05 <= elapsed < STATEMENT_TIMEOUT + 1.5, elapsed
+            # Cancelled by the server's statement_timeout (SQLSTATE 57014, QUERY_TIMEOUT above): the client-side
+            # command timeout would have answered DATABASE_UNAVAILABLE. No upper bound: a busy machine is slow.
+            assert STATEMENT_TIMEOUT - 0.05 <= elapsed, elapsed
             row = await fault_db.fetchrow("SELECT name, stock FROM products WHERE id = $1", product["id"])
             assert (row["name"], row["stock"]) == ("Cimento", 7)
             assert await fault_db.fetchval("SELECT count(*) FROM audit_logs WHERE action = 'update'") == 0

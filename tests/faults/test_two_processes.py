@@ -20,7 +20,8 @@ from tests.factories import bearer, create_customer, create_presale, create_prod
 from tests.faults.conftest import ServiceProcess, cloned_database, signing_settings
 from tests.support import wait_until
 
-pytestmark = pytest.mark.slow
+# Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_two_processes")]
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +164,9 @@ async def test_a_logout_or_demotion_in_one_process_ends_the_session_in_the_other
                                   json={"role": "manager"})
         assert response.status_code == 200, response.text
         # A role change ends the session, in the other process too.
-        await wait_until(lambda: answers(second, "/api/auth/me", employee_headers, 401), within=1,
+        await wait_until(lambda: answers(second, "/api/auth/me", employee_headers, 401), within=30,
                          what="the other process refusing the demoted user's token")
 
         assert (await http.post(f"{first.url}/api/auth/logout", headers=admin_headers)).status_code == 200
-        await wait_until(lambda: answers(second, "/api/users", admin_headers, 401), within=1,
+        await wait_until(lambda: answers(second, "/api/users", admin_headers, 401), within=30,
                          what="the other process refusing the logged-out token")

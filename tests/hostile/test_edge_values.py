@@ -18,10 +18,11 @@ Bounded and deterministic: Hypothesis runs derandomized with MAX_EXAMPLES per op
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -245,7 +246,9 @@ def operations(document: dict[str, Any]) -> list[Operation]:
                 tuple(p["name"] for p in params if p["in"] == "query"),
                 body_schema, tuple(_fields(components, body_schema)) if body_schema else (),
                 tuple(p["name"] for p in params if p.get("schema", {}).get("format") in {"date", "date-time"})))
-    return found
+    # A fixed order, so every xdist worker collects the same tests: Litestar lists a handler's several paths
+    # (`/me`, `/profile`) from a set, whose order varies between processes.
+    return sorted(found, key=lambda op: (op.path, op.method))
 
 
 OPERATIONS = operations(_document())
@@ -375,9 +378,23 @@ async def seeded(db: asyncpg.Connection, admin: asyncpg.Record) -> dict[str, str
             "presale_id": str(presale["id"]), "user_id": str(other["id"]), "payment_method_id": str(method)}
 
 
-def send(http: httpx.Client, database_url: str, op: Operation, edge: Edge, seeded: dict[str, str]) -> httpx.Response:
-    # The rate limits (login, stock) would soon answer 429 to everything: each example starts with none used.
-    admin_execute(database_url, "DELETE FROM rate_limits")
+@pytest.fixture
+def clear_rate_limits(database_url: str) -> Iterator[Callable[[], object]]:
+    """Empties the rate limits' counters (a table, shared by every process): the limits (login, stock) would
+    soon answer 429 to everything, so each example starts with none used. One connection, on a loop of its own
+    (the property runs synchronously)."""
+    loop = asyncio.new_event_loop()
+    conn = loop.run_until_complete(asyncpg.connect(database_url))
+    try:
+        yield lambda: loop.run_until_complete(conn.execute("DELETE FROM rate_limits"))
+    finally:
+        loop.run_until_complete(conn.close())
+        loop.close()
+
+
+def send(http: httpx.Client, clear_limits: Callable[[], object], op: Operation, edge: Edge,
+         seeded: dict[str, str]) -> httpx.Response:
+    clear_limits()
     url, body = request_for(op, edge, seeded)
     return http.request(op.method, url, content=body)
 
@@ -408,9 +425,9 @@ def logged_errors() -> Iterator[ErrorRecords]:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.id)
-def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings: Settings, database_url: str,
+def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings: Settings,
                                     admin: asyncpg.Record, seeded: dict[str, str],
-                                    logged_errors: ErrorRecords) -> None:
+                                    logged_errors: ErrorRecords, clear_rate_limits: Callable[[], object]) -> None:
     headers = {**bearer(settings, admin), "Content-Type": "application/json"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
         if MATRIX_FILE:  # the manual run: every listed edge, each answer written down
@@ -418,7 +435,7 @@ def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings:
             with open(MATRIX_FILE, "a", encoding="utf-8") as out:
                 for edge in all_requests(op):
                     logged_errors.records.clear()
-                    response = send(http, database_url, op, edge, seeded)
+                    response = send(http, clear_rate_limits, op, edge, seeded)
                     try:
                         code = response.json()["error"]["code"] if response.status_code >= 400 else ""
                         assert_answer(response, logged_errors.records)
@@ -434,7 +451,7 @@ def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings:
                   suppress_health_check=list(HealthCheck))
         def property(edge: Edge) -> None:
             logged_errors.records.clear()
-            response = send(http, database_url, op, edge, seeded)
+            response = send(http, clear_rate_limits, op, edge, seeded)
             assert_answer(response, logged_errors.records)
 
         property()
