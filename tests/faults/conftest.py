@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -102,11 +103,33 @@ class ServiceProcess:
         raise AssertionError(f"the service did not become ready:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        terminate(self.process)
         self._log.close()
+
+
+def terminate(process: subprocess.Popen) -> None:
+    """SIGTERM, and SIGKILL if it has not exited 15 s later (a test's process must never outlive it)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@contextmanager
+def running_instances(url: str, logs: Path, count: int = 2, **options: Any) -> Iterator[list[ServiceProcess]]:
+    """`count` instances of `flowcrm serve` on one database, all ready; stopped after, each having exited 0."""
+    started = [ServiceProcess(url, logs / f"serve-{n}.log", **options) for n in range(1, count + 1)]
+    try:
+        async def ready() -> None:
+            await asyncio.gather(*(service.wait_ready(within=120) for service in started))
+
+        asyncio.run(ready())
+        yield started
+    finally:
+        for service in started:
+            service.stop()
+        for service in started:
+            assert service.process.returncode == 0, service.output()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults.conftest import terminate
 from tests.support import free_port, wait_until
 
 
@@ -98,11 +99,5 @@ class HAProxy:
         await wait_until(reached, within=within, interval=0.05, what=f"HAProxy seeing {server} {status}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        terminate(self.process)
         self._log.close()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.factories import bearer, create_product, create_user
-from tests.faults.conftest import ServiceProcess, cloned_database, signing_settings
+from tests.faults.conftest import ServiceProcess, cloned_database, running_instances, signing_settings
 
 # Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_shared_limits")]
@@ -35,19 +35,8 @@ def shared_url(server_url: str, template_database: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def instances(shared_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServiceProcess]]:
-    logs = tmp_path_factory.mktemp("shared-limits")
-    started = [ServiceProcess(shared_url, logs / f"serve-{n}.log", workers=2, DB_POOL_MAX="4") for n in (1, 2)]
-    try:
-        async def ready() -> None:
-            await asyncio.gather(*(service.wait_ready(within=120) for service in started))
-
-        asyncio.run(ready())
+    with running_instances(shared_url, tmp_path_factory.mktemp("shared-limits"), workers=2, DB_POOL_MAX="4") as started:
         yield started
-    finally:
-        for service in started:
-            service.stop()
-        for service in started:
-            assert service.process.returncode == 0, service.output()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user, valid_cpf
-from tests.faults.conftest import ServiceProcess, cloned_database, signing_settings
+from tests.faults.conftest import ServiceProcess, cloned_database, running_instances, signing_settings
 from tests.support import wait_until
 
 # Set up once per module (module-scoped fixtures): every test of the file runs on the same xdist worker.
@@ -32,19 +32,8 @@ def shared_url(server_url: str, template_database: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def services(shared_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServiceProcess]]:
-    logs = tmp_path_factory.mktemp("two-processes")
-    started = [ServiceProcess(shared_url, logs / f"serve-{n}.log", DB_POOL_MAX="10") for n in (1, 2)]
-    try:
-        async def ready() -> None:
-            await asyncio.gather(*(service.wait_ready() for service in started))
-
-        asyncio.run(ready())
+    with running_instances(shared_url, tmp_path_factory.mktemp("two-processes"), DB_POOL_MAX="10") as started:
         yield started
-    finally:
-        for service in started:
-            service.stop()
-        for service in started:
-            assert service.process.returncode == 0, service.output()
 
 
 @pytest.fixture
