@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import asyncpg
+import httpx
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
+
+from service.app import create_app
+from service.config import Settings
+from tests.support import live_server
 
 
 class EchoBody(BaseModel):
@@ -50,3 +56,13 @@ async def duplicate_cpf(conn: NamedDependency[asyncpg.Connection]) -> None:
 
 
 TEST_ROUTES = [echo, sleep, wait_for_lock, boom, duplicate_cpf]
+
+
+async def serve_with_test_routes(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own with the test routes, under a real server: a client for it (`async for http in ...`)."""
+    app = create_app(settings)
+    for route in TEST_ROUTES:
+        app.register(route)
+    with live_server(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            yield http

@@ -7,20 +7,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from service.app import create_app
 from service.config import Settings
-from tests.routes_for_tests import TEST_ROUTES
-from tests.support import live_server
+from tests.routes_for_tests import serve_with_test_routes
 
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    for route in TEST_ROUTES:
-        app.register(route)
-    with live_server(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            yield http
+    async for http in serve_with_test_routes(settings):
+        yield http
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict:

@@ -19,7 +19,7 @@ from service.app import create_app
 from service.config import Settings
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, bearer, create_product, create_user
-from tests.routes_for_tests import TEST_ROUTES
+from tests.routes_for_tests import serve_with_test_routes
 from tests.support import live_server, wait_until
 
 
@@ -37,12 +37,8 @@ async def api(database_url: str, shared_database_url: str) -> AsyncIterator[http
     PgBouncer, when the suite runs behind one, would not carry the timeout), the test routes."""
     settings = make_settings(database_url, LOGIN_MAX_FAILURES_PER_ACCOUNT="2", DB_STATEMENT_TIMEOUT="0.3")
     settings = settings.model_copy(update={"database_url": shared_database_url, "db_pgbouncer": False})
-    app = create_app(settings)
-    for route in TEST_ROUTES:
-        app.register(route)
-    with live_server(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            yield http
+    async for http in serve_with_test_routes(settings):
+        yield http
 
 
 async def test_requests_are_counted_by_route_template_never_the_raw_path(client: httpx.AsyncClient,

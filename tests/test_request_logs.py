@@ -15,7 +15,6 @@ import asyncpg
 import httpx
 import pytest
 
-from service.app import create_app
 from service.config import Settings
 from service.ops.logs import (
     ACCESS_LOGGER,
@@ -32,8 +31,8 @@ from service.ops.logs import (
 )
 from tests.conftest import make_settings
 from tests.factories import bearer, create_user
-from tests.routes_for_tests import TEST_ROUTES
-from tests.support import live_server, wait_until
+from tests.routes_for_tests import serve_with_test_routes
+from tests.support import wait_until
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
@@ -66,18 +65,9 @@ def records() -> Iterator[Records]:
         access.setLevel(logging.NOTSET)
 
 
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    for route in TEST_ROUTES:
-        app.register(route)
-    with live_server(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            yield http
-
-
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in serve(settings):
+    async for http in serve_with_test_routes(settings):
         yield http
 
 
@@ -156,7 +146,7 @@ async def test_one_access_line_per_request_with_its_fields(client: httpx.AsyncCl
 
 @pytest.mark.parametrize(("mode", "statuses"), [("all", [200, 404]), ("errors", [404]), ("off", [])])
 async def test_access_log_levels(database_url: str, records: Records, mode: str, statuses: list[int]) -> None:
-    async for http in serve(make_settings(database_url, ACCESS_LOG=mode)):
+    async for http in serve_with_test_routes(make_settings(database_url, ACCESS_LOG=mode)):
         assert (await http.get("/api/test")).status_code == 200
         last = await http.get("/no/such/route")
         assert last.status_code == 404

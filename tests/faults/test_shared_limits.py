@@ -9,7 +9,6 @@ against the bounds the test's own clock gives (before the first request, after t
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
