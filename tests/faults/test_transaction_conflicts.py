@@ -115,8 +115,11 @@ async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
                                               locking(third, "ba", b["id"], a["id"])), timeout=15)
     finally:
         await third.close()
-    assert len(failures) == 1  # PostgreSQL chose one victim; it ran again and succeeded
-    assert sorted(attempts.values()) == [1, 2]
+    # PostgreSQL chose a victim, which ran again and succeeded. Usually once; on a busy machine the victim's retry
+    # can take the row its rival was about to lock (the rival's backend not yet scheduled) and deadlock again (seen
+    # in CI): each deadlock costs its victim one more attempt, and with_retry's three attempts absorb two.
+    assert 1 <= len(failures) <= 2, failures
+    assert attempts == {name: 1 + failures.count(name) for name in attempts}, (attempts, failures)
     assert await fault_db.fetchval(READ, a["id"]) == 8 and await fault_db.fetchval(READ, b["id"]) == 8
 
 
