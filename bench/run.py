@@ -53,7 +53,8 @@ import asyncpg
 import psutil
 from tqdm import tqdm
 
-from service.customers.queries import count as customers_count, page as customers_page
+from service.customers.queries import count as customers_count
+from service.customers.queries import page as customers_page
 from service.customers.schemas import CustomerListQuery
 from service.db.embedded import EmbeddedPostgres
 from service.db.migrations import MigrationRunner
@@ -83,6 +84,7 @@ OLD: dict[str, tuple[float, float | None]] = {
 
 # --- helpers --------------------------------------------------------------------------------------------
 
+
 def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -93,8 +95,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None,
-         timeout: float = 10) -> tuple[int, Any]:
+def http(
+    method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None, timeout: float = 10
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -119,9 +122,11 @@ def ensure_wrk() -> str:
         found = shutil.which("wrk")
         if found:
             return found
-    sys.exit("bench: wrk (the HTTP load generator) is not installed. Install it with:\n"
-             "    apt-get install -y wrk        (as root; Debian/Ubuntu package 'wrk')\n"
-             "then run this command again.")
+    sys.exit(
+        "bench: wrk (the HTTP load generator) is not installed. Install it with:\n"
+        "    apt-get install -y wrk        (as root; Debian/Ubuntu package 'wrk')\n"
+        "then run this command again."
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -148,6 +153,7 @@ def postmaster_pid(data_dir: Path) -> int:
 @dataclass
 class Memory:
     """Resident memory of the service: its supervisor (granian's main process) and each worker, MB."""
+
     supervisor: float = 0.0
     workers: list[float] = field(default_factory=list)
 
@@ -179,8 +185,10 @@ def memory(pid: int) -> Memory:
 
 # --- data set -------------------------------------------------------------------------------------------
 
-def presale_rows(count: int, customers: int, products: list[dict[str, Any]], admin_id: uuid.UUID
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+
+def presale_rows(
+    count: int, customers: int, products: list[dict[str, Any]], admin_id: uuid.UUID
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Pre-sales of 3 distinct products each, totals by the service's own rules (contract 7.5)."""
     presales: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -193,21 +201,38 @@ def presale_rows(count: int, customers: int, products: list[dict[str, Any]], adm
             pct = Decimal((n + k) % 3 * 5)  # 0, 5 or 10 % off the line
             line = item_totals(quantity, product["sale_price"], "percentage", Decimal(0), pct)
             prices.append(line.total)
-            items.append({"id": seeded_id("bench-item", n * 3 + k), "presale_id": presale_id,
-                          "product_id": product["id"], "quantity": quantity, "unit_price": product["sale_price"],
-                          "total_price": line.total, "discount": line.discount, "discount_type": "percentage",
-                          "discount_percentage": line.discount_percentage})
+            items.append(
+                {
+                    "id": seeded_id("bench-item", n * 3 + k),
+                    "presale_id": presale_id,
+                    "product_id": product["id"],
+                    "quantity": quantity,
+                    "unit_price": product["sale_price"],
+                    "total_price": line.total,
+                    "discount": line.discount,
+                    "discount_type": "percentage",
+                    "discount_percentage": line.discount_percentage,
+                }
+            )
         if n % 2:
             totals = presale_totals(prices, "percentage", Decimal(0), Decimal(n % 3 * 5))
             discount_type = "percentage"
         else:
             totals = presale_totals(prices, "fixed", Decimal(n % 4), Decimal(0))
             discount_type = "fixed"
-        presales.append({"id": presale_id, "customer_id": seeded_id("customer", 1 + (n * 7) % customers),
-                         "status": PRESALE_STATUSES[n % len(PRESALE_STATUSES)], "total": totals.total,
-                         "discount": totals.discount, "discount_type": discount_type,
-                         "discount_percentage": totals.discount_percentage,
-                         "notes": f"Pré-venda de benchmark #{n}", "created_by": admin_id})
+        presales.append(
+            {
+                "id": presale_id,
+                "customer_id": seeded_id("customer", 1 + (n * 7) % customers),
+                "status": PRESALE_STATUSES[n % len(PRESALE_STATUSES)],
+                "total": totals.total,
+                "discount": totals.discount,
+                "discount_type": discount_type,
+                "discount_percentage": totals.discount_percentage,
+                "notes": f"Pré-venda de benchmark #{n}",
+                "created_by": admin_id,
+            }
+        )
     return presales, items
 
 
@@ -217,7 +242,8 @@ async def load_data(url: str, customers: int, products: int, presales: int) -> d
         await init_connection(conn)
         started = time.perf_counter()
         _, admin = await UserService(conn).create_or_promote_admin(
-            admin_account(ADMIN_EMAIL, ADMIN_PASSWORD, "Bench Admin"))
+            admin_account(ADMIN_EMAIL, ADMIN_PASSWORD, "Bench Admin")
+        )
         admin_id = uuid.UUID(str(admin["id"]))
         await insert_rows(conn, "customers", customer_rows(customers), customers, "customers")
         catalogue = [{**row, "stock": HUGE_STOCK} for row in product_rows(products)]
@@ -226,16 +252,23 @@ async def load_data(url: str, customers: int, products: int, presales: int) -> d
         with tqdm(total=len(presale_list) + len(item_list), desc="pre-sales + items", unit="rows") as bar:
             for table, rows in (("presales", presale_list), ("presale_items", item_list)):
                 for start in range(0, len(rows), 1000):
-                    chunk = rows[start:start + 1000]
+                    chunk = rows[start : start + 1000]
                     await insert_rows(conn, table, iter(chunk), len(chunk), table)
                     bar.update(len(chunk))
         # As autovacuum would have by the time a real server is measured (after a bulk load it vacuums for the
         # inserts too, which sets the visibility map that index-only counts rely on).
         await conn.execute("VACUUM ANALYZE")
-        counts = {table: await conn.fetchval(f"SELECT count(*) FROM {table}")
-                  for table in ("customers", "products", "presales", "presale_items", "users")}
-        return {"seconds": time.perf_counter() - started, "counts": counts, "catalogue": catalogue,
-                "presale_id": str(presale_list[0]["id"]), "customer_id": str(seeded_id("customer", 1))}
+        counts = {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+            for table in ("customers", "products", "presales", "presale_items", "users")
+        }
+        return {
+            "seconds": time.perf_counter() - started,
+            "counts": counts,
+            "catalogue": catalogue,
+            "presale_id": str(presale_list[0]["id"]),
+            "customer_id": str(seeded_id("customer", 1)),
+        }
     finally:
         await conn.close()
 
@@ -246,8 +279,10 @@ async def explain(url: str) -> str:
     conn = await asyncpg.connect(url)
     out = []
     try:
-        for label, params in (("customers list, page 1 of 50", {"page": "1", "limit": "50"}),
-                              (f"customers search '{SEARCH_TERM}'", {"search": SEARCH_TERM})):
+        for label, params in (
+            ("customers list, page 1 of 50", {"page": "1", "limit": "50"}),
+            (f"customers search '{SEARCH_TERM}'", {"search": SEARCH_TERM}),
+        ):
             q = CustomerListQuery.from_query(params)
             for part, (sql, *values) in (("page", customers_page(q)), ("count", customers_count(q).count)):
                 rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *values)
@@ -259,23 +294,36 @@ async def explain(url: str) -> str:
 
 # --- the service ----------------------------------------------------------------------------------------
 
+
 class Service:
     def __init__(self, url: str, workers: int, log_path: Path, settings: list[str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "production", "HOST": "127.0.0.1",
-               "PORT": str(self.port), "JWT_SECRET": secrets.token_urlsafe(36)[:48],
-               # wrk logs in from one address as one account: limits no run can reach, so every login is
-               # admitted and the rate limiter still does all its work (its cost is part of the login row).
-               "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "1000000000", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ENVIRONMENT": "production",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "JWT_SECRET": secrets.token_urlsafe(36)[:48],
+            # wrk logs in from one address as one account: limits no run can reach, so every login is
+            # admitted and the rate limiter still does all its work (its cost is part of the login row).
+            "LOGIN_MAX_ATTEMPTS_PER_CLIENT": "1000000000",
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000000000",
+        }
         for name in ("ADMIN_EMAIL", "ADMIN_PASSWORD", "EMBEDDED_PG_DIR"):
             env.pop(name, None)
         env.update(setting.split("=", 1) for setting in settings or [])  # --env NAME=VALUE
         self.log = log_path.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
-                                        cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -317,7 +365,9 @@ end
 counter = 0
 """
 
-LUA_CUSTOMER = LUA_COMMON + r"""
+LUA_CUSTOMER = (
+    LUA_COMMON
+    + r"""
 local function check_digit(digits, first_weight)
   local total = 0
   for i = 1, #digits do total = total + tonumber(digits:sub(i, i)) * (first_weight - i + 1) end
@@ -349,8 +399,11 @@ function request()
   return wrk.format("POST", "/api/customers", nil, body)
 end
 """
+)
 
-LUA_PRESALE = LUA_COMMON + r"""
+LUA_PRESALE = (
+    LUA_COMMON
+    + r"""
 function request()
   counter = counter + 1
   local n = tid * 1000000 + counter
@@ -366,6 +419,7 @@ function request()
   return wrk.format("POST", "/api/presales", nil, body)
 end
 """
+)
 
 # Logs in as the benchmark's admin (the body comes from `endpoints`): argon2, the rate limits, the audit row.
 LUA_LOGIN = r"""
@@ -425,10 +479,10 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return found
 
 
-def run_wrk(wrk: str, url: str, seconds: float, threads: int, connections: int, token: str | None,
-            script: Path | None) -> str:
-    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "--timeout", "10s"]
+def run_wrk(
+    wrk: str, url: str, seconds: float, threads: int, connections: int, token: str | None, script: Path | None
+) -> str:
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     if token:
         command += ["-H", f"Authorization: Bearer {token}"]
     command += ["-H", "Content-Type: application/json"]
@@ -443,17 +497,32 @@ def run_wrk(wrk: str, url: str, seconds: float, threads: int, connections: int, 
 
 # --- py-spy (optional) ----------------------------------------------------------------------------------
 
-def start_profiler(args: argparse.Namespace, endpoint: Endpoint, service: Service,
-                   workdir: Path) -> subprocess.Popen[bytes] | None:
+
+def start_profiler(
+    args: argparse.Namespace, endpoint: Endpoint, service: Service, workdir: Path
+) -> subprocess.Popen[bytes] | None:
     if not args.profile or args.profile not in endpoint.name:
         return None
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         say("--profile: py-spy is not installed (.venv/bin/pip install py-spy); measuring without it")
         return None
-    command = [py_spy, "record", "--pid", str(service.process.pid), "--subprocesses", "--nonblocking",
-               "--rate", "200", "--format", "raw", "--duration", str(max(1, round(args.duration))),
-               "--output", str(workdir / "profile.txt")] + (["--native"] if args.profile_native else [])
+    command = [
+        py_spy,
+        "record",
+        "--pid",
+        str(service.process.pid),
+        "--subprocesses",
+        "--nonblocking",
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--duration",
+        str(max(1, round(args.duration))),
+        "--output",
+        str(workdir / "profile.txt"),
+    ] + (["--native"] if args.profile_native else [])
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -495,16 +564,19 @@ def finish_profiler(profiler: subprocess.Popen[bytes], workdir: Path, top: int =
         best = sorted(counts.items(), key=lambda item: -item[1])[:top]
         return "\n".join(f"  {100 * n / total:5.1f}%  {frame}" for frame, n in best)
 
-    return (f"{total} samples over the workers (idle shows as Runner.run: uvloop's C loop)\n"
-            f"self time by package:\n{listing(packages, 15)}\n"
-            f"self time by frame:\n{listing(own)}\n"
-            f"inclusive (below the common server/litestar trunk):\n{listing(below_trunk)}")
+    return (
+        f"{total} samples over the workers (idle shows as Runner.run: uvloop's C loop)\n"
+        f"self time by package:\n{listing(packages, 15)}\n"
+        f"self time by frame:\n{listing(own)}\n"
+        f"inclusive (below the common server/litestar trunk):\n{listing(below_trunk)}"
+    )
 
 
 def _short(frame: str) -> str:
     """`func (/long/path/site-packages/pkg/mod.py:12)` -> `func (pkg/mod.py:12)`."""
-    return re.sub(r"\((?:.*/site-packages/|.*/lib/python3\.\d+/|" + re.escape(str(ROOT)) + r"/)?([^)]*)\)",
-                  r"(\1)", frame)
+    return re.sub(
+        r"\((?:.*/site-packages/|.*/lib/python3\.\d+/|" + re.escape(str(ROOT)) + r"/)?([^)]*)\)", r"(\1)", frame
+    )
 
 
 def _package(frame: str) -> str:
@@ -517,6 +589,7 @@ def _package(frame: str) -> str:
 
 # --- the ceiling ----------------------------------------------------------------------------------------
 
+
 async def _no_reset(conn: asyncpg.Connection) -> None:
     """The service's pool skips asyncpg's reset query on release; so does the ceiling's."""
 
@@ -524,12 +597,13 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
 def _ceiling_process(url: str, tasks: int, seconds: float, customer_ids: list[str], queue: Any) -> None:
     with contextlib.suppress(ImportError):
         import uvloop
+
         uvloop.install()
 
     async def main() -> None:
         # As the service's pool: no reset query on release (a round trip the service also saves).
         pool = await asyncpg.create_pool(url, min_size=tasks, max_size=tasks, reset=_no_reset)
-        sql = ("SELECT id, name, email, phone, cpf, address, created_at, updated_at FROM customers WHERE id = $1")
+        sql = "SELECT id, name, email, phone, cpf, address, created_at, updated_at FROM customers WHERE id = $1"
         latencies: list[float] = []
         errors = 0
         stop_at = 0.0
@@ -562,23 +636,34 @@ def _ceiling_process(url: str, tasks: int, seconds: float, customer_ids: list[st
         cpu = sum(psutil.Process().cpu_times()[:2]) - cpu0
         await pool.close()
         latencies.sort()
-        queue.put({"count": len(latencies), "elapsed": elapsed, "errors": errors, "cpu": cpu, "warm_count": warm_count,
-                   "p50": latencies[len(latencies) // 2] * 1000 if latencies else 0,
-                   "p99": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0,
-                   "rss": psutil.Process().memory_info().rss})
+        queue.put(
+            {
+                "count": len(latencies),
+                "elapsed": elapsed,
+                "errors": errors,
+                "cpu": cpu,
+                "warm_count": warm_count,
+                "p50": latencies[len(latencies) // 2] * 1000 if latencies else 0,
+                "p99": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0,
+                "rss": psutil.Process().memory_info().rss,
+            }
+        )
 
     asyncio.run(main())
 
 
-def run_ceiling(url: str, processes: int, connections: int, seconds: float, customer_ids: list[str],
-                pg_pid: int) -> Result:
+def run_ceiling(
+    url: str, processes: int, connections: int, seconds: float, customer_ids: list[str], pg_pid: int
+) -> Result:
     """`processes` (= service workers) Python processes, connections split among them, each task fetching a
     customer by id in a loop: what asyncpg on this machine can do with no HTTP and no framework at all."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     tasks = max(1, connections // processes)
-    workers = [context.Process(target=_ceiling_process, args=(url, tasks, seconds, customer_ids, queue))
-               for _ in range(processes)]
+    workers = [
+        context.Process(target=_ceiling_process, args=(url, tasks, seconds, customer_ids, queue))
+        for _ in range(processes)
+    ]
     db0 = cpu_seconds(pg_pid)
     for worker in workers:
         worker.start()
@@ -589,16 +674,23 @@ def run_ceiling(url: str, processes: int, connections: int, seconds: float, cust
     count = sum(o["count"] for o in outcomes)
     elapsed = max(o["elapsed"] for o in outcomes)
     errors = sum(o["errors"] for o in outcomes)
-    return Result(name=f"ceiling: asyncpg loop, customer by id ({processes} proc x {tasks} tasks)",
-                  rps=count / elapsed, p50=statistics.mean(o["p50"] for o in outcomes),
-                  p99=max(o["p99"] for o in outcomes), requests=count, errors=errors,
-                  rss_mb=sum(o["rss"] for o in outcomes) / 2**20,
-                  worker_rss_mb=max(o["rss"] for o in outcomes) / 2**20, ok=errors == 0,
-                  svc_cpu_ms=sum(o["cpu"] for o in outcomes) * 1000 / max(1, count),
-                  db_cpu_ms=db_seconds * 1000 / max(1, count + sum(o["warm_count"] for o in outcomes)))
+    return Result(
+        name=f"ceiling: asyncpg loop, customer by id ({processes} proc x {tasks} tasks)",
+        rps=count / elapsed,
+        p50=statistics.mean(o["p50"] for o in outcomes),
+        p99=max(o["p99"] for o in outcomes),
+        requests=count,
+        errors=errors,
+        rss_mb=sum(o["rss"] for o in outcomes) / 2**20,
+        worker_rss_mb=max(o["rss"] for o in outcomes) / 2**20,
+        ok=errors == 0,
+        svc_cpu_ms=sum(o["cpu"] for o in outcomes) * 1000 / max(1, count),
+        db_cpu_ms=db_seconds * 1000 / max(1, count + sum(o["warm_count"] for o in outcomes)),
+    )
 
 
 # --- the login rate limiter alone -----------------------------------------------------------------------
+
 
 async def time_login_limiter(url: str, rounds: int, tasks: int) -> str:
     """What the shared login limits add to one successful login (service/auth/ratelimit.py: the client's and the
@@ -635,11 +727,14 @@ async def time_login_limiter(url: str, rounds: int, tasks: int) -> str:
     finally:
         await pool.close()
     p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
-    return (f"Login rate limiter alone ({rounds} logins): p50 {p50:.2f} ms, p99 {p99:.2f} ms on one connection; "
-            f"{per_second:,.0f} logins/s with {tasks} connections from one client address")
+    return (
+        f"Login rate limiter alone ({rounds} logins): p50 {p50:.2f} ms, p99 {p99:.2f} ms on one connection; "
+        f"{per_second:,.0f} logins/s with {tasks} connections from one client address"
+    )
 
 
 # --- the report -----------------------------------------------------------------------------------------
+
 
 def capacity(r: Result, cores: int) -> str:
     """Requests a second the measured CPU cost allows with every core busy (service + PostgreSQL only: no
@@ -650,8 +745,10 @@ def capacity(r: Result, cores: int) -> str:
 
 def table(results: list[Result], ceiling: Result) -> str:
     cores = os.cpu_count() or 1
-    header = ("| endpoint | req/s | p50 ms | p99 ms | errors | RSS MB (largest worker) | of ceiling | old req/s | old p99 ms "
-              f"| beats old? | svc CPU ms/req | db CPU ms/req | CPU-bound req/s on {cores} cores |")
+    header = (
+        "| endpoint | req/s | p50 ms | p99 ms | errors | RSS MB (largest worker) | of ceiling | old req/s | old p99 ms "
+        f"| beats old? | svc CPU ms/req | db CPU ms/req | CPU-bound req/s on {cores} cores |"
+    )
     lines = [header, "|" + "---|" * 13]
     for r in [*results, ceiling]:
         old = OLD.get(r.name)
@@ -662,24 +759,37 @@ def table(results: list[Result], ceiling: Result) -> str:
             if old is None:
                 beats = "-"
             else:
-                beats = "yes" if r.rps >= old[0] and (old[1] is None or r.p99 <= old[1]) else (
-                    "req/s only" if r.rps >= old[0] else ("p99 only" if old[1] is not None and r.p99 <= old[1]
-                                                          else "NO"))
+                beats = (
+                    "yes"
+                    if r.rps >= old[0] and (old[1] is None or r.p99 <= old[1])
+                    else (
+                        "req/s only"
+                        if r.rps >= old[0]
+                        else ("p99 only" if old[1] is not None and r.p99 <= old[1] else "NO")
+                    )
+                )
         errors = str(r.errors) if r.ok else f"{r.errors} FAIL"
-        lines.append(f"| {r.name} | {r.rps:,.0f} | {r.p50:.2f} | {r.p99:.2f} | {errors} | {r.rss_mb:.0f} ({r.worker_rss_mb:.0f}) | "
-                     f"{fraction} | {f'{old[0]:,.0f}' if old else '-'} | "
-                     f"{f'{old[1]:g}' if old and old[1] is not None else '-'} | {beats} | "
-                     f"{r.svc_cpu_ms:.2f} | {r.db_cpu_ms:.2f} | {capacity(r, cores)} |")
+        lines.append(
+            f"| {r.name} | {r.rps:,.0f} | {r.p50:.2f} | {r.p99:.2f} | {errors} | {r.rss_mb:.0f} ({r.worker_rss_mb:.0f}) | "
+            f"{fraction} | {f'{old[0]:,.0f}' if old else '-'} | "
+            f"{f'{old[1]:g}' if old and old[1] is not None else '-'} | {beats} | "
+            f"{r.svc_cpu_ms:.2f} | {r.db_cpu_ms:.2f} | {capacity(r, cores)} |"
+        )
     return "\n".join(lines)
 
 
 # --- main -----------------------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="CI smoke: tiny data, 2 s per endpoint, 1 worker, no warm-up, no results file")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="CI smoke: tiny data, 2 s per endpoint, 1 worker, no warm-up, no results file",
+    )
     parser.add_argument("--duration", type=float, help="seconds per endpoint (default 10; --quick 2)")
     parser.add_argument("--warmup", type=float, help="seconds of unmeasured load first (default 2; --quick 0)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
@@ -688,16 +798,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, help="default 10000 (--quick 200)")
     parser.add_argument("--products", type=int, help="default 1000 (--quick 50)")
     parser.add_argument("--presales", type=int, help="default 1000 (--quick 50)")
-    parser.add_argument("--output", type=Path, help="results file (default bench/results-<date>.md; "
-                                                     "--quick writes none unless given)")
+    parser.add_argument(
+        "--output", type=Path, help="results file (default bench/results-<date>.md; --quick writes none unless given)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, service log)")
-    parser.add_argument("--profile", metavar="ENDPOINT",
-                        help="py-spy the service during the endpoint whose name contains this (e.g. 'customers/:id')")
-    parser.add_argument("--profile-native", action="store_true",
-                        help="with --profile: also sample C/Cython frames (asyncpg's protocol, uvloop, syscalls)")
+    parser.add_argument(
+        "--profile",
+        metavar="ENDPOINT",
+        help="py-spy the service during the endpoint whose name contains this (e.g. 'customers/:id')",
+    )
+    parser.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="with --profile: also sample C/Cython frames (asyncpg's protocol, uvloop, syscalls)",
+    )
     parser.add_argument("--only", help="comma-separated substrings: measure only matching endpoints")
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                        help="a setting for the service, repeatable (e.g. ACCESS_LOG=off, METRICS_PORT=9100)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the service, repeatable (e.g. ACCESS_LOG=off, METRICS_PORT=9100)",
+    )
     args = parser.parse_args(argv)
     if bad := [setting for setting in args.env if "=" not in setting]:
         parser.error(f"--env takes NAME=VALUE, not {bad[0]!r}")
@@ -726,9 +848,14 @@ def endpoints(data: dict[str, Any]) -> list[Endpoint]:
         Endpoint("POST /api/presales (3 items)", "/api/presales", script=LUA_PRESALE, write_table="presales"),
         # 4 connections: a login holds a pooled connection through its argon2 verification (~200 ms of CPU here),
         # so 32 at once would wait past DB_ACQUIRE_TIMEOUT (and wrk's 10 s); 4 already keep both cores busy.
-        Endpoint("POST /api/auth/login", "/api/auth/login", auth=False, write_table="audit_logs", connections=4,
-                 script=f"LOGIN_BODY = [[{json.dumps({'email': ADMIN_EMAIL, 'password': ADMIN_PASSWORD})}]]\n"
-                        + LUA_LOGIN),
+        Endpoint(
+            "POST /api/auth/login",
+            "/api/auth/login",
+            auth=False,
+            write_table="audit_logs",
+            connections=4,
+            script=f"LOGIN_BODY = [[{json.dumps({'email': ADMIN_EMAIL, 'password': ADMIN_PASSWORD})}]]\n" + LUA_LOGIN,
+        ),
     ]
 
 
@@ -737,7 +864,7 @@ def write_script(directory: Path, endpoint: Endpoint, block: int, data: dict[str
         return None
     products = ",".join(f'{{"{p["id"]}","{p["sale_price"]}"}}' for p in data["catalogue"])
     customers = ",".join(f'"{seeded_id("customer", n)}"' for n in range(1, min(data["customers"], 1000) + 1))
-    source = (f"BLOCK = {block}\nPRODUCTS = {{{products}}}\nCUSTOMERS = {{{customers}}}\n" + endpoint.script)
+    source = f"BLOCK = {block}\nPRODUCTS = {{{products}}}\nCUSTOMERS = {{{customers}}}\n" + endpoint.script
     path = directory / f"script-{block}.lua"
     path.write_text(source)
     return path
@@ -751,8 +878,16 @@ async def count_rows(url: str, table_name: str) -> int:
         await conn.close()
 
 
-def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, url: str, workdir: Path,
-            data: dict[str, Any], pg_pid: int) -> list[Result]:
+def measure(
+    args: argparse.Namespace,
+    wrk: str,
+    service: Service,
+    token: str,
+    url: str,
+    workdir: Path,
+    data: dict[str, Any],
+    pg_pid: int,
+) -> list[Result]:
     results = []
     block = 0
     chosen = endpoints(data)
@@ -765,15 +900,17 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
         connections = endpoint.connections or args.connections
         if args.warmup > 0:
             block += 1
-            run_wrk(wrk, target, args.warmup, args.threads, connections, auth,
-                    write_script(workdir, endpoint, block, data))
+            run_wrk(
+                wrk, target, args.warmup, args.threads, connections, auth, write_script(workdir, endpoint, block, data)
+            )
         block += 1
         before = asyncio.run(count_rows(url, endpoint.write_table)) if endpoint.write_table else 0
         load = os.getloadavg()[0]
         profiler = start_profiler(args, endpoint, service, workdir)
         svc0, db0 = cpu_seconds(service.process.pid), cpu_seconds(pg_pid)
-        output = run_wrk(wrk, target, args.duration, args.threads, connections, auth,
-                         write_script(workdir, endpoint, block, data))
+        output = run_wrk(
+            wrk, target, args.duration, args.threads, connections, auth, write_script(workdir, endpoint, block, data)
+        )
         svc1, db1 = cpu_seconds(service.process.pid), cpu_seconds(pg_pid)
         rss = memory(service.process.pid)
         if profiler is not None:
@@ -781,10 +918,16 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
             say(f"py-spy profile of {endpoint.name}:\n{results_profile}")
             data.setdefault("profiles", []).append((endpoint.name, results_profile))
         parsed = parse_wrk(output)
-        result = Result(name=endpoint.name, rps=parsed.get("rps", 0.0), p50=parsed.get("p50", 0.0),
-                        p99=parsed.get("p99", 0.0), requests=parsed.get("requests", 0),
-                        errors=parsed["non2xx"] + parsed["socket"], rss_mb=rss.total,
-                        worker_rss_mb=rss.largest_worker)
+        result = Result(
+            name=endpoint.name,
+            rps=parsed.get("rps", 0.0),
+            p50=parsed.get("p50", 0.0),
+            p99=parsed.get("p99", 0.0),
+            requests=parsed.get("requests", 0),
+            errors=parsed["non2xx"] + parsed["socket"],
+            rss_mb=rss.total,
+            worker_rss_mb=rss.largest_worker,
+        )
         if result.requests:
             result.svc_cpu_ms = (svc1 - svc0) * 1000 / result.requests
             result.db_cpu_ms = (db1 - db0) * 1000 / result.requests
@@ -808,8 +951,10 @@ def measure(args: argparse.Namespace, wrk: str, service: Service, token: str, ur
             result.extra["wrk_output"] = output
         results.append(result)
         status = "ok" if result.ok else f"FAILED: {result.error_detail}"
-        say(f"{endpoint.name}: {result.rps:,.0f} req/s, p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
-            f"RSS {rss.describe()}, load {load:.1f} ({status})")
+        say(
+            f"{endpoint.name}: {result.rps:,.0f} req/s, p50 {result.p50:.2f} ms, p99 {result.p99:.2f} ms, "
+            f"RSS {rss.describe()}, load {load:.1f} ({status})"
+        )
     return results
 
 
@@ -838,8 +983,9 @@ def main(argv: list[str] | None = None) -> int:
 
         service = Service(url, args.workers, workdir / "service.log", args.env)
         service.wait_ready()
-        status, body = http("POST", f"{service.base}/api/auth/login",
-                            {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        status, body = http(
+            "POST", f"{service.base}/api/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
         if status != 200:
             raise RuntimeError(f"login failed: {status} {body}")
         token = body["data"]["token"]
@@ -848,9 +994,11 @@ def main(argv: list[str] | None = None) -> int:
             if status != 200:
                 raise RuntimeError(f"GET {path}: {status} {body}")
         idle_rss = memory(service.process.pid)
-        say(f"service up on {service.base} with {args.workers} worker(s), idle RSS {idle_rss.describe()}; "
+        say(
+            f"service up on {service.base} with {args.workers} worker(s), idle RSS {idle_rss.describe()}; "
             f"wrk -t{args.threads} -c{args.connections}, {args.duration:g} s per endpoint"
-            + (f" after {args.warmup:g} s warm-up" if args.warmup else ""))
+            + (f" after {args.warmup:g} s warm-up" if args.warmup else "")
+        )
 
         pg_pid = postmaster_pid(server.data_dir)
         results = measure(args, wrk, service, token, url, workdir, data, pg_pid)
@@ -869,15 +1017,19 @@ def main(argv: list[str] | None = None) -> int:
         report = table(results, ceiling)
         failures = [r for r in [*results, ceiling] if not r.ok]
         cpu = f"{os.cpu_count()} CPU(s)"
-        header = (f"# Flow CRM service benchmark, {dt.datetime.now().isoformat(timespec='seconds')}\n\n"
-                  f"{cpu}, {args.workers} service worker(s), wrk -t{args.threads} -c{args.connections}, "
-                  f"{args.duration:g} s per endpoint (+{args.warmup:g} s warm-up), data: {data['counts']}, "
-                  + (f"service settings: {' '.join(args.env)}, " if args.env else "") +
-                  f"loaded in {data['seconds']:.1f} s; idle service RSS {idle_rss.describe()}; "
-                  f"load average before each run: "
-                  + ", ".join(f"{r.extra['load_before']:.1f}" for r in results) + "\n")
-        writes = ", ".join(f"{r.name}: {r.extra['rows_added']} rows for {r.requests} answers"
-                           for r in results if "rows_added" in r.extra)
+        header = (
+            f"# Flow CRM service benchmark, {dt.datetime.now().isoformat(timespec='seconds')}\n\n"
+            f"{cpu}, {args.workers} service worker(s), wrk -t{args.threads} -c{args.connections}, "
+            f"{args.duration:g} s per endpoint (+{args.warmup:g} s warm-up), data: {data['counts']}, "
+            + (f"service settings: {' '.join(args.env)}, " if args.env else "")
+            + f"loaded in {data['seconds']:.1f} s; idle service RSS {idle_rss.describe()}; "
+            f"load average before each run: " + ", ".join(f"{r.extra['load_before']:.1f}" for r in results) + "\n"
+        )
+        writes = ", ".join(
+            f"{r.name}: {r.extra['rows_added']} rows for {r.requests} answers"
+            for r in results
+            if "rows_added" in r.extra
+        )
         text = f"{header}\n{report}\n\nWrites: {writes}\n\n{limiter}\n\n```\n{explained}\n```\n"
         for name, profile in data.get("profiles", []):
             text += f"\npy-spy during {name}:\n\n```\n{profile}\n```\n"

@@ -9,39 +9,39 @@ from contextlib import asynccontextmanager
 
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
-from litestar.types import ASGIApp
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.pydantic import PydanticPlugin
+from litestar.types import ASGIApp
 
 from service import __version__
-from service.config import Settings
 from service.audit.routes import AuditLogController
 from service.auth.current_user import provide_session
 from service.auth.requirements import check_route_requirements
-from service.sessions.routes import AuthController
 from service.auth.token_cache import TokenCache, listen_for_auth_changes
+from service.config import Settings
 from service.customers.routes import CustomerController
+from service.dashboard.routes import DashboardController
 from service.db.health import HealthChecker
 from service.db.pool import open_pool, provide_connection
 from service.http.allow import OptionsAllow
 from service.http.cors import CorsRejection
 from service.http.docs import openapi_config
 from service.http.errors import exception_to_response
-from service.dashboard.routes import DashboardController
 from service.http.health import LivenessFirst, api_test, liveness, readiness
 from service.http.openapi import complete_openapi
 from service.http.request import JsonRequest
 from service.http.security import SecurityHeaders
-from service.ops.shutdown import ignore_interrupt_in_worker
 from service.ops.logs import configure_logging
 from service.ops.metrics import worker_metrics
 from service.ops.observe import ObservedRequests, observe_requests
+from service.ops.shutdown import ignore_interrupt_in_worker
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
 from service.reports.routes import ReportController
+from service.sessions.routes import AuthController
 from service.stock.routes import StockController
 from service.users.routes import UserController
 from service.users.service import bootstrap_admin
@@ -61,8 +61,12 @@ async def database_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     try:
         await bootstrap_admin(pool, settings)  # ADMIN_EMAIL/ADMIN_PASSWORD: create that admin if missing
         first = await app.state.health.check(pool)
-        log.info("initial health check: database %s in %.1f ms, pending migrations: %s",
-                 "up" if first.up else "down", first.response_time_ms, first.pending_migrations)
+        log.info(
+            "initial health check: database %s in %.1f ms, pending migrations: %s",
+            "up" if first.up else "down",
+            first.response_time_ms,
+            first.pending_migrations,
+        )
         # Everything loaded so far (modules, routes, pydantic and OpenAPI schemas: most of the heap) lives as long as
         # the process. Left to the collector, each full collection walks it all: pauses that were the whole p99
         # of simple reads under load (figures: bench/README.md). Frozen, they are never walked again.
@@ -85,23 +89,47 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings = Settings()
     if not settings.database_url:
         raise ValueError("DATABASE_URL is required to build the app (flowcrm serve starts an embedded database)")
-    state = State({"settings": settings, "health": HealthChecker(settings), "pool": None,
-                   "tokens": TokenCache(settings.auth_cache_seconds)})
+    state = State(
+        {
+            "settings": settings,
+            "health": HealthChecker(settings),
+            "pool": None,
+            "tokens": TokenCache(settings.auth_cache_seconds),
+        }
+    )
     app = Litestar(
-        route_handlers=[liveness, readiness, api_test, AuthController, UserController, CustomerController,
-                        ProductController, PresaleController, PaymentMethodController, StockController,
-                        ReportController, DashboardController, AuditLogController],
+        route_handlers=[
+            liveness,
+            readiness,
+            api_test,
+            AuthController,
+            UserController,
+            CustomerController,
+            ProductController,
+            PresaleController,
+            PaymentMethodController,
+            StockController,
+            ReportController,
+            DashboardController,
+            AuditLogController,
+        ],
         state=state,
         lifespan=[database_lifespan, worker_metrics],
         dependencies={"conn": Provide(provide_connection), "session": Provide(provide_session)},
         exception_handlers={Exception: exception_to_response},
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_headers=["Authorization", "Content-Type"],
-                               allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        ),
         openapi_config=openapi_config("Flow CRM service", __version__),  # unknown /schema paths: envelope 404
         plugins=[PydanticPlugin(prefer_alias=True)],  # the schema shows the camelCase names actually sent
         request_max_body_size=MAX_BODY_BYTES,
-        before_send=[SecurityHeaders(settings),  # every response, 404s and preflights too (see security.py)
-                     OptionsAllow(), CorsRejection()],  # OPTIONS: the path's full Allow; refused preflight: envelope
+        before_send=[
+            SecurityHeaders(settings),  # every response, 404s and preflights too (see security.py)
+            OptionsAllow(),
+            CorsRejection(),
+        ],  # OPTIONS: the path's full Allow; refused preflight: envelope
         request_class=JsonRequest,  # JSON bodies only as application/json (else 415), valid UTF-8 (else 400)
         logging_config=None,  # the process configures logging (flowcrm CLI, the test server)
         debug=False,
@@ -121,5 +149,6 @@ def create_server_app() -> ASGIApp:
     app.on_startup.append(ignore_interrupt_in_worker)  # lame-duck shutdown (service/ops/shutdown.py)
     settings: Settings = app.state.settings
     trusted = settings.forwarded_allow_ips
-    return ObservedRequests(LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings),
-                            settings)
+    return ObservedRequests(
+        LivenessFirst(wrap_asgi_with_proxy_headers(app, trusted) if trusted else app, settings), settings
+    )

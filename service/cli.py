@@ -87,16 +87,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # lifespan shutdown (pool closed), then returns here, so the embedded server stops cleanly and the
         # exit status is 0. Our access line (ACCESS_LOG) replaces granian's; its own lines come out in our
         # LOG_FORMAT.
-        server = Granian("service.app:create_server_app", factory=True, interface="asgi", address=settings.host,
-                         port=settings.port, workers=workers, loop="auto", websockets=False,
-                         workers_kill_timeout=settings.shutdown_timeout_seconds, log_level="info",
-                         log_access=False, log_dictconfig=logging_config(settings))
+        server = Granian(
+            "service.app:create_server_app",
+            factory=True,
+            interface="asgi",
+            address=settings.host,
+            port=settings.port,
+            workers=workers,
+            loop="auto",
+            websockets=False,
+            workers_kill_timeout=settings.shutdown_timeout_seconds,
+            log_level="info",
+            log_access=False,
+            log_dictconfig=logging_config(settings),
+        )
         with lame_duck(server, settings.shutdown_delay_seconds or 0.0):
             server.serve()
     return 0
 
 
 # --- start-up checks of `flowcrm serve` (issue 14) ---------------------------------------------------------
+
 
 class InvalidAdminSettings(ValueError):
     """ADMIN_EMAIL, ADMIN_PASSWORD or ADMIN_NAME cannot make an admin."""
@@ -128,8 +139,12 @@ def check_before_serving(settings: Settings) -> None:
     import asyncpg
 
     from service.db.startup import pending_migrations
-    from service.users.first_admin import (check_admin_settings, create_first_run_admin, first_run_notice,
-                                           wants_first_run_admin)
+    from service.users.first_admin import (
+        check_admin_settings,
+        create_first_run_admin,
+        first_run_notice,
+        wants_first_run_admin,
+    )
 
     try:
         check_admin_settings(settings)
@@ -137,9 +152,12 @@ def check_before_serving(settings: Settings) -> None:
         raise InvalidAdminSettings(f"invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: {exc}") from exc
     pending = asyncio.run(pending_migrations(settings))
     if pending:
-        log.warning("%d migration(s) not applied (%s): /health/ready answers 503 and the API may fail until they are; "
-                    "apply them with `flowcrm db up` or start with `flowcrm serve --migrate`",
-                    len(pending), ", ".join(pending))
+        log.warning(
+            "%d migration(s) not applied (%s): /health/ready answers 503 and the API may fail until they are; "
+            "apply them with `flowcrm db up` or start with `flowcrm serve --migrate`",
+            len(pending),
+            ", ".join(pending),
+        )
     if wants_first_run_admin(settings):
         try:
             account = asyncio.run(create_first_run_admin(settings, settings.database_url or ""))
@@ -166,8 +184,10 @@ def cmd_db(args: argparse.Namespace) -> int:
                     print(f"[X] {name}")
                 for name in status.pending:
                     print(f"[ ] {name}")
-                print(f"Applied: {len(status.applied)}, pending: {len(status.pending)}, "
-                      f"last applied: {status.last_applied or '-'}")
+                print(
+                    f"Applied: {len(status.applied)}, pending: {len(status.pending)}, "
+                    f"last applied: {status.last_applied or '-'}"
+                )
             elif args.action == "rollback":
                 rolled = runner.rollback(args.steps)
                 print("Rolled back: " + ", ".join(rolled) if rolled else "Nothing to roll back.")
@@ -190,9 +210,11 @@ def cmd_users(args: argparse.Namespace) -> int:
     from service.users.service import admin_account
 
     if args.password is not None:  # refused: it would sit in the process list and the shell history
-        print("flowcrm users create-admin: --password is not accepted (the process list and the shell history "
-              "would show it); type it at the prompt, pipe it with --password-stdin, or set ADMIN_PASSWORD",
-              file=sys.stderr)
+        print(
+            "flowcrm users create-admin: --password is not accepted (the process list and the shell history "
+            "would show it); type it at the prompt, pipe it with --password-stdin, or set ADMIN_PASSWORD",
+            file=sys.stderr,
+        )
         return 2
     settings = _settings()
     try:
@@ -206,14 +228,18 @@ def cmd_users(args: argparse.Namespace) -> int:
         try:
             outcome, user = asyncio.run(create_admin(settings, url, account))
         except asyncpg.UndefinedTableError:
-            print("flowcrm users create-admin: the database has no users table; run `flowcrm db up` first",
-                  file=sys.stderr)
+            print(
+                "flowcrm users create-admin: the database has no users table; run `flowcrm db up` first",
+                file=sys.stderr,
+            )
             return 1
     if outcome == "created":
         print(f"Created admin user {user['email']} (id {user['id']}).")
     else:
-        print(f"Updated user {user['email']} (id {user['id']}): role admin, new password; "
-              "their earlier tokens no longer work.")
+        print(
+            f"Updated user {user['email']} (id {user['id']}): role admin, new password; "
+            "their earlier tokens no longer work."
+        )
     return 0
 
 
@@ -249,8 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP service (embedded PostgreSQL without DATABASE_URL)")
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations to DATABASE_URL first")
-    serve.add_argument("--workers", type=int, default=None,
-                       help="worker processes, each with its own pool (default: one per CPU in production, else 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes, each with its own pool (default: one per CPU in production, else 1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations (dbmate)")
@@ -267,10 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="user accounts")
     user_actions = users.add_subparsers(dest="action", required=True)
     create_admin = user_actions.add_parser(
-        "create-admin", help="create an admin, or make the user with that email an admin with this password")
+        "create-admin", help="create an admin, or make the user with that email an admin with this password"
+    )
     create_admin.add_argument("--email", required=True)
-    create_admin.add_argument("--password-stdin", action="store_true",
-                              help="read the password from the first line of stdin (else ADMIN_PASSWORD, else a prompt)")
+    create_admin.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (else ADMIN_PASSWORD, else a prompt)",
+    )
     create_admin.add_argument("--password", help=argparse.SUPPRESS)  # only to refuse it with the reason
     create_admin.add_argument("--name", help="display name (default: Administrator; kept for an existing user)")
     users.set_defaults(func=cmd_users)

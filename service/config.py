@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(30, ge=1, alias="SHUTDOWN_TIMEOUT_SECONDS")
 
     @model_validator(mode="after")
-    def _default_shutdown_delay(self) -> "Settings":
+    def _default_shutdown_delay(self) -> Settings:
         if self.shutdown_delay_seconds is None:
             self.shutdown_delay_seconds = 5.0 if self.environment == "production" else 0.0
         return self
@@ -87,8 +87,9 @@ class Settings(BaseSettings):
 
     # Peers whose X-Forwarded-For names the real client (a reverse proxy on this host by default, as uvicorn
     # does): the client address of the audit log and of the login limits. Empty: always the peer address.
-    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"],
-                                                               alias="FORWARDED_ALLOW_IPS")
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"], alias="FORWARDED_ALLOW_IPS"
+    )
 
     # Operations (README, "Metrics" and "Logs"): the Prometheus listener `flowcrm serve` runs (off without
     # METRICS_PORT) and the directory its workers share; the log format (json by default in production) and
@@ -112,7 +113,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> "Settings":
+    def _check(self) -> Settings:
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("DB_POOL_MIN must not exceed DB_POOL_MAX")
         if self.db_ssl_mode == "verify-full" and self.db_ssl_root_cert is None:

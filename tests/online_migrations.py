@@ -26,7 +26,7 @@ def _sections(text: str) -> list[str]:
     """A migration file's up/down section pairs, comments left out."""
     text = "\n".join(line for line in text.splitlines() if "migrate:" in line or not line.startswith("--")) + "\n"
     starts = [match.start() for match in re.finditer(r"(?m)^-- migrate:up", text)]
-    return [text[begin:end] for begin, end in zip(starts, [*starts[1:], len(text)])]
+    return [text[begin:end] for begin, end in zip(starts, [*starts[1:], len(text)], strict=True)]
 
 
 # Migration 7's first section (settings, build lock) and last (INVALID check, reset): the template.
@@ -76,16 +76,25 @@ class PipelineRun:
 
 def pipeline_command(database_url: str, migrations_dir: Path) -> tuple[list[str], dict[str, str]]:
     """Plain `dbmate up`, as a release pipeline runs it: no migration lock, no --strict, no schema dump."""
-    env = {**os.environ, "DATABASE_URL": dbmate_url(database_url),
-           "PATH": f"{pg_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return [dbmate_binary(), "--migrations-dir", str(migrations_dir), "--env-file", os.devnull,
-            "--no-dump-schema", "up"], env
+    env = {
+        **os.environ,
+        "DATABASE_URL": dbmate_url(database_url),
+        "PATH": f"{pg_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    return [
+        dbmate_binary(),
+        "--migrations-dir",
+        str(migrations_dir),
+        "--env-file",
+        os.devnull,
+        "--no-dump-schema",
+        "up",
+    ], env
 
 
 async def run_pipeline(database_url: str, migrations_dir: Path) -> PipelineRun:
     command, env = pipeline_command(database_url, migrations_dir)
-    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE,
-                                                   stderr=subprocess.STDOUT)
+    process = await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output, _ = await process.communicate()
     return PipelineRun(process.returncode or 0, output.decode())
 

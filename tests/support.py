@@ -29,8 +29,9 @@ class Clock:
         return self.now
 
 
-async def wait_until(predicate: Callable[[], bool | Awaitable[bool]], *, within: float, interval: float = 0.02,
-                     what: str = "condition") -> None:
+async def wait_until(
+    predicate: Callable[[], bool | Awaitable[bool]], *, within: float, interval: float = 0.02, what: str = "condition"
+) -> None:
     """Poll a predicate (plain or async) until it holds; AssertionError naming `what` after `within` seconds."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -76,8 +77,11 @@ class LiveServer:
     def __init__(self, app: Litestar) -> None:
         self.app = app
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", timeout_graceful_shutdown=10))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=10
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

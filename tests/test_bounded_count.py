@@ -29,24 +29,46 @@ async def pagination(client: httpx.AsyncClient, headers: dict, path: str = "/api
     return response.json()["pagination"]
 
 
-async def test_totals_past_the_bound_are_estimates_and_say_so(client: httpx.AsyncClient, admin_headers: dict,
-                                                             db: asyncpg.Connection, bound: int) -> None:
+async def test_totals_past_the_bound_are_estimates_and_say_so(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, bound: int
+) -> None:
     for n in range(60):
         await create_customer(db, name=f"{'Silva' if n % 2 else 'Souza'} {n:02d}")
     await db.execute("ANALYZE customers")  # the estimate is the planner's: 60 rows after ANALYZE
 
     everyone = await pagination(client, admin_headers, page=1, limit=10)
-    assert everyone == {"total": 60, "page": 1, "limit": 10, "totalPages": 6, "hasNext": True, "hasPrev": False,
-                        "totalExact": False}
+    assert everyone == {
+        "total": 60,
+        "page": 1,
+        "limit": 10,
+        "totalPages": 6,
+        "hasNext": True,
+        "hasPrev": False,
+        "totalExact": False,
+    }
     silvas = await pagination(client, admin_headers, search="silva", page=1, limit=10)
     assert silvas["totalExact"] is False and silvas["total"] > 10  # 30 match: more than a filter's bound
     assert silvas["hasNext"] is True
 
     # Under the bound the count is exact; on a last page the page itself tells the exact total.
     assert await pagination(client, admin_headers, name="silva 1", limit=5) == {
-        "total": 5, "page": 1, "limit": 5, "totalPages": 1, "hasNext": False, "hasPrev": False, "totalExact": True}
+        "total": 5,
+        "page": 1,
+        "limit": 5,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     assert await pagination(client, admin_headers, name="souza 1", limit=2) == {
-        "total": 5, "page": 1, "limit": 2, "totalPages": 3, "hasNext": True, "hasPrev": False, "totalExact": True}
+        "total": 5,
+        "page": 1,
+        "limit": 2,
+        "totalPages": 3,
+        "hasNext": True,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     last = await pagination(client, admin_headers, page=7, limit=9)  # rows 55-60
     assert last["total"] == 60 and last["totalExact"] is True and last["hasNext"] is False
     past_the_end = await pagination(client, admin_headers, page=50, limit=10)
@@ -66,23 +88,34 @@ async def fill_joined_lists(db: asyncpg.Connection) -> None:
     customer = await create_customer(db, name="First Customer")
     other = await create_customer(db, name="Second Customer")
     product = await create_product(db, code="FIRST")
-    await db.execute("INSERT INTO presales (customer_id, status, total)"
-                     " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'pending', 0"
-                     " FROM generate_series(1, 30) AS n", customer["id"], other["id"])
+    await db.execute(
+        "INSERT INTO presales (customer_id, status, total)"
+        " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'pending', 0"
+        " FROM generate_series(1, 30) AS n",
+        customer["id"],
+        other["id"],
+    )
     other_product = await create_product(db, code="SECOND")
-    await db.execute("INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock,"
-                     " new_stock, reason, user_name)"
-                     " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'add', 1, 0, 1, 'Recount', 'tester'"
-                     " FROM generate_series(1, 30) AS n", product["id"], other_product["id"])
+    await db.execute(
+        "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock,"
+        " new_stock, reason, user_name)"
+        " SELECT CASE WHEN n <= 5 THEN $1::uuid ELSE $2::uuid END, 'add', 1, 0, 1, 'Recount', 'tester'"
+        " FROM generate_series(1, 30) AS n",
+        product["id"],
+        other_product["id"],
+    )
     await db.execute("DELETE FROM audit_logs")
-    await db.execute("INSERT INTO audit_logs (user_name, action, resource) SELECT 'tester', 'create',"
-                     " CASE WHEN n <= 5 THEN 'first' ELSE 'other' END FROM generate_series(1, 30) AS n")
+    await db.execute(
+        "INSERT INTO audit_logs (user_name, action, resource) SELECT 'tester', 'create',"
+        " CASE WHEN n <= 5 THEN 'first' ELSE 'other' END FROM generate_series(1, 30) AS n"
+    )
     await db.execute("ANALYZE presales, customers, stock_adjustments, products, audit_logs")
 
 
 @pytest.mark.parametrize("path", JOINED_LISTS)
-async def test_joined_lists_count_up_to_the_bound_too(client: httpx.AsyncClient, admin_headers: dict,
-                                                      db: asyncpg.Connection, bound: int, path: str) -> None:
+async def test_joined_lists_count_up_to_the_bound_too(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, bound: int, path: str
+) -> None:
     await fill_joined_lists(db)
     table, filtered = JOINED_LISTS[path]
     rows = await db.fetchval(f"SELECT count(*) FROM {table}")
@@ -91,10 +124,24 @@ async def test_joined_lists_count_up_to_the_bound_too(client: httpx.AsyncClient,
     exact = await pagination(client, admin_headers, path, page=1, limit=10)  # 30 rows: past the bound of 20
     assert exact["totalExact"] is False and exact["total"] >= 11 and exact["hasNext"] is True
     assert await pagination(client, admin_headers, path, page=1, limit=2, **filtered) == {
-        "total": 5, "page": 1, "limit": 2, "totalPages": 3, "hasNext": True, "hasPrev": False, "totalExact": True}
+        "total": 5,
+        "page": 1,
+        "limit": 2,
+        "totalPages": 3,
+        "hasNext": True,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     last = await pagination(client, admin_headers, path, page=4, limit=8)  # rows 25-30: the page tells the total
-    assert last == {"total": 30, "page": 4, "limit": 8, "totalPages": 4, "hasNext": False, "hasPrev": True,
-                    "totalExact": True}
+    assert last == {
+        "total": 30,
+        "page": 4,
+        "limit": 8,
+        "totalPages": 4,
+        "hasNext": False,
+        "hasPrev": True,
+        "totalExact": True,
+    }
 
 
 async def sequential_scans(db: asyncpg.Connection, table: str) -> int:
@@ -130,8 +177,9 @@ async def test_a_search_count_is_planned_for_its_pattern(db: asyncpg.Connection)
 async def test_a_failed_filtered_count_leaves_the_connection_as_it_found_it(db: asyncpg.Connection) -> None:
     """A count that fails (here: cancelled by statement_timeout) ends its own transaction and its setting, so the
     pooled connection serves the next request normally."""
-    slow = pages.BoundedCount(("SELECT count(*) FROM pg_sleep($1::float8)", 1.0), ("EXPLAIN SELECT 1",), 10,
-                              filtered=True)
+    slow = pages.BoundedCount(
+        ("SELECT count(*) FROM pg_sleep($1::float8)", 1.0), ("EXPLAIN SELECT 1",), 10, filtered=True
+    )
     await db.execute("SET statement_timeout = 50")
     try:
         with pytest.raises(asyncpg.QueryCanceledError):

@@ -25,8 +25,9 @@ def test_production_refuses_the_default_or_a_weak_secret() -> None:
 def test_serve_in_production_without_a_secret_exits_with_a_clear_message() -> None:
     env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}
     env.update(ENVIRONMENT="production", DATABASE_URL="postgresql://postgres@127.0.0.1:1/x")
-    result = subprocess.run([sys.executable, "-m", "service.cli", "serve"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "JWT_SECRET" in result.stderr
 
@@ -41,8 +42,13 @@ def test_ssl_modes() -> None:
     assert connect_options(Settings(DATABASE_URL="postgresql://x@h/db", DB_SSL_MODE="require"))["ssl"] == "require"
     with pytest.raises(ValidationError, match="DB_SSL_ROOT_CERT"):
         Settings(DB_SSL_MODE="verify-full")
-    context = connect_options(Settings(DATABASE_URL="postgresql://x@h/db", DB_SSL_MODE="verify-full",
-                                       DB_SSL_ROOT_CERT=ssl.get_default_verify_paths().openssl_cafile))["ssl"]
+    context = connect_options(
+        Settings(
+            DATABASE_URL="postgresql://x@h/db",
+            DB_SSL_MODE="verify-full",
+            DB_SSL_ROOT_CERT=ssl.get_default_verify_paths().openssl_cafile,
+        )
+    )["ssl"]
     assert isinstance(context, ssl.SSLContext) and context.check_hostname
     assert context.verify_mode == ssl.CERT_REQUIRED
 
@@ -68,8 +74,10 @@ def test_the_shutdown_delay_defaults_to_5_seconds_in_production_only() -> None:
     assert Settings(ENVIRONMENT="production", JWT_SECRET="x" * 40).shutdown_delay_seconds == 5
     assert Settings(ENVIRONMENT="development").shutdown_delay_seconds == 0
     assert Settings(ENVIRONMENT="test").shutdown_delay_seconds == 0
-    assert Settings(ENVIRONMENT="production", JWT_SECRET="x" * 40,
-                    SHUTDOWN_DELAY_SECONDS="0.5").shutdown_delay_seconds == 0.5
+    assert (
+        Settings(ENVIRONMENT="production", JWT_SECRET="x" * 40, SHUTDOWN_DELAY_SECONDS="0.5").shutdown_delay_seconds
+        == 0.5
+    )
     assert Settings().shutdown_timeout_seconds == 30
     with pytest.raises(ValidationError):
         Settings(SHUTDOWN_DELAY_SECONDS="-1")

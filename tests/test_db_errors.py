@@ -13,8 +13,10 @@ from service.db.errors import translate, with_retry
 from tests.support import free_port
 
 CUSTOMER = "INSERT INTO customers (name, email, phone, cpf) VALUES ($1, $2, '11999999999', $3) RETURNING id"
-PRODUCT = ("INSERT INTO products (code, name, unit, stock, purchase_price, sale_price, sale_type) "
-           "VALUES ($1, 'P', 'un', $2, 1, 2, 'unit') RETURNING id")
+PRODUCT = (
+    "INSERT INTO products (code, name, unit, stock, purchase_price, sale_price, sale_type) "
+    "VALUES ($1, 'P', 'un', $2, 1, 2, 'unit') RETURNING id"
+)
 
 
 async def raised(action: Awaitable[object]) -> BaseException:

@@ -16,8 +16,10 @@ CUSTOMER = "INSERT INTO customers (name, email, phone, cpf) VALUES ('C', $1, '11
 USER = "INSERT INTO users (email, password, name, role) VALUES ($1, 'x', 'U', 'employee')"
 PRESALE = "INSERT INTO presales (customer_id, status, total, payment_method_id) VALUES ($1, 'draft', 0, $2)"
 ITEM = "INSERT INTO presale_items (presale_id, product_id, quantity, unit_price, total_price) VALUES ($1, $2, 1, 1, 1)"
-ADJUSTMENT = ("INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock, "
-              "reason, user_name) VALUES ($1, 'add', 1, 0, 1, 'r', 'u')")
+ADJUSTMENT = (
+    "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock, "
+    "reason, user_name) VALUES ($1, 'add', 1, 0, 1, 'r', 'u')"
+)
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 
@@ -85,8 +87,14 @@ PRODUCT_IN_USE = "Cannot delete product that is referenced in pre-sales or stock
 USER_TAKEN = "A user with this email already exists"
 CASES = [
     Case("customers_cpf_key", Action.CREATE, 409, "CONFLICT", "A customer with this CPF already exists", "cpf"),
-    Case("customers_email_lower_key", Action.UPDATE, 409, "CONFLICT", "A customer with this email already exists",
-         "email"),
+    Case(
+        "customers_email_lower_key",
+        Action.UPDATE,
+        409,
+        "CONFLICT",
+        "A customer with this email already exists",
+        "email",
+    ),
     Case("products_code_key", Action.CREATE, 409, "CONFLICT", "A product with this code already exists", "code"),
     Case("payment_methods_code_key", Action.CREATE, 409, "CONFLICT", "A payment method with this code already exists"),
     Case("users_email_key", Action.CREATE, 409, "USER_ALREADY_EXISTS", USER_TAKEN, "email"),

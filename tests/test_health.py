@@ -29,7 +29,8 @@ async def test_readiness_reports_database_pool_and_migrations(client: httpx.Asyn
 
 
 async def test_readiness_answers_503_while_draining_and_liveness_stays_200(
-        client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`flowcrm serve` marks the workers draining with a file (service/ops/shutdown.py); here the app runs
     in this process, so the test plays the main process's part."""
     drain_file = tmp_path / "draining"

@@ -78,6 +78,9 @@ async def test_database_errors_are_mapped_without_leaking(api: httpx.AsyncClient
 
 
 async def test_oversized_body_is_413(api: httpx.AsyncClient) -> None:
-    response = await api.post("/test/echo", content=b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}',
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        "/test/echo",
+        content=b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        headers={"content-type": "application/json"},
+    )
     assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")

@@ -18,8 +18,21 @@ RULES = (
     (("service.http.ratelimit",), "services"),  # a limiter counted in PostgreSQL, used by login and stock
     (("service.http.*", "service.*.routes"), "http"),
     (("service.db.*", "service.*.queries"), "db"),
-    (("service", "service.errors", "service.config", "service.dates", "service.ops.*", "service.*.cpf",
-      "service.presales.totals", "service.auth.passwords", "service.auth.permissions", "service.auth.tokens"), "base"),
+    (
+        (
+            "service",
+            "service.errors",
+            "service.config",
+            "service.dates",
+            "service.ops.*",
+            "service.*.cpf",
+            "service.presales.totals",
+            "service.auth.passwords",
+            "service.auth.permissions",
+            "service.auth.tokens",
+        ),
+        "base",
+    ),
     (("service.*",), "services"),  # the rest of each area: its service and helpers
 )
 
@@ -66,9 +79,12 @@ def import_graph() -> dict[str, set[str]]:
 
 def upward_imports(graph: Mapping[str, Iterable[str]]) -> list[str]:
     rank = {layer: index for index, layer in enumerate(LAYERS)}
-    return [f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
-            for module, targets in sorted(graph.items()) for target in sorted(targets)
-            if rank[layer_of(target)] > rank[layer_of(module)]]
+    return [
+        f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if rank[layer_of(target)] > rank[layer_of(module)]
+    ]
 
 
 def package_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -82,7 +98,7 @@ def package_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
     def visit(package: str, path: list[str]) -> None:
         if package in path:
-            cycles.append([*path[path.index(package):], package])
+            cycles.append([*path[path.index(package) :], package])
             return
         if package in done:
             return
@@ -112,7 +128,10 @@ def test_every_module_has_a_layer_and_the_graph_is_read() -> None:
 
 
 def test_the_checks_catch_an_upward_import_and_a_cycle() -> None:
-    graph = {"service.db.sql": {"service.http.envelope"}, "service.http.envelope": {"service.db.pages"},
-             "service.db.pages": set()}
+    graph = {
+        "service.db.sql": {"service.http.envelope"},
+        "service.http.envelope": {"service.db.pages"},
+        "service.db.pages": set(),
+    }
     assert upward_imports(graph) == ["service.db.sql (db) imports service.http.envelope (http)"]
     assert package_cycles(graph) == [["service.db", "service.http", "service.db"]]

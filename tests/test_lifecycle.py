@@ -19,15 +19,25 @@ from tests.test_pool import app_with_test_routes
 
 
 def serve(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 @pytest.mark.slow
 def test_start_retries_with_backoff_then_exits_nonzero_on_a_dead_address() -> None:
     started = time.monotonic()
-    process = serve({"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/flowcrm",
-                     "DB_STARTUP_TIMEOUT": "3", "PORT": str(free_port())})
+    process = serve(
+        {
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/flowcrm",
+            "DB_STARTUP_TIMEOUT": "3",
+            "PORT": str(free_port()),
+        }
+    )
     output, _ = process.communicate(timeout=60)
     assert process.returncode != 0
     assert time.monotonic() - started < 15
@@ -100,15 +110,23 @@ def test_embedded_default_serves_and_keeps_data_across_restarts(tmp_path) -> Non
     env = {"EMBEDDED_PG_DIR": str(tmp_path / "pgdata"), "PORT": str(free_port())}
     env_without_url = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     for run in (1, 2):
-        process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env={**env_without_url, **env},
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"],
+            env={**env_without_url, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             wait_ready(int(env["PORT"]), process)
             port = EmbeddedPostgres(tmp_path / "pgdata").running_port()
             url = with_database(f"postgresql://postgres@127.0.0.1:{port}/postgres", "flowcrm")
             if run == 1:
-                admin_execute(url, "INSERT INTO customers (name, email, phone, cpf) "
-                                   "VALUES ('Kept', 'kept@example.com', '11999999999', '52998224725')")
+                admin_execute(
+                    url,
+                    "INSERT INTO customers (name, email, phone, cpf) "
+                    "VALUES ('Kept', 'kept@example.com', '11999999999', '52998224725')",
+                )
             else:
                 assert asyncio.run(customer_names(url)) == ["Kept"]
             process.send_signal(signal.SIGTERM)

@@ -25,17 +25,45 @@ from service.products import queries as product_queries
 from service.products.schemas import ProductListQuery
 
 LISTS: dict[str, tuple[Any, Table, type, list[dict[str, str]]]] = {
-    "customers": (customer_queries, customer_queries.customers, CustomerListQuery, [
-        {}, {"search": "ana"}, {"search": "100%_off"}, {"name": "silva", "email": "x@y"}, {"cpf": "123"},
-        {"sortBy": "createdAt", "sortOrder": "desc", "page": "4", "limit": "7"}, {"search": "b", "page": "2"},
-    ]),
-    "products": (product_queries, product_queries.products, ProductListQuery, [
-        {}, {"search": "arroz"}, {"minStock": "1"}, {"maxStock": "9"}, {"minStock": "0", "maxStock": "0"},
-        {"code": "A1", "saleType": "unit", "sortBy": "stock"}, {"name": "feijão", "sortOrder": "desc"},
-    ]),
-    "payment methods": (method_queries, method_queries.payment_methods, PaymentMethodListQuery, [
-        {}, {"isActive": "true"}, {"isActive": "false", "search": "pix"}, {"sortBy": "code", "limit": "3"},
-    ]),
+    "customers": (
+        customer_queries,
+        customer_queries.customers,
+        CustomerListQuery,
+        [
+            {},
+            {"search": "ana"},
+            {"search": "100%_off"},
+            {"name": "silva", "email": "x@y"},
+            {"cpf": "123"},
+            {"sortBy": "createdAt", "sortOrder": "desc", "page": "4", "limit": "7"},
+            {"search": "b", "page": "2"},
+        ],
+    ),
+    "products": (
+        product_queries,
+        product_queries.products,
+        ProductListQuery,
+        [
+            {},
+            {"search": "arroz"},
+            {"minStock": "1"},
+            {"maxStock": "9"},
+            {"minStock": "0", "maxStock": "0"},
+            {"code": "A1", "saleType": "unit", "sortBy": "stock"},
+            {"name": "feijão", "sortOrder": "desc"},
+        ],
+    ),
+    "payment methods": (
+        method_queries,
+        method_queries.payment_methods,
+        PaymentMethodListQuery,
+        [
+            {},
+            {"isActive": "true"},
+            {"isActive": "false", "search": "pix"},
+            {"sortBy": "code", "limit": "3"},
+        ],
+    ),
 }
 
 
@@ -58,19 +86,25 @@ def test_kept_statements_are_what_pypika_writes_for_each_request(name: str) -> N
 
 
 PRESALE_REQUESTS = [
-    {}, {"status": ["pending"]}, {"status": ["pending", "approved"]}, {"customerName": "ana"}, {"search": "bia"},
-    {"customerName": "ana", "search": "bia"}, {"dateFrom": "2026-01-01", "dateTo": "2026-02-01"},
-    {"sortBy": "total", "sortOrder": "asc", "page": "3", "limit": "7"}, {"customerId": str(uuid.uuid4())},
+    {},
+    {"status": ["pending"]},
+    {"status": ["pending", "approved"]},
+    {"customerName": "ana"},
+    {"search": "bia"},
+    {"customerName": "ana", "search": "bia"},
+    {"dateFrom": "2026-01-01", "dateTo": "2026-02-01"},
+    {"sortBy": "total", "sortOrder": "asc", "page": "3", "limit": "7"},
+    {"customerId": str(uuid.uuid4())},
 ]
 
 
-def test_kept_presale_list_statements_are_what_pypika_writes_for_each_request(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kept_presale_list_statements_are_what_pypika_writes_for_each_request(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pre-sale list joins customers: conditions on either table, with or without an owner, never share a
     text."""
     kept = presale_queries.TEXTS
-    requests = [(PresaleListQuery.from_query(params), owner)
-                for params in PRESALE_REQUESTS for owner in (None, uuid.uuid4())]
+    requests = [
+        (PresaleListQuery.from_query(params), owner) for params in PRESALE_REQUESTS for owner in (None, uuid.uuid4())
+    ]
     for q, owner in itertools.chain(requests, reversed(requests), requests):
         monkeypatch.setattr(presale_queries, "TEXTS", StatementTexts())  # nothing kept: rendered alone
         page, counted = presale_queries.page(q, owner), presale_queries.count(q, owner)

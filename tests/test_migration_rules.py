@@ -27,7 +27,8 @@ CONCURRENTLY = re.compile(r"(?m)^\s*(CREATE|DROP|REINDEX)\b[^;]*\bCONCURRENTLY\b
 CREATE_CONCURRENTLY = re.compile(r"\bCREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b", re.IGNORECASE)
 PLAIN_CREATE_INDEX = re.compile(
     r"\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY\b)(?:IF\s+NOT\s+EXISTS\s+)?\w+\s+ON\s+(?:ONLY\s+)?(\w+)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 CREATE_TABLE = re.compile(r"\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 VALIDITY_CHECK = "NOT indisvalid"
 BUILD_LOCK = "pg_try_advisory_lock(hashtext('flowcrm: concurrent index builds'))"
@@ -54,18 +55,19 @@ def sections(path: Path) -> tuple[list[Section], list[Section]]:
     text = path.read_text()
     starts = [match.start() for match in UP.finditer(text)] + [len(text)]
     ups, downs = [], []
-    for begin, end in zip(starts, starts[1:]):
+    for begin, end in zip(starts, starts[1:], strict=False):
         pair = text[begin:end]
         down = DOWN.search(pair)
         assert down, f"{path.name}: every migrate:up section has its migrate:down"
-        ups.append(block(pair[:down.start()]))
-        downs.append(block(pair[down.start():]))
+        ups.append(block(pair[: down.start()]))
+        downs.append(block(pair[down.start() :]))
     return ups, downs[::-1]
 
 
 FILES = sorted(MIGRATIONS_DIR.glob("*.sql"))
-DIRECTIONS = [pytest.param(path, direction, id=f"{path.stem}-{direction}") for path in FILES
-              for direction in ("up", "down")]
+DIRECTIONS = [
+    pytest.param(path, direction, id=f"{path.stem}-{direction}") for path in FILES for direction in ("up", "down")
+]
 
 
 def run_order(path: Path, direction: str) -> list[Section]:
@@ -110,15 +112,19 @@ def test_concurrent_statements_stand_alone_and_can_be_repeated(path: Path, direc
         assert re.search(r"\bIF\s+(NOT\s+)?EXISTS\b", section.sql, re.IGNORECASE), f"{where}: add IF [NOT] EXISTS"
         if CREATE_CONCURRENTLY.search(section.sql):
             assert any(VALIDITY_CHECK in later.sql for later in order[number:]), (
-                f"{where}: a later section must refuse to finish while an INVALID index is left")
+                f"{where}: a later section must refuse to finish while an INVALID index is left"
+            )
             assert any(NO_STATEMENT_TIMEOUT.search(earlier.sql) for earlier in order[:number]), (
-                f"{where}: SET statement_timeout = 0 first (a timeout would leave the index INVALID)")
-        assert any(BUILD_LOCK in earlier.sql for earlier in order[:number - 1]), (
-            f"{where}: take the build lock in a section before (a second pipeline must fail, not wait)")
+                f"{where}: SET statement_timeout = 0 first (a timeout would leave the index INVALID)"
+            )
+        assert any(BUILD_LOCK in earlier.sql for earlier in order[: number - 1]), (
+            f"{where}: take the build lock in a section before (a second pipeline must fail, not wait)"
+        )
 
 
-@pytest.mark.parametrize("path", [path for path in FILES if path.name.split("_")[0] > FIRST_RELEASE],
-                         ids=lambda path: path.stem)
+@pytest.mark.parametrize(
+    "path", [path for path in FILES if path.name.split("_")[0] > FIRST_RELEASE], ids=lambda path: path.stem
+)
 def test_indexes_on_existing_tables_are_built_concurrently(path: Path) -> None:
     """A plain CREATE INDEX locks writes to its table for the whole build: only a table the same migration
     creates (empty, unseen by the service) may be indexed that way."""

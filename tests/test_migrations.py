@@ -39,7 +39,9 @@ async def snapshot(url: str, only: str | None = None) -> dict[str, list[tuple]]:
         for name, query in SNAPSHOT_QUERIES.items():
             if only and name != only:
                 continue
-            result[name] = [tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in await conn.fetch(query)]
+            result[name] = [
+                tuple(tuple(v) if isinstance(v, list) else v for v in row) for row in await conn.fetch(query)
+            ]
         return result
     finally:
         await conn.close()
@@ -135,8 +137,11 @@ async def test_failing_migration_leaves_database_unchanged_and_says_why(
     conn = await asyncpg.connect(empty_database_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('public.half_done')") is None
-        assert await conn.fetchval(
-            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'customers' AND column_name = 'x'"
-        ) == 0
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'customers' AND column_name = 'x'"
+            )
+            == 0
+        )
     finally:
         await conn.close()

@@ -18,8 +18,17 @@ import pytest
 
 from service.db.migrations import MigrationRunner
 from tests.conftest import MIGRATIONS_DIR
-from tests.online_migrations import (BUILD_LOCK, NEW_COLUMN, NEW_INDEX, applied_versions, fetch, invalid_indexes,
-                                     migrations_up_to, migrations_with_new_ones, run_pipeline)
+from tests.online_migrations import (
+    BUILD_LOCK,
+    NEW_COLUMN,
+    NEW_INDEX,
+    applied_versions,
+    fetch,
+    invalid_indexes,
+    migrations_up_to,
+    migrations_with_new_ones,
+    run_pipeline,
+)
 from tests.support import admin_execute, unique_name, wait_until, with_database
 from tests.test_migrations import ALL, snapshot
 
@@ -28,13 +37,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_migrations_online"
 
 GENEROUS = 120  # seconds: the machine may be slow; the lock_timeout under test is 5 s
 # Migration 7 builds its indexes CONCURRENTLY; these tests make it pending again, with what came after it.
-FROM_BUILD = ALL[ALL.index("20261126000007_customer_sort_indexes.sql"):]
+FROM_BUILD = ALL[ALL.index("20261126000007_customer_sort_indexes.sql") :]
 
 
 async def waiting_for_lock_on(url: str, table: str) -> bool:
-    rows = await fetch(url, "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                            "WHERE c.relname = $1 AND l.database = (SELECT oid FROM pg_database "
-                            "WHERE datname = current_database()) AND NOT l.granted", table)
+    rows = await fetch(
+        url,
+        "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = $1 AND l.database = (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()) AND NOT l.granted",
+        table,
+    )
     return bool(rows)
 
 
@@ -49,8 +62,11 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
     try:
         await holder.execute("BEGIN; SELECT count(*) FROM presales")  # holds ACCESS SHARE until it ends
         migration = asyncio.create_task(run_pipeline(empty_database_url, MIGRATIONS_DIR))
-        await wait_until(lambda: waiting_for_lock_on(empty_database_url, "presales"), within=GENEROUS,
-                         what="the migration waiting for its lock on presales")
+        await wait_until(
+            lambda: waiting_for_lock_on(empty_database_url, "presales"),
+            within=GENEROUS,
+            what="the migration waiting for its lock on presales",
+        )
         # Queued behind the migration's lock request; freed when the migration gives up (5 s), while the
         # long transaction still holds its lock. Without a lock_timeout this would wait for that transaction.
         assert await asyncio.wait_for(reader.fetchval("SELECT count(*) FROM presales"), GENEROUS) == 0
@@ -66,7 +82,8 @@ async def test_a_migration_that_cannot_get_its_lock_gives_up_and_readers_go_on(e
 
 
 async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_index_is_dropped(
-        empty_database_url: str) -> None:
+    empty_database_url: str,
+) -> None:
     """Migration 7 builds CONCURRENTLY: the build waits for transactions writing to customers, and an open one
     outlasts its lock_timeout, so the build fails half-way and leaves an INVALID index. A rerun would skip that
     index (IF NOT EXISTS): the migration refuses to be recorded until it is dropped."""
@@ -76,8 +93,10 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     runner.rollback(len(FROM_BUILD))
     writer = await asyncpg.connect(empty_database_url)
     try:
-        await writer.execute("BEGIN; INSERT INTO customers (name, email, phone, cpf) "
-                             "VALUES ('Open', 'open@example.com', '11987654321', '52998224725')")
+        await writer.execute(
+            "BEGIN; INSERT INTO customers (name, email, phone, cpf) "
+            "VALUES ('Open', 'open@example.com', '11987654321', '52998224725')"
+        )
         interrupted = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
     finally:
         await writer.close()  # the transaction ends (rolled back)
@@ -97,7 +116,6 @@ async def test_an_interrupted_concurrent_build_is_refused_until_its_invalid_inde
     fixed = await asyncio.wait_for(run_pipeline(empty_database_url, MIGRATIONS_DIR), GENEROUS)
     assert fixed.returncode == 0, fixed.output
     assert await snapshot(empty_database_url) == migrated
-
 
 
 async def test_a_second_pipeline_fails_at_once_while_a_concurrent_build_runs(empty_database_url: str) -> None:
@@ -126,7 +144,8 @@ CLEAN_FAILURES = re.compile(
     r"|deadlock detected \(40P01\)"
     r"|tuple concurrently (updated|deleted)"  # both changed the same catalog row; this one's transaction lost
     r"|another migration is building indexes concurrently"  # the other holds the build lock
-    r"|INVALID index")  # the other's concurrent build was still running
+    r"|INVALID index"
+)  # the other's concurrent build was still running
 
 
 @pytest.fixture(scope="module")
@@ -146,17 +165,23 @@ def reference_schema(server_url: str, new_migrations: Path) -> Iterator[dict]:
         admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.mark.parametrize("already_applied", [None, "20261126000006", "20261126000007"],
-                         ids=["from-empty", "race-on-the-concurrent-indexes", "race-on-index-then-column"])
+@pytest.mark.parametrize(
+    "already_applied",
+    [None, "20261126000006", "20261126000007"],
+    ids=["from-empty", "race-on-the-concurrent-indexes", "race-on-index-then-column"],
+)
 async def test_two_pipelines_at_once_apply_each_migration_once(
-        empty_database_url: str, new_migrations: Path, reference_schema: dict, already_applied: str | None,
-        tmp_path: Path) -> None:
+    empty_database_url: str, new_migrations: Path, reference_schema: dict, already_applied: str | None, tmp_path: Path
+) -> None:
     if already_applied:
         MigrationRunner(empty_database_url, migrations_up_to(tmp_path / "first", new_migrations, already_applied)).up()
 
-    first, second = await asyncio.wait_for(asyncio.gather(run_pipeline(empty_database_url, new_migrations),
-                                                          run_pipeline(empty_database_url, new_migrations)),
-                                           GENEROUS * 2)
+    first, second = await asyncio.wait_for(
+        asyncio.gather(
+            run_pipeline(empty_database_url, new_migrations), run_pipeline(empty_database_url, new_migrations)
+        ),
+        GENEROUS * 2,
+    )
 
     assert 0 in (first.returncode, second.returncode), f"{first.output}\n----\n{second.output}"
     for run in (first, second):
@@ -166,20 +191,25 @@ async def test_two_pipelines_at_once_apply_each_migration_once(
     assert await applied_versions(empty_database_url) == every_version  # each once (and all of them)
     assert await invalid_indexes(empty_database_url) == []
     assert await snapshot(empty_database_url) == reference_schema
-    column = await fetch(empty_database_url, "SELECT 1 FROM information_schema.columns "
-                                             "WHERE table_name = 'customers' AND column_name = $1", NEW_COLUMN)
+    column = await fetch(
+        empty_database_url,
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'customers' AND column_name = $1",
+        NEW_COLUMN,
+    )
     assert column and NEW_INDEX in {row[1] for row in reference_schema["indexes"]}
 
 
 def test_flowcrm_db_up_waits_for_the_other_and_finds_nothing_to_do(
-        empty_database_url: str, new_migrations: Path, reference_schema: dict, tmp_path: Path) -> None:
+    empty_database_url: str, new_migrations: Path, reference_schema: dict, tmp_path: Path
+) -> None:
     """`flowcrm db up` takes a lock of its own: of two at once (here both with concurrent index builds to do),
     one applies everything, the other waits for it, and neither build deadlocks with the waiter."""
     MigrationRunner(empty_database_url, migrations_up_to(tmp_path / "first", new_migrations, "20261126000006")).up()
     applied: list[list[str]] = []
-    runners = [threading.Thread(target=lambda: applied.append(MigrationRunner(empty_database_url,
-                                                                              new_migrations).up()))
-               for _ in range(2)]
+    runners = [
+        threading.Thread(target=lambda: applied.append(MigrationRunner(empty_database_url, new_migrations).up()))
+        for _ in range(2)
+    ]
     for runner in runners:
         runner.start()
     for runner in runners:

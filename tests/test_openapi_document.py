@@ -26,8 +26,13 @@ from service.http.schemas import Money, Percentage, Quantity, clean_text, nullab
 from service.presales.schemas import PositiveQuantity
 from service.products.schemas import Code
 
-DOCUMENT: dict[str, Any] = json.loads(encode_json(create_app(Settings(
-    DATABASE_URL="postgresql://document@127.0.0.1:1/document", ENVIRONMENT="test")).openapi_schema.to_schema()))
+DOCUMENT: dict[str, Any] = json.loads(
+    encode_json(
+        create_app(
+            Settings(DATABASE_URL="postgresql://document@127.0.0.1:1/document", ENVIRONMENT="test")
+        ).openapi_schema.to_schema()
+    )
+)
 
 # Each type with the characters its rule is about: whitespace of several kinds, NUL, digits, signs, letters.
 TYPES = {
@@ -61,15 +66,21 @@ def test_stated_schema_accepts_exactly_what_the_validator_accepts(name: str, dat
     # Not 625.0: JSON Schema counts it an integer, while the service refuses any JSON number written with a
     # decimal point (the schema's description says "integer" in that sense; JSON Schema cannot tell them apart).
     fractional = st.floats(-1e9, 1e9).filter(lambda number: not number.is_integer())
-    value = data.draw(st.one_of(st.text(alphabet, max_size=14), st.integers(-2, 100_000_001), st.none(),
-                                st.booleans(), fractional), label="value")
+    value = data.draw(
+        st.one_of(st.text(alphabet, max_size=14), st.integers(-2, 100_000_001), st.none(), st.booleans(), fractional),
+        label="value",
+    )
     assert _accepts(adapter, value) == schema.is_valid(value), f"{name}: {value!r}"
 
 
 def _query_parameters() -> list[tuple[str, dict[str, Any]]]:
-    return [(f"{method.upper()} {path} ?{parameter['name']}", parameter)
-            for path, item in DOCUMENT["paths"].items() for method, operation in item.items()
-            for parameter in operation.get("parameters", []) if parameter["in"] == "query"]
+    return [
+        (f"{method.upper()} {path} ?{parameter['name']}", parameter)
+        for path, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
 
 
 @pytest.mark.parametrize("value", ["", "  ", "string", "undefined", "null"])
@@ -95,8 +106,12 @@ def _body_schema(label: str) -> jsonschema_rs.Validator:
 
 
 def test_every_body_declares_its_error_statuses_in_the_envelope() -> None:
-    bodies = [(f"{method.upper()} {path}", operation) for path, item in DOCUMENT["paths"].items()
-              for method, operation in item.items() if "requestBody" in operation]
+    bodies = [
+        (f"{method.upper()} {path}", operation)
+        for path, item in DOCUMENT["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
     assert len(bodies) == 14
     for label, operation in bodies:
         for status in ("400", "413", "415", "422", "503"):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 
 import asyncpg
 import bcrypt
@@ -25,23 +25,42 @@ PUBLIC = {("GET", "/api/test"), ("POST", "/api/auth/login"), ("POST", "/api/auth
 
 # The flags each kind of caller holds, from README ("employee: products, customers, create and view own
 # pre-sales; manager: also reports and all pre-sales"); admins hold everything.
-ALL_FLAGS = {"modules.products", "modules.customers", "modules.reports", "modules.paymentMethods",
-             "modules.userManagement", "presales.canCreate", "presales.canViewOwn", "presales.canViewAll"}
+ALL_FLAGS = {
+    "modules.products",
+    "modules.customers",
+    "modules.reports",
+    "modules.paymentMethods",
+    "modules.userManagement",
+    "presales.canCreate",
+    "presales.canViewOwn",
+    "presales.canViewAll",
+}
 CALLERS: dict[str, tuple[str, set[str]]] = {
     "admin": ("admin", ALL_FLAGS),
-    "manager": ("manager", {"modules.products", "modules.customers", "modules.reports", "presales.canCreate",
-                            "presales.canViewOwn", "presales.canViewAll"}),
-    "employee": ("employee", {"modules.products", "modules.customers", "presales.canCreate",
-                              "presales.canViewOwn"}),
+    "manager": (
+        "manager",
+        {
+            "modules.products",
+            "modules.customers",
+            "modules.reports",
+            "presales.canCreate",
+            "presales.canViewOwn",
+            "presales.canViewAll",
+        },
+    ),
+    "employee": ("employee", {"modules.products", "modules.customers", "presales.canCreate", "presales.canViewOwn"}),
     "employee-nothing": ("employee", set()),  # a stored object with every flag false
     # pre-sales only (no module): tells "customers read = modules.customers OR presales.canCreate" apart
     "employee-presales-only": ("employee", {"presales.canCreate", "presales.canViewOwn"}),
 }
-NOTHING = {"modules": {name: False for name in ("products", "customers", "reports", "paymentMethods",
-                                                "userManagement")},
-           "presales": {name: False for name in ("canCreate", "canViewOwn", "canViewAll")}}
-PRESALES_ONLY = {"modules": dict(NOTHING["modules"]),
-                 "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False}}
+NOTHING = {
+    "modules": {name: False for name in ("products", "customers", "reports", "paymentMethods", "userManagement")},
+    "presales": {name: False for name in ("canCreate", "canViewOwn", "canViewAll")},
+}
+PRESALES_ONLY = {
+    "modules": dict(NOTHING["modules"]),
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
+}
 STORED = {"employee-nothing": NOTHING, "employee-presales-only": PRESALES_ONLY}
 
 Rule = Callable[[str, set[str]], bool]  # (role, flags) -> allowed
@@ -125,22 +144,33 @@ def test_the_matrix_names_every_route_and_only_those(settings: Settings) -> None
     assert set(EXPECTED) - routes == set(), "a matrix entry for a route the app does not serve"
 
 
-async def test_every_route_for_every_caller(client: httpx.AsyncClient, settings: Settings,
-                                            db: asyncpg.Connection) -> None:
-    users = {name: await create_user(db, role, name=f"Matrix {name}",
-                                     permissions=STORED.get(name))
-             for name, (role, _flags) in CALLERS.items()}
+async def test_every_route_for_every_caller(
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection
+) -> None:
+    users = {
+        name: await create_user(db, role, name=f"Matrix {name}", permissions=STORED.get(name))
+        for name, (role, _flags) in CALLERS.items()
+    }
     # A user imported from the earlier backend (bcrypt): its hash must never leak either.
     legacy_hash = bcrypt.hashpw(b"legacy-password", bcrypt.gensalt(rounds=4)).decode()
-    await db.execute("INSERT INTO users (email, password, name, role) VALUES ('legacy@example.com', $1,"
-                     " 'Legacy', 'employee')", legacy_hash)
+    await db.execute(
+        "INSERT INTO users (email, password, name, role) VALUES ('legacy@example.com', $1, 'Legacy', 'employee')",
+        legacy_hash,
+    )
     customer = await create_customer(db)
     product = await create_product(db, stock=50)
-    presale = await create_presale(db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))], created_by=users["admin"]["id"])
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))], created_by=users["admin"]["id"]
+    )
     method = await db.fetchval("SELECT id FROM payment_methods ORDER BY code LIMIT 1")
     # Reads name real rows (so their bodies are checked for hashes); writes name ids that do not exist.
-    real = {"/api/users/": users["employee"]["id"], "/api/customers/": customer["id"],
-            "/api/products/": product["id"], "/api/presales/": presale["id"], "/api/payment-methods/": method}
+    real = {
+        "/api/users/": users["employee"]["id"],
+        "/api/customers/": customer["id"],
+        "/api/products/": product["id"],
+        "/api/presales/": presale["id"],
+        "/api/payment-methods/": method,
+    }
 
     def url(method_: str, template: str) -> str:
         target = uuid.uuid4()
@@ -162,8 +192,10 @@ async def test_every_route_for_every_caller(client: httpx.AsyncClient, settings:
             allowed = EXPECTED[(method_, template)](role, flags)
             got = response.status_code
             if got == 401 or (got == 403) == allowed:
-                problems.append(f"{method_} {template} as {name}: {got}, expected "
-                                f"{'allowed' if allowed else 403}: {response.text[:200]}")
+                problems.append(
+                    f"{method_} {template} as {name}: {got}, expected "
+                    f"{'allowed' if allowed else 403}: {response.text[:200]}"
+                )
             if got == 403:
                 body = response.json()
                 if body["success"] is not False or body["error"]["code"] != "FORBIDDEN":

@@ -39,13 +39,15 @@ def test_behind_pgbouncer_tokens_are_not_cached() -> None:
 
 
 async def test_every_pooled_connection_is_utc_with_the_statement_timeout(
-        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = make_settings(database_url, DB_POOL_MIN=0, DB_POOL_MAX=4)
     assert settings.db_pgbouncer == bool(PGBOUNCER_URL)
     # Another client of the same database in another time zone goes first: behind PgBouncer it leaves its
     # time zone on the server connections that the service's transactions get next.
-    foreign = await asyncpg.connect(settings.database_url, statement_cache_size=0,
-                                    server_settings={"timezone": "America/Sao_Paulo"})
+    foreign = await asyncpg.connect(
+        settings.database_url, statement_cache_size=0, server_settings={"timezone": "America/Sao_Paulo"}
+    )
     try:
         assert await foreign.fetchval("SELECT current_setting('TimeZone')") == "America/Sao_Paulo"
     finally:
@@ -60,7 +62,8 @@ async def test_every_pooled_connection_is_utc_with_the_statement_timeout(
             async with pool.acquire() as conn, conn.transaction():
                 row = await conn.fetchrow(
                     "SELECT current_setting('TimeZone') AS tz, now()::timestamp AS local_now,"
-                    " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS timeout_ms")
+                    " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS timeout_ms"
+                )
                 await asyncio.sleep(0.2)  # held together: four server connections at once
                 return row
 
@@ -74,8 +77,16 @@ async def test_every_pooled_connection_is_utc_with_the_statement_timeout(
 
 
 async def test_created_at_is_the_utc_now(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
-    created = await client.post("/api/customers", headers=admin_headers, json={
-        "name": "Maria da Silva", "email": "maria@example.com", "phone": "(11) 98765-4321", "cpf": "529.982.247-25"})
+    created = await client.post(
+        "/api/customers",
+        headers=admin_headers,
+        json={
+            "name": "Maria da Silva",
+            "email": "maria@example.com",
+            "phone": "(11) 98765-4321",
+            "cpf": "529.982.247-25",
+        },
+    )
     assert created.status_code == 201, created.text
     stamp = datetime.fromisoformat(created.json()["data"]["createdAt"])
     assert abs(stamp - datetime.now(UTC)) < timedelta(seconds=5)

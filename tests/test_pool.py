@@ -48,8 +48,9 @@ async def test_more_requests_than_connections_wait_their_turn(database_url: str,
     assert pool["total"] == pool["max"] == 2
 
 
-async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(database_url: str,
-                                                                                   db: asyncpg.Connection) -> None:
+async def test_exhausted_pool_answers_503_with_retry_after_and_health_still_answers(
+    database_url: str, db: asyncpg.Connection
+) -> None:
     app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=0.5)
     with live_server(app) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:

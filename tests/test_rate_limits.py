@@ -115,6 +115,7 @@ async def test_concurrent_hits_never_let_more_than_the_limit_through(database_ur
     limiter = RateLimiter({"b": Limit(7, 60)}, clock=Clock())
     pool = await asyncpg.create_pool(database_url, min_size=40, max_size=40)
     try:
+
         async def one_hit(key: str) -> int | None:
             async with pool.acquire() as conn:
                 return await limiter.hit(conn, "b", key)

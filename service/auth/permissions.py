@@ -34,8 +34,16 @@ FLAGS = tuple(flag.value for flag in Permission)
 
 _ROLE_DEFAULTS: dict[str, frozenset[str]] = {
     "admin": frozenset(FLAGS),
-    "manager": frozenset({"modules.products", "modules.customers", "modules.reports", "presales.canCreate",
-                          "presales.canViewOwn", "presales.canViewAll"}),
+    "manager": frozenset(
+        {
+            "modules.products",
+            "modules.customers",
+            "modules.reports",
+            "presales.canCreate",
+            "presales.canViewOwn",
+            "presales.canViewAll",
+        }
+    ),
     "employee": frozenset({"modules.products", "modules.customers", "presales.canCreate", "presales.canViewOwn"}),
 }
 

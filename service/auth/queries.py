@@ -21,7 +21,8 @@ USER_COLUMNS = (users.id, users.email, users.name, users.role, users.permissions
 
 USER_FOR_TOKEN = (
     Query.from_(users)
-    .left_join(revoked_tokens).on(revoked_tokens.jti == P[2])
+    .left_join(revoked_tokens)
+    .on(revoked_tokens.jti == P[2])
     .select(*USER_COLUMNS, users.tokens_valid_after, revoked_tokens.jti.isnotnull().as_("revoked"))
     .where(users.id == P[1])
     .get_sql()
@@ -36,10 +37,10 @@ REVOKE_TOKEN = (
     .get_sql()
 )
 PURGE_EXPIRED_REVOCATIONS = Query.from_(revoked_tokens).delete().where(revoked_tokens.expires_at < P[1]).get_sql()
-USER_FOR_LOGIN = (Query.from_(users).select(*USER_COLUMNS, users.password)
-                  .where(fn.Lower(users.email) == P[1]).get_sql())
-REPLACE_PASSWORD_HASH = (Query.update(users).set(users.password, P[3])
-                         .where((users.id == P[1]) & (users.password == P[2])).get_sql())
+USER_FOR_LOGIN = Query.from_(users).select(*USER_COLUMNS, users.password).where(fn.Lower(users.email) == P[1]).get_sql()
+REPLACE_PASSWORD_HASH = (
+    Query.update(users).set(users.password, P[3]).where((users.id == P[1]) & (users.password == P[2])).get_sql()
+)
 
 
 def user_for_token(user_id: uuid.UUID, jti: str) -> Statement:
@@ -74,8 +75,10 @@ _pg_trigger = Table("pg_trigger", schema="pg_catalog")
 AUTH_CHANGE_TRIGGER_COUNT = (
     Query.from_(_pg_trigger)
     .select(fn.Count("*"))
-    .where(_pg_trigger.tgname.isin(placeholders(3))
-           & _pg_trigger.tgrelid.isin([fn.Function("to_regclass", table) for table in placeholders(2, start=4)]))
+    .where(
+        _pg_trigger.tgname.isin(placeholders(3))
+        & _pg_trigger.tgrelid.isin([fn.Function("to_regclass", table) for table in placeholders(2, start=4)])
+    )
     .get_sql()
 )
 

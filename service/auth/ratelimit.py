@@ -35,10 +35,13 @@ STATE_KEY = "login_rate_limiter"
 
 class LoginLimiter:
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
-        self.limiter = RateLimiter({
-            ACCOUNT: Limit(settings.login_max_failures_per_account, settings.login_failure_window_seconds),
-            CLIENT: Limit(settings.login_max_attempts_per_client, settings.login_client_window_seconds),
-        }, clock=clock)
+        self.limiter = RateLimiter(
+            {
+                ACCOUNT: Limit(settings.login_max_failures_per_account, settings.login_failure_window_seconds),
+                CLIENT: Limit(settings.login_max_attempts_per_client, settings.login_client_window_seconds),
+            },
+            clock=clock,
+        )
 
     async def attempt(self, conn: asyncpg.Connection, email: str, client: str | None) -> None:
         """Count the client's attempt and the account's (presumed) failure, or raise 429 when either is over its

@@ -44,8 +44,14 @@ EVERYONE = "*"
 
 
 class TokenCache:
-    def __init__(self, seconds: float, max_entries: int = 10_000, *, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        max_entries: int = 10_000,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.seconds = seconds
         self.clock = clock  # when entries end (tests move it instead of sleeping)
         self.wall_clock = wall_clock  # when tokens expire (the `exp` claim is wall-clock seconds)
@@ -130,11 +136,12 @@ class TokenCache:
         installed = await conn.fetchval(*queries.auth_change_triggers())
         if installed == len(queries.AUTH_CHANGE_TRIGGERS):
             self.trusted = True
-            log.info("token cache on: verified tokens are reused for %g s, forgotten on session changes",
-                     self.seconds)
+            log.info("token cache on: verified tokens are reused for %g s, forgotten on session changes", self.seconds)
         else:
-            log.warning("token cache off: the database does not announce session changes (migration "
-                        "20261126000006 not applied); every request is verified against the database")
+            log.warning(
+                "token cache off: the database does not announce session changes (migration "
+                "20261126000006 not applied); every request is verified against the database"
+            )
 
 
 def listen_for_auth_changes(settings: Settings, cache: TokenCache) -> ChannelListener | None:
@@ -142,7 +149,8 @@ def listen_for_auth_changes(settings: Settings, cache: TokenCache) -> ChannelLis
     behind PgBouncer in transaction pooling mode, where LISTEN cannot work)."""
     if settings.auth_cache_seconds <= 0 or settings.db_pgbouncer:
         return None
-    listener = ChannelListener(settings, CHANNEL, on_notify=cache.forget, on_connected=cache.trust,
-                               on_lost=cache.distrust)
+    listener = ChannelListener(
+        settings, CHANNEL, on_notify=cache.forget, on_connected=cache.trust, on_lost=cache.distrust
+    )
     listener.start()
     return listener

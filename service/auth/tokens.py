@@ -42,11 +42,25 @@ def atob_safe_json(payload: dict[str, object]) -> bytes:
 
 def issue_token(secret: str, lifetime: int, *, user_id: str, email: str, role: str) -> tuple[str, Claims]:
     now = time.time()
-    claims = Claims(user_id=user_id, email=email, role=role, jti=str(uuid.uuid4()),
-                    # Rounded down: a token is never dated after a password change it preceded.
-                    issued_at=math.floor(now * 1000) / 1000, expires_at=int(now) + lifetime)
-    payload = {"sub": user_id, "userId": user_id, "email": email, "role": role, "jti": claims.jti,
-               "iat": claims.issued_at, "exp": claims.expires_at, "iss": ISSUER}
+    claims = Claims(
+        user_id=user_id,
+        email=email,
+        role=role,
+        jti=str(uuid.uuid4()),
+        # Rounded down: a token is never dated after a password change it preceded.
+        issued_at=math.floor(now * 1000) / 1000,
+        expires_at=int(now) + lifetime,
+    )
+    payload = {
+        "sub": user_id,
+        "userId": user_id,
+        "email": email,
+        "role": role,
+        "jti": claims.jti,
+        "iat": claims.issued_at,
+        "exp": claims.expires_at,
+        "iss": ISSUER,
+    }
     token = jwt.api_jws.encode(atob_safe_json(payload), secret, algorithm=ALGORITHM, headers={"typ": "JWT"})
     return token, claims
 
@@ -54,9 +68,20 @@ def issue_token(secret: str, lifetime: int, *, user_id: str, email: str, role: s
 def decode_token(secret: str, token: str) -> Claims:
     """Verified claims, or 401 INVALID_TOKEN: bad signature, other algorithm, expired, wrong issuer..."""
     try:
-        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                             options={"require": ["exp", "iat", "jti", "sub", "iss"]})
-        return Claims(user_id=str(payload["sub"]), email=str(payload["email"]), role=str(payload["role"]),
-                      jti=str(payload["jti"]), issued_at=float(payload["iat"]), expires_at=int(payload["exp"]))
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "jti", "sub", "iss"]},
+        )
+        return Claims(
+            user_id=str(payload["sub"]),
+            email=str(payload["email"]),
+            role=str(payload["role"]),
+            jti=str(payload["jti"]),
+            issued_at=float(payload["iat"]),
+            expires_at=int(payload["exp"]),
+        )
     except (jwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN") from exc

@@ -19,8 +19,16 @@ from service.db.sql import P, Params, Statement, delete_sql, insert_sql, like_pa
 customers = Table("customers")
 presales = Table("presales")
 
-COLUMNS = (customers.id, customers.name, customers.email, customers.phone, customers.cpf, customers.address,
-           customers.created_at, customers.updated_at)
+COLUMNS = (
+    customers.id,
+    customers.name,
+    customers.email,
+    customers.phone,
+    customers.cpf,
+    customers.address,
+    customers.created_at,
+    customers.updated_at,
+)
 INSERT_COLUMNS = ("name", "email", "phone", "cpf", "address")  # CustomerCreate's fields
 
 GET = Query.from_(customers).select(*COLUMNS).where(customers.id == P[1]).get_sql()

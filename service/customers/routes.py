@@ -19,7 +19,6 @@ READ = requires(Permission.CUSTOMERS, Permission.PRESALES_CREATE)  # the pre-sal
 WRITE = requires(Permission.CUSTOMERS)
 
 
-
 class CustomerController(Controller):
     path = "/api/customers"
     tags = ["customers"]
@@ -32,18 +31,23 @@ class CustomerController(Controller):
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Customers retrieved")
 
     @get("/{customer_id:str}", opt=READ, summary="Get a customer")
-    async def get_customer(self, customer_id: FromPath[uuid.UUID], session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+    async def get_customer(
+        self, customer_id: FromPath[uuid.UUID], session: SessionDependency
+    ) -> Response[Envelope[CustomerOut]]:
         conn, user = session
         return ok(await CustomerService(conn, user).get(customer_id), "Customer retrieved")
 
     @post("/", opt=WRITE, summary="Create a customer")
-    async def create_customer(self, data: JSONBody[CustomerCreate], session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+    async def create_customer(
+        self, data: JSONBody[CustomerCreate], session: SessionDependency
+    ) -> Response[Envelope[CustomerOut]]:
         conn, user = session
         return ok(await CustomerService(conn, user).create(data), "Customer created", status_code=201)
 
     @put("/{customer_id:str}", opt=WRITE, summary="Update a customer")
-    async def update_customer(self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate],
-                              session: SessionDependency) -> Response[Envelope[CustomerOut]]:
+    async def update_customer(
+        self, customer_id: FromPath[uuid.UUID], data: JSONBody[CustomerUpdate], session: SessionDependency
+    ) -> Response[Envelope[CustomerOut]]:
         conn, user = session
         return ok(await CustomerService(conn, user).update(customer_id, data), "Customer updated")
 

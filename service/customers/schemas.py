@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, EmailStr, Field
 
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
@@ -33,6 +33,8 @@ def _phone(value: str) -> str:
 
 
 Name = clean_text(255)
+
+
 def _trimmed(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
@@ -44,16 +46,37 @@ def _email_length(value: str) -> str:
 
 
 Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
-Phone = Annotated[str, NoNul, AfterValidator(_phone),  # trimmed, then _PHONE
-                  JsonSchema(type="string", pattern=r"^\s*(?=[0-9()+\-])[0-9 ()+\-]{10,20}(?<=[0-9()+\-])\s*$")]
-Cpf = Annotated[str, NoNul, Field(max_length=14), AfterValidator(normalise_cpf),
-                JsonSchema(type="string", pattern=r"^[0-9.\-]{11,14}$",
-                           description="11 digits, '.' and '-' allowed; the check digits must be right (else 422)")]
+Phone = Annotated[
+    str,
+    NoNul,
+    AfterValidator(_phone),  # trimmed, then _PHONE
+    JsonSchema(type="string", pattern=r"^\s*(?=[0-9()+\-])[0-9 ()+\-]{10,20}(?<=[0-9()+\-])\s*$"),
+]
+Cpf = Annotated[
+    str,
+    NoNul,
+    Field(max_length=14),
+    AfterValidator(normalise_cpf),
+    JsonSchema(
+        type="string",
+        pattern=r"^[0-9.\-]{11,14}$",
+        description="11 digits, '.' and '-' allowed; the check digits must be right (else 422)",
+    ),
+]
 Address = nullable_text(1000)
 
 
 class CustomerCreate(StrictInput):
-    model_config = ConfigDict(**StrictInput.model_config, example={'name': 'Maria da Silva', 'email': 'maria@example.com', 'phone': '(11) 98765-4321', 'cpf': '52998224725', 'address': 'Rua das Flores, 10 - São Paulo - SP'})
+    model_config = ConfigDict(
+        **StrictInput.model_config,
+        example={
+            "name": "Maria da Silva",
+            "email": "maria@example.com",
+            "phone": "(11) 98765-4321",
+            "cpf": "52998224725",
+            "address": "Rua das Flores, 10 - São Paulo - SP",
+        },
+    )
 
     name: Name
     email: Email
@@ -63,8 +86,10 @@ class CustomerCreate(StrictInput):
 
 
 class CustomerUpdate(AtLeastOneField):
-    model_config = ConfigDict(**AtLeastOneField.model_config, example={'name': 'Maria da Silva Souza', 'phone': '(11) 91234-5678'})
-    NULLABLE = frozenset({'address'})
+    model_config = ConfigDict(
+        **AtLeastOneField.model_config, example={"name": "Maria da Silva Souza", "phone": "(11) 91234-5678"}
+    )
+    NULLABLE = frozenset({"address"})
 
     name: Name | None = None
     email: Email | None = None

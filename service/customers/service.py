@@ -10,10 +10,11 @@ import asyncpg
 from service import errors
 from service.audit.service import fields, record
 from service.auth.current_user import CurrentUser
-from service.db.errors import Action, translate_errors
-from service.db.pages import Total, fetch_page
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
+from service.db.errors import Action, translate_errors
+from service.db.pages import Total, fetch_page
+
 
 # Unique constraints and the message each one means (races end here too: the database decides).
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
@@ -58,5 +59,3 @@ class CustomerService:
                 if await self.conn.fetchval(*queries.delete(customer_id)) is None:
                     raise errors.NotFound("Customer not found")
                 await record(self.conn, self.user, "delete", "customers", customer_id)
-
-

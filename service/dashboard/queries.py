@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Function, Star, Term, ValueWrapper
 
@@ -51,8 +51,9 @@ def _presale_figures(p: Params, owner: uuid.UUID | None, months: Sequence[dateti
     terms: list[Term] = [fn.Count(Star()).filter(presales.status == p(status)).as_(status) for status in STATUSES]
     terms += [
         fn.Count(Star()).as_("presales_total"),
-        fn.Coalesce(fn.Sum(presales.total).filter(presales.status.isin([p("pending"), p("approved")])),
-                    ZERO).as_("pending_amount"),
+        fn.Coalesce(fn.Sum(presales.total).filter(presales.status.isin([p("pending"), p("approved")])), ZERO).as_(
+            "pending_amount"
+        ),
         fn.Coalesce(fn.Sum(presales.total).filter(converted), ZERO).as_("sales_amount"),
         # numeric round() rounds halves away from zero: half up for these non-negative totals.
         fn.Coalesce(Function("round", fn.Avg(presales.total).filter(converted), 2), ZERO).as_("average_ticket"),
@@ -66,8 +67,9 @@ def _presale_figures(p: Params, owner: uuid.UUID | None, months: Sequence[dateti
 
 def _customer_figures(p: Params, month_start: datetime, month_end: datetime) -> QueryBuilder:
     new = (customers.created_at >= p(month_start)) & (customers.created_at < p(month_end))
-    return Query.from_(customers).select(fn.Count(Star()).as_("customers_total"),
-                                         fn.Count(Star()).filter(new).as_("customers_new"))
+    return Query.from_(customers).select(
+        fn.Count(Star()).as_("customers_total"), fn.Count(Star()).filter(new).as_("customers_new")
+    )
 
 
 def _product_figures(p: Params) -> QueryBuilder:
@@ -94,15 +96,27 @@ def _low_stock_products(p: Params) -> QueryBuilder:
 def _recent_presales(p: Params, owner: uuid.UUID | None) -> QueryBuilder:
     picked = (
         Query.from_(presales)
-        .join(customers).on(customers.id == presales.customer_id)
-        .select(presales.id, presales.status, presales.total, presales.created_at,
-                customers.id.as_("customer_id"), customers.name.as_("customer_name"))
+        .join(customers)
+        .on(customers.id == presales.customer_id)
+        .select(
+            presales.id,
+            presales.status,
+            presales.total,
+            presales.created_at,
+            customers.id.as_("customer_id"),
+            customers.name.as_("customer_name"),
+        )
         .where(_visible(p, owner))
         .orderby(presales.created_at, presales.id, order=Order.desc)
         .limit(p(LIST_SIZE))
     ).as_("recent")
-    element = json_object(id=picked.id, status=picked.status, total=picked.total, createdAt=picked.created_at,
-                          customer=json_object(id=picked.customer_id, name=picked.customer_name))
+    element = json_object(
+        id=picked.id,
+        status=picked.status,
+        total=picked.total,
+        createdAt=picked.created_at,
+        customer=json_object(id=picked.customer_id, name=picked.customer_name),
+    )
     return _json_array(picked, element, (picked.created_at, Order.desc), (picked.id, Order.desc))
 
 
@@ -115,9 +129,16 @@ def figures(owner: uuid.UUID | None, months: Sequence[datetime]) -> Statement:
     product_figures = _product_figures(p).as_("product_figures")
     query = (
         Query.from_(presale_figures)
-        .cross_join(customer_figures).cross()
-        .cross_join(product_figures).cross()
-        .select(Star(presale_figures), Star(customer_figures), Star(product_figures),
-                _low_stock_products(p).as_("low_stock_products"), _recent_presales(p, owner).as_("recent_presales"))
+        .cross_join(customer_figures)
+        .cross()
+        .cross_join(product_figures)
+        .cross()
+        .select(
+            Star(presale_figures),
+            Star(customer_figures),
+            Star(product_figures),
+            _low_stock_products(p).as_("low_stock_products"),
+            _recent_presales(p, owner).as_("recent_presales"),
+        )
     )
     return p.statement(query)

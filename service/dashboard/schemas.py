@@ -19,8 +19,9 @@ MONTHS = 6  # monthlyRevenue: this calendar month and the five before it
 
 MoneyText = Annotated[
     Decimal,
-    PlainSerializer(lambda value: format(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f"),
-                    return_type=str),
+    PlainSerializer(
+        lambda value: format(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), "f"), return_type=str
+    ),
 ]
 
 
@@ -28,8 +29,7 @@ class SalesFigures(WireModel):
     total_amount: MoneyText = Field(description="Sum of the totals of converted pre-sales")
     count: int = Field(description="Converted pre-sales")
     month_amount: MoneyText = Field(description="Converted pre-sales created this calendar month (UTC)")
-    average_ticket: MoneyText = Field(description="totalAmount / count, rounded half up to cents; 0.00 "
-                                                  "without sales")
+    average_ticket: MoneyText = Field(description="totalAmount / count, rounded half up to cents; 0.00 without sales")
 
 
 class PresaleFigures(WireModel):
@@ -88,7 +88,9 @@ class Dashboard(WireModel):
     customers: CustomerFigures
     products: ProductFigures
     low_stock_products: list[LowStockProduct] = Field(
-        description=f"Up to {LIST_SIZE} products with stock < {ALERT_STOCK}, lowest stock first, then by name")
+        description=f"Up to {LIST_SIZE} products with stock < {ALERT_STOCK}, lowest stock first, then by name"
+    )
     recent_presales: list[RecentPresale] = Field(description=f"The {LIST_SIZE} newest visible pre-sales")
     monthly_revenue: list[MonthRevenue] = Field(
-        description=f"The last {MONTHS} calendar months, oldest first, months without sales as 0.00")
+        description=f"The last {MONTHS} calendar months, oldest first, months without sales as 0.00"
+    )

@@ -34,16 +34,31 @@ class DashboardService:
         bounds = month_boundaries(now or utc_now())
         row = await self.conn.fetchrow(*queries.figures(self.user.presale_owner, bounds))
         revenue = [row[f"revenue_{i}"] for i in range(len(bounds) - 1)]
-        return Dashboard.model_validate({
-            "sales": {"total_amount": row["sales_amount"], "count": row["converted"],
-                      "month_amount": revenue[-1], "average_ticket": row["average_ticket"]},
-            "presales": {**{status: row[status] for status in queries.STATUSES},
-                         "total": row["presales_total"], "pending_amount": row["pending_amount"]},
-            "customers": {"total": row["customers_total"], "new_this_month": row["customers_new"]},
-            "products": {"total": row["products_total"], "low_stock": row["low_stock"], "critical": row["critical"],
-                         "inventory_value": row["inventory_value"]},
-            "low_stock_products": _json(row["low_stock_products"]),
-            "recent_presales": _json(row["recent_presales"]),
-            "monthly_revenue": [{"month": start.strftime("%Y-%m"), "amount": amount}
-                                for start, amount in zip(bounds, revenue, strict=False)],
-        }).to_wire()
+        return Dashboard.model_validate(
+            {
+                "sales": {
+                    "total_amount": row["sales_amount"],
+                    "count": row["converted"],
+                    "month_amount": revenue[-1],
+                    "average_ticket": row["average_ticket"],
+                },
+                "presales": {
+                    **{status: row[status] for status in queries.STATUSES},
+                    "total": row["presales_total"],
+                    "pending_amount": row["pending_amount"],
+                },
+                "customers": {"total": row["customers_total"], "new_this_month": row["customers_new"]},
+                "products": {
+                    "total": row["products_total"],
+                    "low_stock": row["low_stock"],
+                    "critical": row["critical"],
+                    "inventory_value": row["inventory_value"],
+                },
+                "low_stock_products": _json(row["low_stock_products"]),
+                "recent_presales": _json(row["recent_presales"]),
+                "monthly_revenue": [
+                    {"month": start.strftime("%Y-%m"), "amount": amount}
+                    for start, amount in zip(bounds, revenue, strict=False)
+                ],
+            }
+        ).to_wire()

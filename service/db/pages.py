@@ -70,26 +70,43 @@ def _render(p: Params, build: Callable[[], QueryBuilder], texts: StatementTexts 
     return texts.statement(p, key, build) if texts is not None else p.statement(build())
 
 
-def page_statement(p: Params, table: Table, columns: Sequence[Any], where: list[Criterion],
-                   q: SortedPageRequest, texts: StatementTexts | None = None) -> Statement:
+def page_statement(
+    p: Params,
+    table: Table,
+    columns: Sequence[Any],
+    where: list[Criterion],
+    q: SortedPageRequest,
+    texts: StatementTexts | None = None,
+) -> Statement:
     """One page of a single-table list, sorted by the query's whitelisted column (id breaks ties); its text kept
     in `texts` by shape when given."""
     key = ("page", shape(p, where), q.sort_by, q.sort_order) if texts is not None else None
     order = Order.desc if q.sort_order == "desc" else Order.asc
     limit, offset = p(q.limit), p(q.offset)
-    return _render(p, lambda: (
-        Query.from_(table)
-        .select(*columns)
-        .where(Criterion.all(where))
-        .orderby(table.field(q.SORT_COLUMNS[q.sort_by]), order=order)
-        .orderby(table.id, order=order)
-        .limit(limit)
-        .offset(offset)
-    ), texts, key)
+    return _render(
+        p,
+        lambda: (
+            Query.from_(table)
+            .select(*columns)
+            .where(Criterion.all(where))
+            .orderby(table.field(q.SORT_COLUMNS[q.sort_by]), order=order)
+            .orderby(table.id, order=order)
+            .limit(limit)
+            .offset(offset)
+        ),
+        texts,
+        key,
+    )
 
 
-def count_statement(p: Params, source: QueryBuilder, where: list[Criterion],
-                    texts: StatementTexts | None = None, *, joined: bool = False) -> BoundedCount:
+def count_statement(
+    p: Params,
+    source: QueryBuilder,
+    where: list[Criterion],
+    texts: StatementTexts | None = None,
+    *,
+    joined: bool = False,
+) -> BoundedCount:
     """The number of rows a list's FROM and joins (`source`, `joined` when it joins tables) give under `where`:
     exact up to a limit (lower for a search or filter), else estimated. Texts kept in `texts` by shape when given."""
     limit = FILTERED_COUNT_LIMIT if where else EXACT_COUNT_LIMIT
@@ -102,8 +119,9 @@ def count_statement(p: Params, source: QueryBuilder, where: list[Criterion],
     # PyPika cannot write EXPLAIN: a fixed prefix to the statement it rendered (its values stay parameters).
     estimate = ("EXPLAIN (FORMAT JSON) " + estimate[0], *estimate[1:])
     bound = p(limit + 1)
-    counted = _render(p, lambda: Query.from_(matching().limit(bound)).select(Count(Star())), texts,
-                      ("count", conditions))
+    counted = _render(
+        p, lambda: Query.from_(matching().limit(bound)).select(Count(Star())), texts, ("count", conditions)
+    )
     return BoundedCount(counted, estimate, limit, filtered=bool(where))
 
 
@@ -131,8 +149,9 @@ async def count_rows(conn: asyncpg.Connection, statements: BoundedCount) -> int:
 Q = TypeVar("Q", bound=SortedPageRequest)
 
 
-def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]]
-                      ) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
+def single_table_list(
+    table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]]
+) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
     """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`.
 
     Their texts are kept by shape (`StatementTexts`): rendering the whole statement with PyPika on every request
@@ -151,8 +170,9 @@ def single_table_list(table: Table, columns: Sequence[Any], filters: Callable[[Q
     return page, count
 
 
-async def fetch_page(conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount],
-                     q: PageRequest) -> tuple[list[asyncpg.Record], Total]:
+async def fetch_page(
+    conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount], q: PageRequest
+) -> tuple[list[asyncpg.Record], Total]:
     """The page's rows and the list's total; `count` builds the count statements only when they are needed."""
     rows = await conn.fetch(*page)
     if 0 < len(rows) < q.limit or (not rows and q.page == 1):

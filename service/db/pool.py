@@ -77,8 +77,10 @@ def _timeout_ms(settings: Settings) -> int:
     return int(settings.db_statement_timeout * 1000)
 
 
-_SESSION_DEFAULTS = ("SELECT current_setting('TimeZone') AS timezone,"
-                     " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS statement_timeout")
+_SESSION_DEFAULTS = (
+    "SELECT current_setting('TimeZone') AS timezone,"
+    " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS statement_timeout"
+)
 
 
 async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None:
@@ -90,13 +92,19 @@ async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None
         log.warning("could not read the server connections' time zone and statement_timeout: %s", exc)
         return
     if row["timezone"] != "UTC":
-        log.error("server connections use time zone %s, not UTC: timestamps would be stored wrong; PgBouncer "
-                  "must not drop the timezone startup parameter (or: ALTER DATABASE ... SET timezone = 'UTC')",
-                  row["timezone"])
+        log.error(
+            "server connections use time zone %s, not UTC: timestamps would be stored wrong; PgBouncer "
+            "must not drop the timezone startup parameter (or: ALTER DATABASE ... SET timezone = 'UTC')",
+            row["timezone"],
+        )
     if row["statement_timeout"] != _timeout_ms(settings):
-        log.warning("statement_timeout on server connections is %d ms, DB_STATEMENT_TIMEOUT says %d ms; behind "
-                    "PgBouncer set it on the role: ALTER ROLE <user> SET statement_timeout = '%dms'",
-                    row["statement_timeout"], _timeout_ms(settings), _timeout_ms(settings))
+        log.warning(
+            "statement_timeout on server connections is %d ms, DB_STATEMENT_TIMEOUT says %d ms; behind "
+            "PgBouncer set it on the role: ALTER ROLE <user> SET statement_timeout = '%dms'",
+            row["statement_timeout"],
+            _timeout_ms(settings),
+            _timeout_ms(settings),
+        )
 
 
 async def with_startup_retries(settings: Settings, connect: Callable[[], Awaitable[T]]) -> tuple[T, int]:
@@ -117,7 +125,8 @@ async def with_startup_retries(settings: Settings, connect: Callable[[], Awaitab
                 raise DatabaseUnavailable(
                     f"could not connect to the database at {settings.database_url_redacted} after {attempt} "
                     f"attempt(s) in {settings.db_startup_timeout:.0f}s; last error: {reason}. Check DATABASE_URL "
-                    "and that PostgreSQL is running") from exc
+                    "and that PostgreSQL is running"
+                ) from exc
             pause = min(delay * random.uniform(0.5, 1.5), remaining)
             log.warning("database connection attempt %d failed (%s); retrying in %.2fs", attempt, reason, pause)
             await asyncio.sleep(pause)
@@ -126,6 +135,7 @@ async def with_startup_retries(settings: Settings, connect: Callable[[], Awaitab
 
 async def open_pool(settings: Settings) -> asyncpg.Pool:
     """Create the pool, retrying (with_startup_retries) until DB_STARTUP_TIMEOUT runs out."""
+
     async def create() -> asyncpg.Pool:
         return await asyncpg.create_pool(
             min_size=settings.db_pool_min,
@@ -141,9 +151,14 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
     except DatabaseUnavailable as exc:
         log.critical("%s; giving up.", exc.message)
         raise
-    log.info("database pool open (attempt %d): %s, min %d, max %d%s", attempts,
-             settings.database_url_redacted, settings.db_pool_min, settings.db_pool_max,
-             ", through PgBouncer (transaction pooling)" if settings.db_pgbouncer else "")
+    log.info(
+        "database pool open (attempt %d): %s, min %d, max %d%s",
+        attempts,
+        settings.database_url_redacted,
+        settings.db_pool_min,
+        settings.db_pool_max,
+        ", through PgBouncer (transaction pooling)" if settings.db_pgbouncer else "",
+    )
     if settings.db_pgbouncer:
         await check_session_defaults(pool, settings)
     return pool

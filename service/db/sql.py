@@ -122,8 +122,13 @@ def date_range(column: Field, start: date | datetime | None, end: date | datetim
     return criteria
 
 
-def update_row(table: Table, row_id: Any, values: dict[str, Any], returning: Sequence[Any],
-               also: Callable[[Params], list[Criterion]] | None = None) -> Statement:
+def update_row(
+    table: Table,
+    row_id: Any,
+    values: dict[str, Any],
+    returning: Sequence[Any],
+    also: Callable[[Params], list[Criterion]] | None = None,
+) -> Statement:
     """UPDATE of the sent columns (names from our models, never from input) of one row by id, returning
     `returning`; `also` adds conditions to the WHERE. Built per call: its shape is the request's."""
     p = Params()
@@ -134,8 +139,9 @@ def update_row(table: Table, row_id: Any, values: dict[str, Any], returning: Seq
     return p.statement(query.where(Criterion.all(where)).returning(*returning))
 
 
-def insert_sql(table: Table, columns: Sequence[str], returning: Sequence[Any] = (),
-               computed: dict[str, Term] | None = None) -> str:
+def insert_sql(
+    table: Table, columns: Sequence[str], returning: Sequence[Any] = (), computed: dict[str, Term] | None = None
+) -> str:
     """The INSERT of one row of a fixed set of columns ($1, $2 ... in `columns` order), plus `computed` columns
     whose value PostgreSQL gives (such as clock_timestamp()): for a module constant."""
     computed = computed or {}

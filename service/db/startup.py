@@ -14,6 +14,7 @@ from service.db.pool import connect_options, with_startup_retries
 async def pending_migrations(settings: Settings) -> list[str]:
     """The versions of the migration files the database has not applied; DatabaseUnavailable (one-line message)
     when it does not answer within DB_STARTUP_TIMEOUT."""
+
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(**connect_options(settings))
 

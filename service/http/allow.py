@@ -26,9 +26,13 @@ class OptionsAllow:
         if handler is None or not getattr(handler, "paths", None):
             return
         if self.allow_by_path is None:
-            self.allow_by_path = {route.path: ", ".join(sorted(route.methods)).encode()
-                                  for route in scope["litestar_app"].routes if isinstance(route, HTTPRoute)}
+            self.allow_by_path = {
+                route.path: ", ".join(sorted(route.methods)).encode()
+                for route in scope["litestar_app"].routes
+                if isinstance(route, HTTPRoute)
+            }
         allow = next((self.allow_by_path[path] for path in handler.paths if path in self.allow_by_path), None)
         if allow is not None:
-            message["headers"] = [(name, allow if name.lower() == b"allow" else value)
-                                  for name, value in message.get("headers", ())]
+            message["headers"] = [
+                (name, allow if name.lower() == b"allow" else value) for name, value in message.get("headers", ())
+            ]

@@ -29,8 +29,11 @@ class CorsRejection:
             scope[_REJECTED] = True
             message["status"] = 403
             # The envelope's length is known only with the body (it names what was refused): sent chunked.
-            message["headers"] = [(name, value) for name, value in message.get("headers", ())
-                                  if name.lower() not in (b"content-type", b"content-length")]
+            message["headers"] = [
+                (name, value)
+                for name, value in message.get("headers", ())
+                if name.lower() not in (b"content-type", b"content-length")
+            ]
             message["headers"].append((b"content-type", b"application/json"))
         elif message["type"] == "http.response.body" and scope.get(_REJECTED):
             refused = message.get("body", b"").decode("utf-8", "replace").removeprefix("Disallowed CORS ").lower()

@@ -40,12 +40,21 @@ class LivenessFirst:
         self.headers = [(b"content-type", b"application/json"), *SecurityHeaders(settings).headers]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["path"] == "/health" and scope["method"] == "GET"
-                and not any(name == b"origin" for name, _ in scope["headers"])):
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/health"
+            and scope["method"] == "GET"
+            and not any(name == b"origin" for name, _ in scope["headers"])
+        ):
             scope["path_template"] = "/health"  # the route it stands for, in metrics and the access log
             body = msgspec.json.encode(liveness_body(self.settings))
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*self.headers, (b"content-length", str(len(body)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [*self.headers, (b"content-length", str(len(body)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
@@ -54,11 +63,11 @@ class LivenessFirst:
 @get("/health/ready", summary="Readiness: database reachable and migrations applied", tags=["health"])
 async def readiness(state: State) -> Response[dict[str, Any]]:
     if draining():  # shutting down (service/ops/shutdown.py): the balancer must stop sending requests here
-        return Response({"status": "draining", "timestamp": now_iso()}, status_code=503,
-                        headers={"Retry-After": "5"})
+        return Response({"status": "draining", "timestamp": now_iso()}, status_code=503, headers={"Retry-After": "5"})
     result = await state.health.check(state.get("pool"))
-    return Response(result.to_json(), status_code=200 if result.ready else 503,
-                    headers={} if result.ready else {"Retry-After": "5"})
+    return Response(
+        result.to_json(), status_code=200 if result.ready else 503, headers={} if result.ready else {"Retry-After": "5"}
+    )
 
 
 @get("/api/test", summary="Fixed message (kept from the earlier backend)", tags=["health"], sync_to_thread=False)

@@ -25,8 +25,13 @@ from litestar.openapi.spec import (
 )
 from pydantic import BaseModel
 
-_TYPES = {"integer": OpenAPIType.INTEGER, "string": OpenAPIType.STRING, "boolean": OpenAPIType.BOOLEAN,
-          "number": OpenAPIType.NUMBER, "array": OpenAPIType.ARRAY}
+_TYPES = {
+    "integer": OpenAPIType.INTEGER,
+    "string": OpenAPIType.STRING,
+    "boolean": OpenAPIType.BOOLEAN,
+    "number": OpenAPIType.NUMBER,
+    "array": OpenAPIType.ARRAY,
+}
 _PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/test")}
 
 ERROR_ENVELOPE = Schema(
@@ -34,14 +39,26 @@ ERROR_ENVELOPE = Schema(
     required=["success", "error", "message", "timestamp", "path"],
     properties={
         "success": Schema(type=OpenAPIType.BOOLEAN, const=False),
-        "error": Schema(type=OpenAPIType.OBJECT, required=["code", "message"], properties={
-            "code": Schema(type=OpenAPIType.STRING),
-            "message": Schema(type=OpenAPIType.STRING),
-            "details": Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.OBJECT, properties={
-                "field": Schema(type=OpenAPIType.STRING), "message": Schema(type=OpenAPIType.STRING)})),
-            "retryAfter": Schema(type=OpenAPIType.INTEGER),
-            "requestId": Schema(type=OpenAPIType.STRING),
-        }),
+        "error": Schema(
+            type=OpenAPIType.OBJECT,
+            required=["code", "message"],
+            properties={
+                "code": Schema(type=OpenAPIType.STRING),
+                "message": Schema(type=OpenAPIType.STRING),
+                "details": Schema(
+                    type=OpenAPIType.ARRAY,
+                    items=Schema(
+                        type=OpenAPIType.OBJECT,
+                        properties={
+                            "field": Schema(type=OpenAPIType.STRING),
+                            "message": Schema(type=OpenAPIType.STRING),
+                        },
+                    ),
+                ),
+                "retryAfter": Schema(type=OpenAPIType.INTEGER),
+                "requestId": Schema(type=OpenAPIType.STRING),
+            },
+        ),
         "message": Schema(type=OpenAPIType.STRING),
         "timestamp": Schema(type=OpenAPIType.STRING, format="date-time"),
         "path": Schema(type=OpenAPIType.STRING),
@@ -49,33 +66,51 @@ ERROR_ENVELOPE = Schema(
 )
 
 _ERRORS = {
-    400: ("Malformed request (a body that is not valid JSON or not UTF-8 text), or one the operation refuses: "
-          "deleting yourself (CANNOT_DELETE_SELF), a status change the pre-sale's status does not allow, a "
-          "discount above its total, a sale price below the stored purchase price",
-          "BAD_REQUEST", "Malformed JSON in request body"),
+    400: (
+        "Malformed request (a body that is not valid JSON or not UTF-8 text), or one the operation refuses: "
+        "deleting yourself (CANNOT_DELETE_SELF), a status change the pre-sale's status does not allow, a "
+        "discount above its total, a sale price below the stored purchase price",
+        "BAD_REQUEST",
+        "Malformed JSON in request body",
+    ),
     401: ("Missing, invalid, expired or revoked token", "INVALID_TOKEN", "Invalid or expired token"),
     403: ("Authenticated, but without the permission", "FORBIDDEN", "You do not have permission to do this"),
     404: ("No such record (or not visible to the caller)", "NOT_FOUND", "Not found"),
-    409: ("Conflicts with the data: duplicate, still referenced, insufficient stock",
-          "CONFLICT", "A record with these values already exists"),
+    409: (
+        "Conflicts with the data: duplicate, still referenced, insufficient stock",
+        "CONFLICT",
+        "A record with these values already exists",
+    ),
     413: ("The body is larger than the service accepts (1 MiB)", "PAYLOAD_TOO_LARGE", "Request body is too large"),
-    415: ("The body was not sent as application/json", "UNSUPPORTED_MEDIA_TYPE",
-          "Request body must be JSON (Content-Type: application/json)"),
+    415: (
+        "The body was not sent as application/json",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Request body must be JSON (Content-Type: application/json)",
+    ),
     422: ("Validation failed; details name each field", "VALIDATION_ERROR", "Invalid CPF format or check digits"),
     429: ("Too many requests; retry after error.retryAfter seconds", "RATE_LIMIT_EXCEEDED", "Too many requests"),
-    503: ("Database unavailable or busy; retry after the Retry-After header", "DATABASE_UNAVAILABLE",
-          "The database is unavailable, please retry shortly"),
+    503: (
+        "Database unavailable or busy; retry after the Retry-After header",
+        "DATABASE_UNAVAILABLE",
+        "The database is unavailable, please retry shortly",
+    ),
 }
 
 
 def _error_response(status: int, path: str) -> OpenAPIResponse:
     description, code, message = _ERRORS[status]
-    example: dict[str, Any] = {"success": False, "error": {"code": code, "message": message}, "message": message,
-                               "timestamp": "2026-01-01T12:00:00.000Z", "path": path}
+    example: dict[str, Any] = {
+        "success": False,
+        "error": {"code": code, "message": message},
+        "message": message,
+        "timestamp": "2026-01-01T12:00:00.000Z",
+        "path": path,
+    }
     if status == 422:
         example["error"]["details"] = [{"field": "cpf", "message": message, "value": "12345678900"}]
-    return OpenAPIResponse(description=description,
-                           content={"application/json": OpenAPIMediaType(schema=ERROR_ENVELOPE, example=example)})
+    return OpenAPIResponse(
+        description=description, content={"application/json": OpenAPIMediaType(schema=ERROR_ENVELOPE, example=example)}
+    )
 
 
 def _schema(field: dict[str, Any]) -> Schema:
@@ -84,9 +119,14 @@ def _schema(field: dict[str, Any]) -> Schema:
     kind = spec.get("type", "string")
     return Schema(
         type=_TYPES.get(kind, OpenAPIType.STRING),
-        enum=spec.get("enum"), minimum=spec.get("minimum"), maximum=spec.get("maximum"),
-        max_length=spec.get("maxLength"), min_length=spec.get("minLength"), pattern=spec.get("pattern"),
-        format=spec.get("format"), default=field.get("default"),
+        enum=spec.get("enum"),
+        minimum=spec.get("minimum"),
+        maximum=spec.get("maximum"),
+        max_length=spec.get("maxLength"),
+        min_length=spec.get("minLength"),
+        pattern=spec.get("pattern"),
+        format=spec.get("format"),
+        default=field.get("default"),
         items=_schema(spec["items"]) if kind == "array" and "items" in spec else None,
     )
 
@@ -94,8 +134,11 @@ def _schema(field: dict[str, Any]) -> Schema:
 # Contract 10.11: a blank query value, or one of the words the web app sends for "no value", counts as absent
 # (service/http/schemas.py `blank_is_absent`). The document says so: every query parameter takes its own type
 # or this, and `allowEmptyValue` (whose explicit `false` forbade `?sortOrder=`).
-ABSENT_VALUE = Schema(type=OpenAPIType.STRING, pattern=r"^\s*(string|undefined|null)?\s*$",
-                      description="Counts as absent: blank, or the word string, undefined or null")
+ABSENT_VALUE = Schema(
+    type=OpenAPIType.STRING,
+    pattern=r"^\s*(string|undefined|null)?\s*$",
+    description="Counts as absent: blank, or the word string, undefined or null",
+)
 
 
 def _or_absent(schema: Schema) -> Schema:
@@ -106,9 +149,17 @@ def _or_absent(schema: Schema) -> Schema:
 
 def query_parameters(model: type[BaseModel]) -> list[Parameter]:
     properties = model.model_json_schema(by_alias=True)["properties"]
-    return [Parameter(name=name, param_in="query", required=False, schema=_or_absent(_schema(field)),
-                      allow_empty_value=True, description=field.get("description"))
-            for name, field in properties.items()]
+    return [
+        Parameter(
+            name=name,
+            param_in="query",
+            required=False,
+            schema=_or_absent(_schema(field)),
+            allow_empty_value=True,
+            description=field.get("description"),
+        )
+        for name, field in properties.items()
+    ]
 
 
 def _statuses(method: str, path: str, operation: Operation, opt: dict[str, Any]) -> list[int]:
@@ -145,8 +196,9 @@ def _refers_to_records(node: Any) -> bool:
     """Whether a body schema has a property naming another record by its id (customerId, items[].productId)."""
     if isinstance(node, dict):
         properties = node.get("properties", {})
-        return (any(name.endswith("Id") for name in properties)
-                or any(_refers_to_records(value) for value in node.values()))
+        return any(name.endswith("Id") for name in properties) or any(
+            _refers_to_records(value) for value in node.values()
+        )
     return isinstance(node, list) and any(_refers_to_records(value) for value in node)
 
 
@@ -161,8 +213,9 @@ def publish_request_bodies(app: Litestar, schema: OpenAPI) -> None:
             model = getattr(data, "annotation", None)
             if not (isinstance(model, type) and issubclass(model, BaseModel) and model.__name__ in components):
                 continue
-            generated = model.model_json_schema(by_alias=True, mode="validation",
-                                                ref_template="#/components/schemas/{model}")
+            generated = model.model_json_schema(
+                by_alias=True, mode="validation", ref_template="#/components/schemas/{model}"
+            )
             handler.opt["body_refers_to_records"] = _refers_to_records(generated)
             for name, definition in generated.pop("$defs", {}).items():
                 components[name] = _standard(definition)
@@ -175,8 +228,9 @@ def _readiness_not_ready(schema: OpenAPI) -> None:
     ready = schema.paths.get("/health/ready") if schema.paths else None
     if ready is not None and ready.get is not None and "200" in (ready.get.responses or {}):
         ok = ready.get.responses["200"]
-        ready.get.responses["503"] = OpenAPIResponse(description="Not ready: the database does not answer, or "
-                                                                 "migrations are pending", content=ok.content)
+        ready.get.responses["503"] = OpenAPIResponse(
+            description="Not ready: the database does not answer, or migrations are pending", content=ok.content
+        )
 
 
 def complete_openapi(app: Litestar) -> OpenAPI:

@@ -54,8 +54,12 @@ RETURNING true
 """.strip()
 
 # $1 bucket, $2 key.
-_HITS = Query.from_(rate_limits).select(rate_limits.hits).where(
-    (rate_limits.bucket == P[1]) & (rate_limits.key == P[2])).get_sql()
+_HITS = (
+    Query.from_(rate_limits)
+    .select(rate_limits.hits)
+    .where((rate_limits.bucket == P[1]) & (rate_limits.key == P[2]))
+    .get_sql()
+)
 _CLEAR = Query.from_(rate_limits).delete().where((rate_limits.bucket == P[1]) & (rate_limits.key == P[2])).get_sql()
 # $1 now.
 _SWEEP = Query.from_(rate_limits).delete().where(rate_limits.expires_at <= P[1]).get_sql()
@@ -94,8 +98,9 @@ class RateLimiter:
     """Sliding-window log per (bucket, key) in PostgreSQL; the limit of each bucket is set on the instance.
     Every call takes the connection to use (the request's): each is one statement outside any transaction."""
 
-    def __init__(self, limits: Mapping[str, Limit], *, clock: Callable[[], float] = time.time,
-                 sweep_every: float = 60.0) -> None:
+    def __init__(
+        self, limits: Mapping[str, Limit], *, clock: Callable[[], float] = time.time, sweep_every: float = 60.0
+    ) -> None:
         self.limits: dict[str, Limit] = dict(limits)
         self.clock = clock
         self.sweep_every = sweep_every

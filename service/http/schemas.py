@@ -88,9 +88,11 @@ def clean_text(max_length: int, *, min_length: int = 1) -> Any:
     # The collapsed length, counted by the pattern: each non-space character and each inner run of whitespace
     # (it becomes one space) is one; whitespace at the ends is dropped. No NUL anywhere.
     inner = rf"(?:\S|\s+(?=\S)){{{max(min_length, 1) - 1},{max_length - 1}}}"
-    schema = JsonSchema(type="string", pattern=rf"^(?=[^\u0000]*$)\s*\S{inner}\s*$",
-                        description=f"Trimmed, inner whitespace collapsed to one space: then {min_length} to "
-                                    f"{max_length} characters")
+    schema = JsonSchema(
+        type="string",
+        pattern=rf"^(?=[^\u0000]*$)\s*\S{inner}\s*$",
+        description=f"Trimmed, inner whitespace collapsed to one space: then {min_length} to {max_length} characters",
+    )
     return Annotated[str, NoNul, AfterValidator(check), schema]
 
 
@@ -105,10 +107,17 @@ def _optional_text(value: Any) -> Any:
 def nullable_text(max_length: int) -> Any:
     # Blank, or at most max_length characters from the first non-space one to the last; no NUL anywhere.
     trimmed = rf"^(?=[^\u0000]*$)\s*(?:\S(?:[\s\S]{{0,{max_length - 2}}}\S)?)?\s*$"
-    schema = JsonSchema(anyOf=[{"type": "string", "pattern": trimmed}, {"type": "null"}], default=None,
-                        description=f"Trimmed, at most {max_length} characters; blank text counts as null")
-    return Annotated[Annotated[str, StringConstraints(max_length=max_length)] | None,
-                     BeforeValidator(_optional_text), Field(default=None), schema]
+    schema = JsonSchema(
+        anyOf=[{"type": "string", "pattern": trimmed}, {"type": "null"}],
+        default=None,
+        description=f"Trimmed, at most {max_length} characters; blank text counts as null",
+    )
+    return Annotated[
+        Annotated[str, StringConstraints(max_length=max_length)] | None,
+        BeforeValidator(_optional_text),
+        Field(default=None),
+        schema,
+    ]
 
 
 def decimal_string(places: int, *, maximum: Decimal) -> Any:
@@ -120,18 +129,19 @@ def decimal_string(places: int, *, maximum: Decimal) -> Any:
 
     def parse(value: Any) -> Decimal:
         if isinstance(value, bool) or isinstance(value, float):
-            raise ValueError(f"Must be a decimal string with at most {places} decimal places, e.g. \"12.50\"")
+            raise ValueError(f'Must be a decimal string with at most {places} decimal places, e.g. "12.50"')
         if isinstance(value, int):
             value = str(value)
         if not isinstance(value, str) or not pattern.match(value.strip()):
-            raise ValueError(f"Must be a decimal string with at most {places} decimal places, e.g. \"12.50\"")
+            raise ValueError(f'Must be a decimal string with at most {places} decimal places, e.g. "12.50"')
         number = Decimal(value.strip())
         if number > maximum:
             raise ValueError(f"Must not exceed {maximum}")
         return number
 
-    return Annotated[Decimal, BeforeValidator(parse), PlainSerializer(str, return_type=str),
-                     decimal_json_schema(places, maximum)]
+    return Annotated[
+        Decimal, BeforeValidator(parse), PlainSerializer(str, return_type=str), decimal_json_schema(places, maximum)
+    ]
 
 
 def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False) -> JsonSchema:
@@ -149,8 +159,11 @@ def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False
     text = {"type": "string", "pattern": rf"^{not_zero}\s*0*{number}\s*$"}
     whole = {"type": "integer", "minimum": 1 if positive else 0, "maximum": int(maximum)}
     bounds = f"{'over' if positive else 'at least'} 0, at most {maximum}"
-    return JsonSchema(anyOf=[text, whole], description=f"A decimal string with at most {places} decimals, e.g. "
-                      f"\"12.50\", or an integer written without a decimal point; {bounds}")
+    return JsonSchema(
+        anyOf=[text, whole],
+        description=f"A decimal string with at most {places} decimals, e.g. "
+        f'"12.50", or an integer written without a decimal point; {bounds}',
+    )
 
 
 MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
@@ -224,8 +237,9 @@ def _row_writer(model: type[WireModel]) -> list[tuple[str, str, _Convert]] | boo
 class StrictInput(WireModel):
     """Request bodies the contract calls strict: an unknown key is a 422."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid",
-                              str_strip_whitespace=False)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=False, extra="forbid", str_strip_whitespace=False
+    )
 
 
 class AtLeastOneField(StrictInput):
@@ -239,7 +253,7 @@ class AtLeastOneField(StrictInput):
     IGNORED: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> "AtLeastOneField":
+    def _at_least_one(self) -> AtLeastOneField:
         sent = self.model_fields_set - self.IGNORED
         if not sent:
             raise ValueError("At least one field must be provided")
@@ -257,8 +271,9 @@ class AtLeastOneField(StrictInput):
             alias = field.alias or name
             if name not in cls.NULLABLE and alias in properties:
                 properties[alias] = _without_null(properties[alias])
-        schema["anyOf"] = [{"required": [field.alias or name]} for name, field in cls.model_fields.items()
-                           if name not in cls.IGNORED]
+        schema["anyOf"] = [
+            {"required": [field.alias or name]} for name, field in cls.model_fields.items() if name not in cls.IGNORED
+        ]
         return schema
 
     def sent_fields(self) -> dict[str, Any]:
@@ -289,7 +304,7 @@ class ListQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 50
 
     @classmethod
-    def from_query(cls, params: dict[str, Any]) -> "ListQuery":
+    def from_query(cls, params: dict[str, Any]) -> ListQuery:
         cleaned = {key: value for key, value in params.items() if blank_is_absent(value) is not None}
         return cls.model_validate(cleaned)
 

@@ -89,8 +89,14 @@ class JsonFormatter(logging.Formatter):
     line's), and the traceback of an error as `exception`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = self._entry(record.created, record.levelname, record.name, record.getMessage(),
-                            getattr(record, "request_id", "-"), getattr(record, "fields", None))
+        entry = self._entry(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", "-"),
+            getattr(record, "fields", None),
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -102,8 +108,9 @@ class JsonFormatter(logging.Formatter):
         return _encode(self._entry(created, "INFO", ACCESS_LOGGER, message, request_id, fields)).decode()
 
     @staticmethod
-    def _entry(created: float, level: str, logger: str, message: str, request_id: str,
-               fields: dict[str, Any] | None) -> dict[str, Any]:
+    def _entry(
+        created: float, level: str, logger: str, message: str, request_id: str, fields: dict[str, Any] | None
+    ) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": level,
@@ -196,8 +203,14 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
         "formatters": {"flowcrm": formatter},
-        "handlers": {"console": {"class": "service.ops.logs.ConsoleHandler", "stream": "ext://sys.stderr",
-                                 "formatter": "flowcrm", "filters": ["request_id"]}},
+        "handlers": {
+            "console": {
+                "class": "service.ops.logs.ConsoleHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "flowcrm",
+                "filters": ["request_id"],
+            }
+        },
         "root": {"level": "INFO", "handlers": ["console"]},
         "loggers": {
             "_granian": {"level": "INFO", "handlers": [], "propagate": True},
@@ -234,21 +247,28 @@ class AccessLog:
     def wanted(self, status: int) -> bool:
         return self.min_status is not None and status >= self.min_status and self.logger.isEnabledFor(logging.INFO)
 
-    def write(self, context: RequestContext, method: str, route: str, status: int, seconds: float,
-              client: str | None) -> None:
+    def write(
+        self, context: RequestContext, method: str, route: str, status: int, seconds: float, client: str | None
+    ) -> None:
         duration_ms = round(seconds * 1000, 2)
-        fields = {"method": method, "route": route, "status": status, "duration_ms": duration_ms,
-                  "user_id": context.user_id, "client": client}
-        message = "%s %s %d %.2fms user=%s client=%s" % (method, route, status, duration_ms, context.user_id or "-",
-                                                         client or "-")
+        fields = {
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+            "user_id": context.user_id,
+            "client": client,
+        }
+        message = f"{method} {route} {status} {duration_ms:.2f}ms user={context.user_id or '-'} client={client or '-'}"
         console = self._only_destination()
         if console is not None:
             console.write_access(time.time(), context.request_id, message, fields)
             return
         # Another configuration (more handlers, other formatters): through logging, minus logger.info's search
         # for the caller's file and line, which no format shows.
-        self.logger.handle(self.logger.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None,
-                                                  extra={"fields": fields}))
+        self.logger.handle(
+            self.logger.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, None, None, extra={"fields": fields})
+        )
 
     def _only_destination(self) -> ConsoleHandler | None:
         """The service's ConsoleHandler when logging would hand the access line to it and nothing else (the

@@ -36,22 +36,31 @@ REQUEST_DURATION = Histogram(
 POOL_CONNECTIONS = Gauge(
     "flowcrm_db_pool_connections",
     "Database pool of each worker: connections in use and idle, and requests waiting to acquire one",
-    ["state"], multiprocess_mode="liveall",
+    ["state"],
+    multiprocess_mode="liveall",
 )
-DB_ERRORS = Counter("flowcrm_db_errors_total", "PostgreSQL errors that reached a response, by SQLSTATE class",
-                    ["sqlstate_class"])
-STATEMENT_TIMEOUTS = Counter("flowcrm_db_statement_timeouts_total",
-                             "Statements cancelled by statement_timeout (SQLSTATE 57014)")
-TOKEN_CACHE_LOOKUPS = Counter("flowcrm_token_cache_lookups_total",
-                              "Bearer tokens looked up in the process's token cache, by result (hit, miss)",
-                              ["result"])
-RATE_LIMITED = Counter("flowcrm_rate_limited_total", "Requests refused with 429 by a rate limit, by route template",
-                       ["route"])
-PENDING_MIGRATIONS = Gauge("flowcrm_pending_migrations",
-                           "Migrations the service knows of that the database has not applied (last health check)",
-                           multiprocess_mode="livemostrecent")
-START_TIME = Gauge("flowcrm_process_start_time_seconds", "When each worker process started (Unix time)",
-                   multiprocess_mode="liveall")
+DB_ERRORS = Counter(
+    "flowcrm_db_errors_total", "PostgreSQL errors that reached a response, by SQLSTATE class", ["sqlstate_class"]
+)
+STATEMENT_TIMEOUTS = Counter(
+    "flowcrm_db_statement_timeouts_total", "Statements cancelled by statement_timeout (SQLSTATE 57014)"
+)
+TOKEN_CACHE_LOOKUPS = Counter(
+    "flowcrm_token_cache_lookups_total",
+    "Bearer tokens looked up in the process's token cache, by result (hit, miss)",
+    ["result"],
+)
+RATE_LIMITED = Counter(
+    "flowcrm_rate_limited_total", "Requests refused with 429 by a rate limit, by route template", ["route"]
+)
+PENDING_MIGRATIONS = Gauge(
+    "flowcrm_pending_migrations",
+    "Migrations the service knows of that the database has not applied (last health check)",
+    multiprocess_mode="livemostrecent",
+)
+START_TIME = Gauge(
+    "flowcrm_process_start_time_seconds", "When each worker process started (Unix time)", multiprocess_mode="liveall"
+)
 BUILD_INFO = Gauge("flowcrm_build_info", "The running version (always 1)", ["version"], multiprocess_mode="livemax")
 
 TOKEN_CACHE_HIT = TOKEN_CACHE_LOOKUPS.labels("hit")

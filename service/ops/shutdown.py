@@ -89,8 +89,11 @@ class LameDuck:
         if self._timer is None:
             self.drain_file.touch()
             if self.delay > 0:
-                log.info("%s: draining: readiness answers 503, still serving for %.1f s (send it again to stop "
-                         "now)", name, self.delay)
+                log.info(
+                    "%s: draining: readiness answers 503, still serving for %.1f s (send it again to stop now)",
+                    name,
+                    self.delay,
+                )
                 self._timer = threading.Timer(self.delay, self.stop)
                 self._timer.daemon = True
                 self._timer.start()
@@ -137,5 +140,6 @@ def ignore_interrupt_in_worker() -> None:
 
 
 def _ignore() -> None:
-    log.info("SIGINT ignored in worker process %d: the main process stops the workers after the shutdown delay",
-             os.getpid())
+    log.info(
+        "SIGINT ignored in worker process %d: the main process stops the workers after the shutdown delay", os.getpid()
+    )

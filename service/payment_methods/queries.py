@@ -26,8 +26,15 @@ from service.payment_methods.schemas import PaymentMethodListQuery
 
 payment_methods = Table("payment_methods")
 
-COLUMNS = (payment_methods.id, payment_methods.code, payment_methods.description, payment_methods.is_active,
-           payment_methods.created_by, payment_methods.created_at, payment_methods.updated_at)
+COLUMNS = (
+    payment_methods.id,
+    payment_methods.code,
+    payment_methods.description,
+    payment_methods.is_active,
+    payment_methods.created_by,
+    payment_methods.created_at,
+    payment_methods.updated_at,
+)
 INSERT_COLUMNS = ("code", "description", "is_active", "created_by")
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PM codes (any 64-bit value that no

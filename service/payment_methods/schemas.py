@@ -57,11 +57,10 @@ class PaymentMethodCreate(StrictInput):
 
 
 class PaymentMethodUpdate(AtLeastOneField):
-    IGNORED = frozenset({'code'})
+    IGNORED = frozenset({"code"})
     description: Description | None = None
     is_active: Flag | None = None
     code: IgnoredCode
-
 
     def values(self) -> dict[str, Any]:
         return self.sent_fields()
@@ -82,8 +81,7 @@ class PaymentMethodOut(WireModel):
 
 
 class PaymentMethodListQuery(ListQuery):
-    SORT_COLUMNS: ClassVar[dict[str, str]] = {"code": "code", "description": "description",
-                                              "createdAt": "created_at"}
+    SORT_COLUMNS: ClassVar[dict[str, str]] = {"code": "code", "description": "description", "createdAt": "created_at"}
 
     sort_by: Literal["code", "description", "createdAt"] = "description"
     sort_order: SortOrder = "asc"

@@ -70,8 +70,9 @@ class PaymentMethodService:
         return await self._update(payment_method_id, values, fields(values))
 
     async def set_active(self, payment_method_id: uuid.UUID, is_active: bool) -> dict[str, Any]:
-        return await self._update(payment_method_id, {"is_active": is_active},
-                                  fields(["is_active"], isActive=is_active))
+        return await self._update(
+            payment_method_id, {"is_active": is_active}, fields(["is_active"], isActive=is_active)
+        )
 
     async def delete(self, payment_method_id: uuid.UUID) -> None:
         # No check-then-delete: the foreign key of presales decides, also against a concurrent pre-sale write.
@@ -81,8 +82,9 @@ class PaymentMethodService:
                     raise errors.NotFound(NOT_FOUND)
                 await record(self.conn, self.user, "delete", "payment_methods", payment_method_id)
 
-    async def _update(self, payment_method_id: uuid.UUID, values: dict[str, Any],
-                      details: dict[str, Any]) -> dict[str, Any]:
+    async def _update(
+        self, payment_method_id: uuid.UUID, values: dict[str, Any], details: dict[str, Any]
+    ) -> dict[str, Any]:
         async with self.conn.transaction():
             row = await self.conn.fetchrow(*queries.update(payment_method_id, values))
             if row is None:

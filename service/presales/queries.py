@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Function, Term, ValueWrapper
 
@@ -24,9 +24,9 @@ from service.db.sql import (
     Statement,
     StatementTexts,
     date_range,
+    insert_sql,
     json_object,
     like_pattern,
-    insert_sql,
     update_row,
     wire_decimal,
     wire_timestamp,
@@ -48,17 +48,29 @@ products_table = Table("products")
 
 def _product_json() -> Function:
     return json_object(
-        id=products.id, code=products.code, name=products.name, unit=products.unit,
-        description=products.description, stock=products.stock, purchasePrice=wire_decimal(products.purchase_price),
-        salePrice=wire_decimal(products.sale_price), saleType=products.sale_type,
-        createdAt=wire_timestamp(products.created_at), updatedAt=wire_timestamp(products.updated_at),
+        id=products.id,
+        code=products.code,
+        name=products.name,
+        unit=products.unit,
+        description=products.description,
+        stock=products.stock,
+        purchasePrice=wire_decimal(products.purchase_price),
+        salePrice=wire_decimal(products.sale_price),
+        saleType=products.sale_type,
+        createdAt=wire_timestamp(products.created_at),
+        updatedAt=wire_timestamp(products.updated_at),
     )
 
 
 def _customer_json() -> QueryBuilder:
     obj = json_object(
-        id=customers.id, name=customers.name, email=customers.email, phone=customers.phone, cpf=customers.cpf,
-        address=customers.address, createdAt=wire_timestamp(customers.created_at),
+        id=customers.id,
+        name=customers.name,
+        email=customers.email,
+        phone=customers.phone,
+        cpf=customers.cpf,
+        address=customers.address,
+        createdAt=wire_timestamp(customers.created_at),
         updatedAt=wire_timestamp(customers.updated_at),
     )
     return Query.from_(customers).select(obj).where(customers.id == presales.customer_id)
@@ -66,14 +78,21 @@ def _customer_json() -> QueryBuilder:
 
 def _items_json() -> Term:
     item = json_object(
-        id=items.id, preSaleId=items.presale_id, productId=items.product_id, quantity=wire_decimal(items.quantity),
-        unitPrice=wire_decimal(items.unit_price), totalPrice=wire_decimal(items.total_price),
-        discount=wire_decimal(items.discount), discountType=items.discount_type,
-        discountPercentage=wire_decimal(items.discount_percentage), product=_product_json(),
+        id=items.id,
+        preSaleId=items.presale_id,
+        productId=items.product_id,
+        quantity=wire_decimal(items.quantity),
+        unitPrice=wire_decimal(items.unit_price),
+        totalPrice=wire_decimal(items.total_price),
+        discount=wire_decimal(items.discount),
+        discountType=items.discount_type,
+        discountPercentage=wire_decimal(items.discount_percentage),
+        product=_product_json(),
     )
     aggregated = (
         Query.from_(items)
-        .join(products).on(products.id == items.product_id)
+        .join(products)
+        .on(products.id == items.product_id)
         # Item ids are time-ordered: request order (see service.new_item_ids).
         .select(JsonAgg(item, (items.id, Order.asc)))
         .where(items.presale_id == presales.id)
@@ -85,20 +104,33 @@ def presale_json() -> Function:
     """The full pre-sale of the `presales` row in scope, as one json value already in the wire format of
     `PresaleOut` (camelCase keys, decimal strings, UTC timestamps): the service passes it on as it is."""
     return json_object(
-        id=presales.id, customerId=presales.customer_id, status=presales.status, total=wire_decimal(presales.total),
-        discount=wire_decimal(presales.discount), discountType=presales.discount_type,
-        discountPercentage=wire_decimal(presales.discount_percentage), notes=presales.notes,
-        paymentMethodId=presales.payment_method_id, createdBy=presales.created_by,
-        createdAt=wire_timestamp(presales.created_at), updatedAt=wire_timestamp(presales.updated_at),
-        customer=_customer_json(), items=_items_json(),
+        id=presales.id,
+        customerId=presales.customer_id,
+        status=presales.status,
+        total=wire_decimal(presales.total),
+        discount=wire_decimal(presales.discount),
+        discountType=presales.discount_type,
+        discountPercentage=wire_decimal(presales.discount_percentage),
+        notes=presales.notes,
+        paymentMethodId=presales.payment_method_id,
+        createdBy=presales.created_by,
+        createdAt=wire_timestamp(presales.created_at),
+        updatedAt=wire_timestamp(presales.updated_at),
+        customer=_customer_json(),
+        items=_items_json(),
     )
 
 
 PRESALE_JSON = presale_json()
 
 GET_ANY = Query.from_(presales).select(PRESALE_JSON.as_("presale")).where(presales.id == P[1]).get_sql()
-GET_OWN = (Query.from_(presales).select(PRESALE_JSON.as_("presale"))
-           .where(presales.id == P[1]).where(presales.created_by == P[2]).get_sql())
+GET_OWN = (
+    Query.from_(presales)
+    .select(PRESALE_JSON.as_("presale"))
+    .where(presales.id == P[1])
+    .where(presales.created_by == P[2])
+    .get_sql()
+)
 
 
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
@@ -145,7 +177,8 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
 
     def build() -> QueryBuilder:
         picked = (
-            _with_customer().where(Criterion.all(where))
+            _with_customer()
+            .where(Criterion.all(where))
             .select(presales.id)
             .orderby(presales.field(column), order=order)
             .orderby(presales.id, order=order)
@@ -154,7 +187,8 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
         ).as_("pg")
         return (
             Query.from_(picked)
-            .join(presales).on(presales.id == picked.id)
+            .join(presales)
+            .on(presales.id == picked.id)
             .select(PRESALE_JSON.as_("presale"))
             .orderby(presales.field(column), order=order)
             .orderby(presales.id, order=order)
@@ -171,41 +205,98 @@ def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
 # Plain SQL: PyPika writes FOR UPDATE but not FOR SHARE.
 LOCK_PAYMENT_METHOD = 'SELECT "id","is_active" FROM "payment_methods" WHERE "id"=$1 FOR SHARE'
-PRODUCTS_BY_ID = (Query.from_(products).select(products.id, products.name, products.code, products.stock,
-                                               products.sale_type)
-                  .where(products.id == Function("ANY", P[1])).get_sql())
-LOCK_PRODUCTS = (Query.from_(products).select(products.id, products.name, products.code, products.stock)
-                 .where(products.id == Function("ANY", P[1])).orderby(products.id).for_update().get_sql())
-LOCK_PRESALE = (Query.from_(presales)
-                .select(presales.id, presales.status, presales.customer_id, presales.discount, presales.discount_type,
-                        presales.discount_percentage, presales.created_by)
-                .where(presales.id == P[1]).for_update().get_sql())
-ITEM_QUANTITIES = (Query.from_(items).select(items.product_id, fn.Sum(items.quantity).as_("quantity"))
-                   .where(items.presale_id == P[1]).groupby(items.product_id).get_sql())
-ITEM_SUBTOTAL = (Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), 0))
-                 .where(items.presale_id == P[1]).get_sql())
+PRODUCTS_BY_ID = (
+    Query.from_(products)
+    .select(products.id, products.name, products.code, products.stock, products.sale_type)
+    .where(products.id == Function("ANY", P[1]))
+    .get_sql()
+)
+LOCK_PRODUCTS = (
+    Query.from_(products)
+    .select(products.id, products.name, products.code, products.stock)
+    .where(products.id == Function("ANY", P[1]))
+    .orderby(products.id)
+    .for_update()
+    .get_sql()
+)
+LOCK_PRESALE = (
+    Query.from_(presales)
+    .select(
+        presales.id,
+        presales.status,
+        presales.customer_id,
+        presales.discount,
+        presales.discount_type,
+        presales.discount_percentage,
+        presales.created_by,
+    )
+    .where(presales.id == P[1])
+    .for_update()
+    .get_sql()
+)
+ITEM_QUANTITIES = (
+    Query.from_(items)
+    .select(items.product_id, fn.Sum(items.quantity).as_("quantity"))
+    .where(items.presale_id == P[1])
+    .groupby(items.product_id)
+    .get_sql()
+)
+ITEM_SUBTOTAL = (
+    Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), 0)).where(items.presale_id == P[1]).get_sql()
+)
 DELETE_ITEMS = Query.from_(items_table).delete().where(items_table.presale_id == P[1]).get_sql()
 # For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard.
-DECREMENT_STOCK = (Query.update(products_table).set(products_table.stock, products_table.stock - P[1])
-                   .where(products_table.id == P[2]).get_sql())
+DECREMENT_STOCK = (
+    Query.update(products_table)
+    .set(products_table.stock, products_table.stock - P[1])
+    .where(products_table.id == P[2])
+    .get_sql()
+)
 
-PRESALE_COLUMNS = ("customer_id", "status", "notes", "payment_method_id", "created_by", "total", "discount",
-                   "discount_type", "discount_percentage")
+PRESALE_COLUMNS = (
+    "customer_id",
+    "status",
+    "notes",
+    "payment_method_id",
+    "created_by",
+    "total",
+    "discount",
+    "discount_type",
+    "discount_percentage",
+)
 INSERT_PRESALE = insert_sql(presales_table, PRESALE_COLUMNS, returning=(presales_table.id,))
 
 # Multi-row inserts: one text for any number of rows, each column an array ($n::type[]) that unnest() turns
 # into rows (PyPika writes no unnest of typed arrays in FROM).
-ITEM_COLUMNS = {"id": "uuid", "presale_id": "uuid", "product_id": "uuid", "quantity": "numeric",
-                "unit_price": "numeric", "total_price": "numeric", "discount": "numeric",
-                "discount_type": "discount_type", "discount_percentage": "numeric"}
+ITEM_COLUMNS = {
+    "id": "uuid",
+    "presale_id": "uuid",
+    "product_id": "uuid",
+    "quantity": "numeric",
+    "unit_price": "numeric",
+    "total_price": "numeric",
+    "discount": "numeric",
+    "discount_type": "discount_type",
+    "discount_percentage": "numeric",
+}
 INSERT_ITEMS = (
     "INSERT INTO presale_items (id, presale_id, product_id, quantity, unit_price, total_price, discount,"
     " discount_type, discount_percentage)"
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::numeric[],"
     " $7::numeric[], $8::discount_type[], $9::numeric[])"
 )
-ADJUSTMENT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason",
-                      "user_id", "user_name", "user_agent", "presale_id")
+ADJUSTMENT_COLUMNS = (
+    "product_id",
+    "adjustment_type",
+    "quantity",
+    "previous_stock",
+    "new_stock",
+    "reason",
+    "user_id",
+    "user_name",
+    "user_agent",
+    "presale_id",
+)
 INSERT_ADJUSTMENTS = (
     "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock, reason,"
     " user_id, user_name, user_agent, presale_id, created_at)"

@@ -20,7 +20,6 @@ READ = requires(Permission.PRESALES_VIEW_ALL, Permission.PRESALES_VIEW_OWN)  # t
 WRITE = requires(Permission.PRESALES_CREATE)
 
 
-
 def list_query(request: Request) -> PresaleListQuery:
     """The query string, with `status` possibly repeated (`status=pending&status=approved`)."""
     params: dict[str, Any] = dict(request.query_params)
@@ -35,8 +34,11 @@ class PresaleController(Controller):
     path = "/api/presales"
     tags = ["presales"]
 
-    @get("/", opt={**READ, "query": PresaleListQuery},
-         summary="List pre-sales (paginated, filtered; own only without canViewAll)")
+    @get(
+        "/",
+        opt={**READ, "query": PresaleListQuery},
+        summary="List pre-sales (paginated, filtered; own only without canViewAll)",
+    )
     async def list_presales(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[PresaleOut]]:
         conn, user = session
         query = list_query(request)
@@ -44,34 +46,43 @@ class PresaleController(Controller):
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Pre-sales retrieved")
 
     @get("/{presale_id:str}", opt=READ, summary="Get a pre-sale with its customer and items")
-    async def get_presale(self, presale_id: FromPath[uuid.UUID],
-                          session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+    async def get_presale(
+        self, presale_id: FromPath[uuid.UUID], session: SessionDependency
+    ) -> Response[Envelope[PresaleOut]]:
         conn, user = session
         return ok(await PresaleService(conn, user).get(presale_id), "Pre-sale retrieved")
 
     @post("/", opt=WRITE, summary="Create a pre-sale (status draft or pending; stock is checked, not deducted)")
-    async def create_presale(self, data: JSONBody[PresaleCreate],
-                             session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+    async def create_presale(
+        self, data: JSONBody[PresaleCreate], session: SessionDependency
+    ) -> Response[Envelope[PresaleOut]]:
         conn, user = session
         return ok(await PresaleService(conn, user).create(data), "Pre-sale created", status_code=201)
 
     @put("/{presale_id:str}", opt=WRITE, summary="Update a pre-sale (items, if sent, replace all items)")
-    async def update_presale(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleUpdate],
-                             session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+    async def update_presale(
+        self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleUpdate], session: SessionDependency
+    ) -> Response[Envelope[PresaleOut]]:
         conn, user = session
         return ok(await PresaleService(conn, user).update(presale_id, data), "Pre-sale updated")
 
     @patch("/{presale_id:str}/status", opt=WRITE, summary="Change a pre-sale's status (converted deducts stock)")
-    async def change_status(self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleStatusChange],
-                            session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+    async def change_status(
+        self, presale_id: FromPath[uuid.UUID], data: JSONBody[PresaleStatusChange], session: SessionDependency
+    ) -> Response[Envelope[PresaleOut]]:
         conn, user = session
         presale = await PresaleService(conn, user).set_status(presale_id, data.status)
         return ok(presale, "Pre-sale status updated")
 
-    @post("/{presale_id:str}/convert", opt=WRITE, status_code=200,
-          summary="Convert a pre-sale into a sale (deducts stock)")
-    async def convert_presale(self, presale_id: FromPath[uuid.UUID],
-                              session: SessionDependency) -> Response[Envelope[PresaleOut]]:
+    @post(
+        "/{presale_id:str}/convert",
+        opt=WRITE,
+        status_code=200,
+        summary="Convert a pre-sale into a sale (deducts stock)",
+    )
+    async def convert_presale(
+        self, presale_id: FromPath[uuid.UUID], session: SessionDependency
+    ) -> Response[Envelope[PresaleOut]]:
         conn, user = session
         return ok(await PresaleService(conn, user).set_status(presale_id, "converted"), "Pre-sale converted")
 

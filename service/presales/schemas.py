@@ -51,8 +51,9 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-PositiveQuantity = Annotated[Quantity, AfterValidator(_positive),
-                             decimal_json_schema(3, Decimal("9999999.999"), positive=True)]
+PositiveQuantity = Annotated[
+    Quantity, AfterValidator(_positive), decimal_json_schema(3, Decimal("9999999.999"), positive=True)
+]
 Notes = nullable_text(1000)
 
 
@@ -107,10 +108,12 @@ class PresaleStatusChange(StrictInput):
 
 # --- responses -------------------------------------------------------------------------------------------
 
+
 def _fixed(places: str) -> Any:
     step = Decimal(places)
-    return PlainSerializer(lambda value: format(Decimal(value).quantize(step, rounding=ROUND_HALF_UP), "f"),
-                           return_type=str)
+    return PlainSerializer(
+        lambda value: format(Decimal(value).quantize(step, rounding=ROUND_HALF_UP), "f"), return_type=str
+    )
 
 
 MoneyText = Annotated[Decimal, _fixed("0.01")]  # "117.00"

@@ -35,8 +35,8 @@ from service.presales.schemas import (
 )
 from service.presales.totals import (
     ZERO,
-    DiscountExceedsLine,
     Discounted,
+    DiscountExceedsLine,
     format_quantity,
     is_whole,
     item_totals,
@@ -76,8 +76,15 @@ def insufficient_stock(shortages: Sequence[tuple[asyncpg.Record, int, Decimal]])
         f'Insufficient stock for "{product["name"]}". Available: {available}, Requested: {format_quantity(requested)}'
         for product, available, requested in shortages
     )
-    details = [{"productId": str(product["id"]), "productName": product["name"], "available": available,
-                "requested": format_quantity(requested)} for product, available, requested in shortages]
+    details = [
+        {
+            "productId": str(product["id"]),
+            "productName": product["name"],
+            "available": available,
+            "requested": format_quantity(requested),
+        }
+        for product, available, requested in shortages
+    ]
     return errors.Conflict(message, code="INSUFFICIENT_STOCK", details=details)
 
 
@@ -104,8 +111,9 @@ class PresaleService:
         return decode(raw)
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], Total]:
-        rows, total = await fetch_page(self.conn, queries.page(q, self.user.presale_owner),
-                                       lambda: queries.count(q, self.user.presale_owner), q)
+        rows, total = await fetch_page(
+            self.conn, queries.page(q, self.user.presale_owner), lambda: queries.count(q, self.user.presale_owner), q
+        )
         return [decode(row["presale"]) for row in rows], total
 
     # --- writes --------------------------------------------------------------------------------------------
@@ -117,14 +125,18 @@ class PresaleService:
                 await self._require_payment_method(data.payment_method_id)
             lines, prices = await self._prepare_items(data.items)
             totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
-            presale_id = await self.conn.fetchval(*queries.insert_presale({
-                "customer_id": data.customer_id,
-                "status": data.status,
-                "notes": data.notes,
-                "payment_method_id": data.payment_method_id,
-                "created_by": self.user.id,
-                **self._totals_columns(totals, data.discount_type),
-            }))
+            presale_id = await self.conn.fetchval(
+                *queries.insert_presale(
+                    {
+                        "customer_id": data.customer_id,
+                        "status": data.status,
+                        "notes": data.notes,
+                        "payment_method_id": data.payment_method_id,
+                        "created_by": self.user.id,
+                        **self._totals_columns(totals, data.discount_type),
+                    }
+                )
+            )
             await self._insert_items(presale_id, lines)
             await record(self.conn, self.user, "create", "presales", presale_id, {"status": data.status})
             return await self._read(presale_id)
@@ -226,24 +238,42 @@ class PresaleService:
             return
         presale_id = current["id"]
         if target == "converted":
-            requested = {row["product_id"]: row["quantity"]
-                         for row in await self.conn.fetch(*queries.item_quantities(presale_id))}
+            requested = {
+                row["product_id"]: row["quantity"]
+                for row in await self.conn.fetch(*queries.item_quantities(presale_id))
+            }
             if requested:
                 locked = await self.conn.fetch(*queries.lock_products(sorted(requested)))
-                shortages = [(product, product["stock"], requested[product["id"]]) for product in locked
-                             if whole_units(requested[product["id"]]) > product["stock"]]
+                shortages = [
+                    (product, product["stock"], requested[product["id"]])
+                    for product in locked
+                    if whole_units(requested[product["id"]]) > product["stock"]
+                ]
                 if shortages:
                     raise insufficient_stock(shortages)
-                await self.conn.executemany(queries.decrement_stock(),
-                                            [(whole_units(requested[p["id"]]), p["id"]) for p in locked])
+                await self.conn.executemany(
+                    queries.decrement_stock(), [(whole_units(requested[p["id"]]), p["id"]) for p in locked]
+                )
                 reason = f"Venda finalizada - Pré-venda #{str(presale_id)[:8]}"
-                await self.conn.execute(*queries.insert_adjustments([
-                    {"product_id": p["id"], "adjustment_type": "remove", "quantity": whole_units(requested[p["id"]]),
-                     "previous_stock": p["stock"], "new_stock": p["stock"] - whole_units(requested[p["id"]]),
-                     "reason": reason, "user_id": self.user.id, "user_name": self.user.name,
-                     "user_agent": STOCK_REDUCTION_AGENT, "presale_id": presale_id}
-                    for p in locked
-                ]))
+                await self.conn.execute(
+                    *queries.insert_adjustments(
+                        [
+                            {
+                                "product_id": p["id"],
+                                "adjustment_type": "remove",
+                                "quantity": whole_units(requested[p["id"]]),
+                                "previous_stock": p["stock"],
+                                "new_stock": p["stock"] - whole_units(requested[p["id"]]),
+                                "reason": reason,
+                                "user_id": self.user.id,
+                                "user_name": self.user.name,
+                                "user_agent": STOCK_REDUCTION_AGENT,
+                                "presale_id": presale_id,
+                            }
+                            for p in locked
+                        ]
+                    )
+                )
         await self.conn.execute(*queries.update_presale(presale_id, {"status": target}))
 
     # --- helpers -------------------------------------------------------------------------------------------
@@ -273,8 +303,7 @@ class PresaleService:
         if row is None:
             raise errors.NotFound("Payment method not found")
         if not row["is_active"]:
-            raise errors.ValidationFailed.field("paymentMethodId", "Payment method is inactive",
-                                                str(payment_method_id))
+            raise errors.ValidationFailed.field("paymentMethodId", "Payment method is inactive", str(payment_method_id))
 
     async def _prepare_items(self, items: Sequence[PresaleItemIn]) -> tuple[list[dict[str, Any]], list[Decimal]]:
         """Check the items against their products and compute each line (contract 7.4, 7.5; decision 10.6).
@@ -292,10 +321,14 @@ class PresaleService:
         for index, item in enumerate(items):
             product = products[item.product_id]
             if not is_whole(item.quantity) and product["sale_type"].strip().lower() != "fractional":
-                details.append({"field": f"items.{index}.quantity",
-                                "message": f'Quantity must be a whole number for "{product["name"]}" '
-                                           f"(sale type {product['sale_type']})",
-                                "value": format_quantity(item.quantity)})
+                details.append(
+                    {
+                        "field": f"items.{index}.quantity",
+                        "message": f'Quantity must be a whole number for "{product["name"]}" '
+                        f"(sale type {product['sale_type']})",
+                        "value": format_quantity(item.quantity),
+                    }
+                )
         if details:
             raise errors.ValidationFailed(details[0]["message"], details=details)
 
@@ -303,25 +336,39 @@ class PresaleService:
         problems = []
         for index, item in enumerate(items):
             try:
-                line = item_totals(item.quantity, item.unit_price, item.discount_type, item.discount,
-                                   item.discount_percentage)
+                line = item_totals(
+                    item.quantity, item.unit_price, item.discount_type, item.discount, item.discount_percentage
+                )
             except DiscountExceedsLine as exc:
-                problems.append(f'Item {index + 1} ("{products[item.product_id]["name"]}"): discount {exc.discount} '
-                                f"exceeds the line total {exc.line}")
+                problems.append(
+                    f'Item {index + 1} ("{products[item.product_id]["name"]}"): discount {exc.discount} '
+                    f"exceeds the line total {exc.line}"
+                )
                 continue
             if line.base > MONEY_MAX:
                 raise errors.ValidationFailed.field(f"items.{index}", f"Line total must not exceed {MONEY_MAX}")
-            lines.append({"product_id": item.product_id, "quantity": item.quantity, "unit_price": item.unit_price,
-                          "total_price": line.total, "discount": line.discount, "discount_type": item.discount_type,
-                          "discount_percentage": line.discount_percentage})
+            lines.append(
+                {
+                    "product_id": item.product_id,
+                    "quantity": item.quantity,
+                    "unit_price": item.unit_price,
+                    "total_price": line.total,
+                    "discount": line.discount,
+                    "discount_type": item.discount_type,
+                    "discount_percentage": line.discount_percentage,
+                }
+            )
         if problems:
             raise errors.BadRequest("; ".join(problems))
 
         requested: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
         for item in items:  # duplicate lines of one product are summed (decision 10.7)
             requested[item.product_id] += item.quantity
-        shortages = [(products[pid], products[pid]["stock"], requested[pid]) for pid in product_ids
-                     if whole_units(requested[pid]) > products[pid]["stock"]]
+        shortages = [
+            (products[pid], products[pid]["stock"], requested[pid])
+            for pid in product_ids
+            if whole_units(requested[pid]) > products[pid]["stock"]
+        ]
         if shortages:
             raise insufficient_stock(shortages)
         prices = [line["total_price"] for line in lines]
@@ -331,11 +378,17 @@ class PresaleService:
 
     async def _insert_items(self, presale_id: uuid.UUID, lines: list[dict[str, Any]]) -> None:
         ids = new_item_ids(len(lines))
-        await self.conn.execute(*queries.insert_items(
-            [{**line, "id": item_id, "presale_id": presale_id} for item_id, line in zip(ids, lines, strict=True)]
-        ))
+        await self.conn.execute(
+            *queries.insert_items(
+                [{**line, "id": item_id, "presale_id": presale_id} for item_id, line in zip(ids, lines, strict=True)]
+            )
+        )
 
     @staticmethod
     def _totals_columns(totals: Discounted, discount_type: str) -> dict[str, Any]:
-        return {"total": totals.total, "discount": totals.discount, "discount_type": discount_type,
-                "discount_percentage": totals.discount_percentage}
+        return {
+            "total": totals.total,
+            "discount": totals.discount,
+            "discount_type": discount_type,
+            "discount_percentage": totals.discount_percentage,
+        }

@@ -60,12 +60,21 @@ def _apply(base: Decimal, discount_type: DiscountType, discount: Decimal, percen
     else:
         amount = to_cents(discount)
     amount = min(amount, base)
-    return Discounted(base=base, discount=amount, discount_percentage=_equivalent_percentage(amount, base),
-                      total=max(ZERO, to_cents(base - amount)))
+    return Discounted(
+        base=base,
+        discount=amount,
+        discount_percentage=_equivalent_percentage(amount, base),
+        total=max(ZERO, to_cents(base - amount)),
+    )
 
 
-def item_totals(quantity: Decimal, unit_price: Decimal, discount_type: DiscountType = "fixed",
-                discount: Decimal = ZERO, discount_percentage: Decimal = ZERO) -> Discounted:
+def item_totals(
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_type: DiscountType = "fixed",
+    discount: Decimal = ZERO,
+    discount_percentage: Decimal = ZERO,
+) -> Discounted:
     """One line. Raises DiscountExceedsLine when a fixed discount is above the line total."""
     line = to_cents(quantity * unit_price)
     if discount_type == "fixed" and discount > line:
@@ -73,8 +82,12 @@ def item_totals(quantity: Decimal, unit_price: Decimal, discount_type: DiscountT
     return _apply(line, discount_type, discount, discount_percentage)
 
 
-def presale_totals(item_total_prices: Iterable[Decimal], discount_type: DiscountType = "fixed",
-                   discount: Decimal = ZERO, discount_percentage: Decimal = ZERO) -> Discounted:
+def presale_totals(
+    item_total_prices: Iterable[Decimal],
+    discount_type: DiscountType = "fixed",
+    discount: Decimal = ZERO,
+    discount_percentage: Decimal = ZERO,
+) -> Discounted:
     """The whole pre-sale from its items' totalPrice. A fixed discount above the subtotal is capped (total 0)."""
     subtotal = to_cents(sum(item_total_prices, ZERO))
     return _apply(subtotal, discount_type, discount, discount_percentage)

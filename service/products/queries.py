@@ -7,8 +7,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from pypika import Table
 from pypika import PostgreSQLQuery as Query
+from pypika import Table
 from pypika import functions as fn
 from pypika.terms import Criterion
 
@@ -27,9 +27,19 @@ from service.products.schemas import ProductListQuery
 
 products = Table("products")
 
-COLUMNS = (products.id, products.code, products.name, products.unit, products.description, products.stock,
-           products.purchase_price, products.sale_price, products.sale_type, products.created_at,
-           products.updated_at)
+COLUMNS = (
+    products.id,
+    products.code,
+    products.name,
+    products.unit,
+    products.description,
+    products.stock,
+    products.purchase_price,
+    products.sale_price,
+    products.sale_type,
+    products.created_at,
+    products.updated_at,
+)
 INSERT_COLUMNS = ("code", "name", "unit", "description", "stock", "purchase_price", "sale_price", "sale_type")
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PROD codes (any 64-bit value that no
@@ -58,8 +68,11 @@ def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
     where: list[Criterion] = []
     if q.search:
         term = p(like_pattern(q.search))
-        where.append(fn.Lower(products.code).like(term) | fn.Lower(products.name).like(term)
-                     | fn.Lower(products.description).like(term))
+        where.append(
+            fn.Lower(products.code).like(term)
+            | fn.Lower(products.name).like(term)
+            | fn.Lower(products.description).like(term)
+        )
     if q.code:
         where.append(fn.Lower(products.code).like(p(like_pattern(q.code))))
     if q.name:
@@ -89,10 +102,16 @@ def insert(values: dict[str, Any]) -> Statement:
     return (INSERT, *(values[column] for column in INSERT_COLUMNS))
 
 
-def update(product_id: uuid.UUID, values: dict[str, Any], *, sale_at_least: Decimal | None = None,
-           purchase_at_most: Decimal | None = None) -> Statement:
+def update(
+    product_id: uuid.UUID,
+    values: dict[str, Any],
+    *,
+    sale_at_least: Decimal | None = None,
+    purchase_at_most: Decimal | None = None,
+) -> Statement:
     """Update sent fields; the optional guards keep sale >= purchase against the row's current other price
     in the same statement (PostgreSQL re-checks the WHERE on the latest row version: no lost race)."""
+
     def guards(p: Params) -> list[Criterion]:
         where: list[Criterion] = []
         if sale_at_least is not None:  # a new sale price: the stored purchase price must not exceed it

@@ -21,7 +21,6 @@ READ = requires()
 WRITE = requires(Permission.PRODUCTS)
 
 
-
 class ProductController(Controller):
     path = "/api/products"
     tags = ["products"]
@@ -34,18 +33,23 @@ class ProductController(Controller):
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Products retrieved")
 
     @get("/{product_id:str}", opt=READ, summary="Get a product")
-    async def get_product(self, product_id: FromPath[uuid.UUID], session: SessionDependency) -> Response[Envelope[ProductOut]]:
+    async def get_product(
+        self, product_id: FromPath[uuid.UUID], session: SessionDependency
+    ) -> Response[Envelope[ProductOut]]:
         conn, user = session
         return ok(await ProductService(conn, user).get(product_id), "Product retrieved")
 
     @post("/", opt=WRITE, summary="Create a product (code generated when absent)")
-    async def create_product(self, data: JSONBody[ProductCreate], session: SessionDependency) -> Response[Envelope[ProductOut]]:
+    async def create_product(
+        self, data: JSONBody[ProductCreate], session: SessionDependency
+    ) -> Response[Envelope[ProductOut]]:
         conn, user = session
         return ok(await ProductService(conn, user).create(data), "Product created", status_code=201)
 
     @put("/{product_id:str}", opt=WRITE, summary="Update a product (the code is immutable)")
-    async def update_product(self, product_id: FromPath[uuid.UUID], data: JSONBody[ProductUpdate],
-                             session: SessionDependency) -> Response[Envelope[ProductOut]]:
+    async def update_product(
+        self, product_id: FromPath[uuid.UUID], data: JSONBody[ProductUpdate], session: SessionDependency
+    ) -> Response[Envelope[ProductOut]]:
         conn, user = session
         return ok(await ProductService(conn, user).update(product_id, data), "Product updated")
 

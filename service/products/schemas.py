@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 from service.http.schemas import (
     AtLeastOneField,
@@ -49,11 +49,16 @@ def _code(value: str) -> str:
     return value.upper()
 
 
-Code = Annotated[Annotated[str, NoNul, AfterValidator(_code)] | None, BeforeValidator(_blank_code_is_absent),
-                 Field(default=None),
-                 JsonSchema(anyOf=[{"type": "string", "pattern": r"^\s*([A-Za-z0-9_-]{1,50})?\s*$"},
-                                   {"type": "null"}],
-                            default=None, description="Blank or null: generated (PROD + 7 digits); upper-cased")]
+Code = Annotated[
+    Annotated[str, NoNul, AfterValidator(_code)] | None,
+    BeforeValidator(_blank_code_is_absent),
+    Field(default=None),
+    JsonSchema(
+        anyOf=[{"type": "string", "pattern": r"^\s*([A-Za-z0-9_-]{1,50})?\s*$"}, {"type": "null"}],
+        default=None,
+        description="Blank or null: generated (PROD + 7 digits); upper-cased",
+    ),
+]
 Name = clean_text(255)
 Unit = clean_text(20)
 SaleType = clean_text(50)
@@ -80,7 +85,19 @@ def _check_prices(sale_price: Decimal | None, info: ValidationInfo) -> Decimal |
 
 
 class ProductCreate(StrictInput):
-    model_config = ConfigDict(**StrictInput.model_config, example={'code': 'PROD0000001', 'name': 'Café torrado 500 g', 'unit': 'un', 'description': 'Torra média', 'stock': 10, 'purchasePrice': '12.50', 'salePrice': '18.90', 'saleType': 'unit'})
+    model_config = ConfigDict(
+        **StrictInput.model_config,
+        example={
+            "code": "PROD0000001",
+            "name": "Café torrado 500 g",
+            "unit": "un",
+            "description": "Torra média",
+            "stock": 10,
+            "purchasePrice": "12.50",
+            "salePrice": "18.90",
+            "saleType": "unit",
+        },
+    )
 
     code: Code
     name: Name
@@ -97,8 +114,8 @@ class ProductCreate(StrictInput):
 class ProductUpdate(AtLeastOneField):
     """Every field but `code` (immutable: sending it is an unknown key), at least one."""
 
-    model_config = ConfigDict(**AtLeastOneField.model_config, example={'salePrice': '19.90', 'stock': 25})
-    NULLABLE = frozenset({'description'})
+    model_config = ConfigDict(**AtLeastOneField.model_config, example={"salePrice": "19.90", "stock": 25})
+    NULLABLE = frozenset({"description"})
     name: Name | None = None
     unit: Unit | None = None
     description: Description
@@ -137,8 +154,13 @@ StockBound = Annotated[int, Field(ge=0, le=INT4_MAX)]
 
 
 class ProductListQuery(ListQuery):
-    SORT_COLUMNS: ClassVar[dict[str, str]] = {"code": "code", "name": "name", "stock": "stock",
-                                              "salePrice": "sale_price", "createdAt": "created_at"}
+    SORT_COLUMNS: ClassVar[dict[str, str]] = {
+        "code": "code",
+        "name": "name",
+        "stock": "stock",
+        "salePrice": "sale_price",
+        "createdAt": "created_at",
+    }
 
     sort_by: Literal["code", "name", "stock", "salePrice", "createdAt"] = "name"
     sort_order: SortOrder = "asc"

@@ -32,8 +32,10 @@ def to_wire(row: asyncpg.Record) -> dict[str, Any]:
 def next_code(highest: str | None) -> str:
     number = int(highest[4:]) + 1 if highest else 1
     if number > _LAST_GENERATED:
-        raise errors.Conflict("Automatic product codes are exhausted: send a code",
-                              details=[{"field": "code", "message": "Automatic product codes are exhausted"}])
+        raise errors.Conflict(
+            "Automatic product codes are exhausted: send a code",
+            details=[{"field": "code", "message": "Automatic product codes are exhausted"}],
+        )
     return f"PROD{number:07d}"
 
 
@@ -74,11 +76,14 @@ class ProductService:
         # inside the UPDATE itself so a concurrent price change cannot slip between a read and the write.
         guarded = (sale is None) != (purchase is None)
         async with self.conn.transaction():
-            row = await self.conn.fetchrow(*queries.update(
-                product_id, values,
-                sale_at_least=sale if guarded else None,
-                purchase_at_most=purchase if guarded else None,
-            ))
+            row = await self.conn.fetchrow(
+                *queries.update(
+                    product_id,
+                    values,
+                    sale_at_least=sale if guarded else None,
+                    purchase_at_most=purchase if guarded else None,
+                )
+            )
             if row is None:
                 if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
                     field = "salePrice" if sale is not None else "purchasePrice"

@@ -6,9 +6,9 @@ optionally paid with one payment method; every figure is an aggregate computed b
 
 from __future__ import annotations
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import functions as fn
 from pypika.terms import Criterion, Star
 
 from service.db.sql import Params, Statement
@@ -39,9 +39,18 @@ def by_payment_method(f: ReportFilter) -> Statement:
         where.append(methods.id == p(f.payment_method_id))
     query = (
         Query.from_(methods)
-        .left_join(presales).on(joined)
-        .select(methods.id, methods.code, methods.description, methods.is_active, methods.created_at,
-                methods.updated_at, total.as_("total_amount"), fn.Count(presales.id).as_("sales_count"))
+        .left_join(presales)
+        .on(joined)
+        .select(
+            methods.id,
+            methods.code,
+            methods.description,
+            methods.is_active,
+            methods.created_at,
+            methods.updated_at,
+            total.as_("total_amount"),
+            fn.Count(presales.id).as_("sales_count"),
+        )
         .where(Criterion.all(where))
         .groupby(methods.id)
         .orderby(total, order=Order.desc)

@@ -40,10 +40,8 @@ def _bound(value: Any, *, end: bool) -> Any:
 
 
 _BOUND_SCHEMA = {"type": "string", "format": "date-time"}
-StartBound = Annotated[datetime, BeforeValidator(lambda v: _bound(v, end=False)),
-                       WithJsonSchema(_BOUND_SCHEMA)]
-EndBound = Annotated[datetime, BeforeValidator(lambda v: _bound(v, end=True)),
-                     WithJsonSchema(_BOUND_SCHEMA)]
+StartBound = Annotated[datetime, BeforeValidator(lambda v: _bound(v, end=False)), WithJsonSchema(_BOUND_SCHEMA)]
+EndBound = Annotated[datetime, BeforeValidator(lambda v: _bound(v, end=True)), WithJsonSchema(_BOUND_SCHEMA)]
 
 
 def iso(moment: datetime) -> str:
@@ -66,16 +64,20 @@ class ReportQuery(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     start_date: StartBound | None = Field(
-        default=None, description="ISO-8601 date or date-time (UTC when no offset). Give startDate and endDate "
-                                  "together or neither: one alone is a 422, as is a start after the end or in "
-                                  "the future. Default: January 1 of the current year, 00:00 UTC")
+        default=None,
+        description="ISO-8601 date or date-time (UTC when no offset). Give startDate and endDate "
+        "together or neither: one alone is a 422, as is a start after the end or in "
+        "the future. Default: January 1 of the current year, 00:00 UTC",
+    )
     end_date: EndBound | None = Field(
-        default=None, description="ISO-8601 date (the whole day) or date-time, inclusive. Give startDate and "
-                                  "endDate together or neither: one alone is a 422. Default: now")
+        default=None,
+        description="ISO-8601 date (the whole day) or date-time, inclusive. Give startDate and "
+        "endDate together or neither: one alone is a 422. Default: now",
+    )
     payment_method_id: uuid.UUID | None = Field(default=None, description="Only pre-sales paid with this method")
 
     @classmethod
-    def from_query(cls, params: dict[str, Any]) -> "ReportQuery":
+    def from_query(cls, params: dict[str, Any]) -> ReportQuery:
         return cls.model_validate({k: v for k, v in params.items() if blank_is_absent(v) is not None})
 
     def resolve(self, now: datetime) -> ReportFilter:
@@ -98,14 +100,18 @@ class ReportQuery(BaseModel):
 
 # --- responses -------------------------------------------------------------------------------------------
 
+
 def _json_number(value: Decimal) -> msgspec.Raw:
     """The decimal as a JSON number, written digit for digit (no float on the way)."""
     return msgspec.Raw(format(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP), "f").encode())
 
 
 # A JSON number in the OpenAPI document too (Litestar documents Decimal as a string by default).
-MoneyNumber = Annotated[Decimal, PlainSerializer(_json_number, return_type=Any, when_used="always"),
-                        Field(json_schema_extra={"type": "number", "format": "decimal"})]
+MoneyNumber = Annotated[
+    Decimal,
+    PlainSerializer(_json_number, return_type=Any, when_used="always"),
+    Field(json_schema_extra={"type": "number", "format": "decimal"}),
+]
 
 
 class ReportModel(WireModel):

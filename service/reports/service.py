@@ -21,9 +21,14 @@ from service.reports.schemas import (
 
 
 def _row(record: asyncpg.Record) -> dict[str, Any]:
-    method = ReportPaymentMethod(id=record["id"], code=record["code"], description=record["description"],
-                                 is_active=record["is_active"], created_at=record["created_at"],
-                                 updated_at=record["updated_at"])
+    method = ReportPaymentMethod(
+        id=record["id"],
+        code=record["code"],
+        description=record["description"],
+        is_active=record["is_active"],
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+    )
     return PaymentMethodReportRow(
         payment_method=method,
         total_amount=record["total_amount"],

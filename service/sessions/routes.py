@@ -10,12 +10,12 @@ from litestar.params import JSONBody
 
 from service.auth.current_user import SessionDependency, client_ip, client_user_agent
 from service.auth.permissions import Role
-from service.auth.requirements import requires
 from service.auth.ratelimit import login_limiter_for
-from service.sessions.schemas import LoginData, LoginRequest, TokenData
-from service.sessions.service import AuthService, current_user_wire
+from service.auth.requirements import requires
 from service.http.envelope import ok
 from service.http.schemas import Envelope
+from service.sessions.schemas import LoginData, LoginRequest, TokenData
+from service.sessions.service import AuthService, current_user_wire
 from service.users.schemas import MessageEnvelope, UserCreate, UserOut
 from service.users.service import UserService
 
@@ -33,13 +33,18 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, opt={"errors": [401, 429]},
-          summary="Log in with email and password (public; rate limited per account and per client)")
-    async def login(self, request: Request, data: JSONBody[LoginRequest], conn: Conn,
-                    state: State) -> Response[Envelope[LoginData]]:
+    @post(
+        "/login",
+        status_code=200,
+        opt={"errors": [401, 429]},
+        summary="Log in with email and password (public; rate limited per account and per client)",
+    )
+    async def login(
+        self, request: Request, data: JSONBody[LoginRequest], conn: Conn, state: State
+    ) -> Response[Envelope[LoginData]]:
         result = await AuthService(conn, state.settings).login(
-            data, ip_address=client_ip(request), user_agent=client_user_agent(request),
-            limiter=login_limiter_for(state))
+            data, ip_address=client_ip(request), user_agent=client_user_agent(request), limiter=login_limiter_for(state)
+        )
         return ok(result, "Login successful")
 
     @get(["/me", "/profile"], opt=requires(), summary="The current user")
@@ -50,13 +55,20 @@ class AuthController(Controller):
     async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:
         token = _presented_token(request)
         await AuthService(conn, state.settings).logout(
-            token, ip_address=client_ip(request), user_agent=client_user_agent(request))
+            token, ip_address=client_ip(request), user_agent=client_user_agent(request)
+        )
         state.tokens.drop(token)  # before the answer: this process never accepts it again (other processes: NOTIFY)
         return ok(message="Logout successful")
 
-    @post("/refresh", status_code=200, opt=requires(),
-          summary="A new token for the current one, which is revoked (no body)")
-    async def refresh(self, request: Request, state: State, session: SessionDependency) -> Response[Envelope[TokenData]]:
+    @post(
+        "/refresh",
+        status_code=200,
+        opt=requires(),
+        summary="A new token for the current one, which is revoked (no body)",
+    )
+    async def refresh(
+        self, request: Request, state: State, session: SessionDependency
+    ) -> Response[Envelope[TokenData]]:
         conn, user = session
         result = await AuthService(conn, state.settings).refresh(user)
         state.tokens.drop(_presented_token(request))  # revoked: as for logout

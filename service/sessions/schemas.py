@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, BeforeValidator, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from service.http.schemas import NoNul, WireModel
 from service.users.schemas import UserOut
@@ -18,7 +18,9 @@ class LoginRequest(WireModel):
     """Any text is accepted as the email (a malformed one simply matches no account: 401, not 422), so an
     account created with an unusual address can still log in. Unknown keys are ignored."""
 
-    model_config = ConfigDict(**WireModel.model_config, example={'email': 'admin@example.com', 'password': 'a long secret'})
+    model_config = ConfigDict(
+        **WireModel.model_config, example={"email": "admin@example.com", "password": "a long secret"}
+    )
     email: Annotated[str, NoNul, BeforeValidator(_normalise_email), Field(min_length=1, max_length=255)]
     password: Annotated[str, Field(min_length=1)]
 

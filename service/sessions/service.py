@@ -32,12 +32,19 @@ class AuthService:
         self.settings = settings
 
     def _issue(self, user_id: uuid.UUID, email: str, role: str) -> str:
-        token, _claims = issue_token(self.settings.jwt_secret, self.settings.jwt_expires_in,
-                                     user_id=str(user_id), email=email, role=role)
+        token, _claims = issue_token(
+            self.settings.jwt_secret, self.settings.jwt_expires_in, user_id=str(user_id), email=email, role=role
+        )
         return token
 
-    async def login(self, data: LoginRequest, *, ip_address: str | None = None, user_agent: str | None = None,
-                    limiter: LoginLimiter | None = None) -> dict[str, Any]:
+    async def login(
+        self,
+        data: LoginRequest,
+        *,
+        ip_address: str | None = None,
+        user_agent: str | None = None,
+        limiter: LoginLimiter | None = None,
+    ) -> dict[str, Any]:
         """A successful login is audited (action `login`, resource `auth`); a failed one is not.
 
         With a limiter, the attempt is refused (429) before the user is read and the hash verified when the
@@ -53,15 +60,26 @@ class AuthService:
         if limiter is not None:
             await limiter.succeeded(self.conn, data.email)
         new_hash = await hash_password(data.password) if needs_rehash else None
-        actor = CurrentUser(id=row["id"], email=row["email"], name=row["name"], role=row["role"],
-                            stored_permissions=row["permissions"], created_at=row["created_at"],
-                            updated_at=row["updated_at"], ip_address=ip_address, user_agent=user_agent)
+        actor = CurrentUser(
+            id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            role=row["role"],
+            stored_permissions=row["permissions"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
         async with self.conn.transaction():
             if new_hash is not None:  # bcrypt from the earlier backend, or older argon2 parameters
                 await self.conn.execute(*queries.replace_password_hash(row["id"], row["password"], new_hash))
             await record(self.conn, actor, "login", "auth", row["id"])
-        return {"token": self._issue(row["id"], row["email"], row["role"]), "user": to_wire(row),
-                "expiresIn": self.settings.jwt_expires_in}
+        return {
+            "token": self._issue(row["id"], row["email"], row["role"]),
+            "user": to_wire(row),
+            "expiresIn": self.settings.jwt_expires_in,
+        }
 
     async def _revoke(self, claims: Claims, user_id: uuid.UUID) -> bool:
         """Revoke the token's jti until it expires; False when it was already revoked."""
@@ -69,8 +87,7 @@ class AuthService:
         await self.conn.execute(*queries.purge_expired_revocations(_utc_naive(datetime.now(UTC).timestamp())))
         return revoked is not None
 
-    async def logout(self, token: str | None, *, ip_address: str | None = None,
-                     user_agent: str | None = None) -> None:
+    async def logout(self, token: str | None, *, ip_address: str | None = None, user_agent: str | None = None) -> None:
         """Revoke the presented token when it is valid; anything else is quietly accepted (the web app clears
         its session whatever the answer). A revocation is audited (action `logout`, resource `auth`)."""
         if not token:
@@ -92,6 +109,14 @@ class AuthService:
 
 
 def current_user_wire(user: CurrentUser) -> dict[str, Any]:
-    return to_wire({"id": user.id, "email": user.email, "name": user.name, "role": user.role,
-                    "permissions": user.stored_permissions, "created_at": user.created_at,
-                    "updated_at": user.updated_at})
+    return to_wire(
+        {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+            "permissions": user.stored_permissions,
+            "created_at": user.created_at,
+            "updated_at": user.updated_at,
+        }
+    )

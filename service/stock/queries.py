@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pypika import Order
+from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table, functions as fn
+from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion
 
@@ -25,23 +25,50 @@ adjustments = Table("stock_adjustments").as_("sa")
 products = Table("products").as_("pr")
 
 HISTORY_COLUMNS = (
-    adjustments.id, adjustments.product_id, products.code.as_("product_code"), products.name.as_("product_name"),
-    adjustments.adjustment_type, adjustments.quantity, adjustments.previous_stock, adjustments.new_stock,
-    adjustments.reason, adjustments.user_id, adjustments.user_name, adjustments.ip_address, adjustments.user_agent,
+    adjustments.id,
+    adjustments.product_id,
+    products.code.as_("product_code"),
+    products.name.as_("product_name"),
+    adjustments.adjustment_type,
+    adjustments.quantity,
+    adjustments.previous_stock,
+    adjustments.new_stock,
+    adjustments.reason,
+    adjustments.user_id,
+    adjustments.user_name,
+    adjustments.ip_address,
+    adjustments.user_agent,
     adjustments.created_at,
 )
 
-INSERT_COLUMNS = ("product_id", "adjustment_type", "quantity", "previous_stock", "new_stock", "reason", "user_id",
-                  "user_name", "ip_address", "user_agent")
+INSERT_COLUMNS = (
+    "product_id",
+    "adjustment_type",
+    "quantity",
+    "previous_stock",
+    "new_stock",
+    "reason",
+    "user_id",
+    "user_name",
+    "ip_address",
+    "user_agent",
+)
 
 
-LOCK_PRODUCT = (Query.from_(products_table)
-                .select(products_table.id, products_table.code, products_table.name, products_table.stock)
-                .where(products_table.id == P[1]).for_update().get_sql())
+LOCK_PRODUCT = (
+    Query.from_(products_table)
+    .select(products_table.id, products_table.code, products_table.name, products_table.stock)
+    .where(products_table.id == P[1])
+    .for_update()
+    .get_sql()
+)
 SET_STOCK = Query.update(products_table).set(products_table.stock, P[2]).where(products_table.id == P[1]).get_sql()
-INSERT_ADJUSTMENT = insert_sql(adjustments_table, INSERT_COLUMNS,
-                               returning=(adjustments_table.id, adjustments_table.created_at),
-                               computed={"created_at": fn.Function("clock_timestamp")})
+INSERT_ADJUSTMENT = insert_sql(
+    adjustments_table,
+    INSERT_COLUMNS,
+    returning=(adjustments_table.id, adjustments_table.created_at),
+    computed={"created_at": fn.Function("clock_timestamp")},
+)
 
 
 def lock_product(product_id: uuid.UUID) -> Statement:
@@ -82,7 +109,8 @@ def page(q: StockAdjustmentListQuery) -> Statement:
     """One page, newest first, with the product's code and name."""
     p = Params()
     query = (
-        _with_product().where(Criterion.all(_filters(q, p)))
+        _with_product()
+        .where(Criterion.all(_filters(q, p)))
         .select(*HISTORY_COLUMNS)
         .orderby(adjustments.created_at, order=Order.desc)
         .orderby(adjustments.id, order=Order.desc)

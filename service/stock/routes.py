@@ -27,7 +27,6 @@ from service.stock.service import StockService
 ANY_USER = {**requires(), "errors": [429]}
 
 
-
 async def adjustment_slot(request: Request, session: SessionDependency) -> None:
     """One of the user's 20 adjustments per minute, or 429 RATE_LIMIT_EXCEEDED."""
     await limiter_for(request.app.state).check(session.conn, ADJUST, session.user.id)
@@ -43,21 +42,32 @@ class StockController(Controller):
     tags = ["stock"]
     dependencies = {"adjust_slot": Provide(adjustment_slot), "history_slot": Provide(history_slot)}
 
-    @post("/products/{product_id:str}/stock-adjustment", opt=ANY_USER, status_code=200,
-          summary="Add or remove stock with a reason (writes a history row)")
-    async def adjust_stock(self, product_id: FromPath[uuid.UUID],
-                           data: JSONBody[StockAdjustmentIn], session: SessionDependency,
-                           adjust_slot: NamedDependency[None]) -> Response[Envelope[StockAdjustmentResult]]:
+    @post(
+        "/products/{product_id:str}/stock-adjustment",
+        opt=ANY_USER,
+        status_code=200,
+        summary="Add or remove stock with a reason (writes a history row)",
+    )
+    async def adjust_stock(
+        self,
+        product_id: FromPath[uuid.UUID],
+        data: JSONBody[StockAdjustmentIn],
+        session: SessionDependency,
+        adjust_slot: NamedDependency[None],
+    ) -> Response[Envelope[StockAdjustmentResult]]:
         conn, user = session
         result = await StockService(conn, user).adjust(product_id, data)
         return ok(result, "Stock adjusted successfully")
 
-    @get("/stock-adjustments", opt={**ANY_USER, "query": StockAdjustmentListQuery},
-         summary="Stock adjustment history (paginated, filterable, newest first)")
-    async def list_adjustments(self, request: Request, session: SessionDependency,
-                               history_slot: NamedDependency[None]) -> Response[PageEnvelope[StockAdjustmentOut]]:
+    @get(
+        "/stock-adjustments",
+        opt={**ANY_USER, "query": StockAdjustmentListQuery},
+        summary="Stock adjustment history (paginated, filterable, newest first)",
+    )
+    async def list_adjustments(
+        self, request: Request, session: SessionDependency, history_slot: NamedDependency[None]
+    ) -> Response[PageEnvelope[StockAdjustmentOut]]:
         conn, user = session
         query = StockAdjustmentListQuery.from_query(dict(request.query_params))
         rows, total = await StockService(conn, user).history(query)
-        return paginated(rows, total=total, page=query.page, limit=query.limit,
-                         message="Stock adjustments retrieved")
+        return paginated(rows, total=total, page=query.page, limit=query.limit, message="Stock adjustments retrieved")

@@ -27,8 +27,10 @@ Reason = clean_text(500)
 
 
 class StockAdjustmentIn(StrictInput):
-    model_config = ConfigDict(**StrictInput.model_config,
-                              example={"adjustmentType": "add", "quantity": 12, "reason": "Supplier delivery NF 1234"})
+    model_config = ConfigDict(
+        **StrictInput.model_config,
+        example={"adjustmentType": "add", "quantity": 12, "reason": "Supplier delivery NF 1234"},
+    )
 
     adjustment_type: AdjustmentType
     quantity: Quantity
@@ -73,9 +75,9 @@ class StockAdjustmentOut(WireModel):
 
 # --- list query ------------------------------------------------------------------------------------------
 
+
 class StockAdjustmentListQuery(DateRangeQuery):
     product_id: uuid.UUID | None = None
     product_code: Annotated[str, NoNul, Field(max_length=50)] | None = None
     adjustment_type: AdjustmentType | None = None
     user_id: uuid.UUID | None = None
-

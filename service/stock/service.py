@@ -32,12 +32,22 @@ NOT_FOUND = "Product not found"
 def insufficient_stock(product: asyncpg.Record, requested: int) -> errors.BadRequest:
     """400 with the earlier backend's message; the web app looks for the lower-case words too."""
     current = product["stock"]
-    message = (f"Insufficient stock for this operation. Current stock: {current}, requested removal: {requested}"
-               f" (insufficient stock)")
-    return errors.BadRequest(message, details=[{
-        "field": "quantity", "message": f"insufficient stock: only {current} available",
-        "productId": str(product["id"]), "currentStock": current, "requestedRemoval": requested,
-    }])
+    message = (
+        f"Insufficient stock for this operation. Current stock: {current}, requested removal: {requested}"
+        f" (insufficient stock)"
+    )
+    return errors.BadRequest(
+        message,
+        details=[
+            {
+                "field": "quantity",
+                "message": f"insufficient stock: only {current} available",
+                "productId": str(product["id"]),
+                "currentStock": current,
+                "requestedRemoval": requested,
+            }
+        ],
+    )
 
 
 class StockService:
@@ -47,6 +57,7 @@ class StockService:
 
     async def adjust(self, product_id: uuid.UUID, data: StockAdjustmentIn) -> dict[str, Any]:
         """Recorded from where the user acts (the request's client, as the audit log records it)."""
+
         async def attempt() -> tuple[asyncpg.Record, int, asyncpg.Record]:
             async with self.conn.transaction():
                 product = await self.conn.fetchrow(*queries.lock_product(product_id))
@@ -60,27 +71,60 @@ class StockService:
                 else:
                     new = previous + data.quantity
                     if new > INT4_MAX:
-                        raise errors.BadRequest(f"Stock cannot exceed {INT4_MAX}. Current stock: {previous}, "
-                                                f"requested addition: {data.quantity}")
+                        raise errors.BadRequest(
+                            f"Stock cannot exceed {INT4_MAX}. Current stock: {previous}, "
+                            f"requested addition: {data.quantity}"
+                        )
                 await self.conn.execute(*queries.set_stock(product_id, new))
-                row = await self.conn.fetchrow(*queries.insert_adjustment({
-                    "product_id": product_id, "adjustment_type": data.adjustment_type, "quantity": data.quantity,
-                    "previous_stock": previous, "new_stock": new, "reason": data.reason, "user_id": self.user.id,
-                    "user_name": self.user.name, "ip_address": self.user.ip_address,
-                    "user_agent": self.user.user_agent,
-                }))
-                await record(self.conn, self.user, "create", "stock_adjustments", row["id"],
-                             {"productId": str(product_id), "adjustmentType": data.adjustment_type,
-                              "quantity": data.quantity, "previousStock": previous, "newStock": new})
+                row = await self.conn.fetchrow(
+                    *queries.insert_adjustment(
+                        {
+                            "product_id": product_id,
+                            "adjustment_type": data.adjustment_type,
+                            "quantity": data.quantity,
+                            "previous_stock": previous,
+                            "new_stock": new,
+                            "reason": data.reason,
+                            "user_id": self.user.id,
+                            "user_name": self.user.name,
+                            "ip_address": self.user.ip_address,
+                            "user_agent": self.user.user_agent,
+                        }
+                    )
+                )
+                await record(
+                    self.conn,
+                    self.user,
+                    "create",
+                    "stock_adjustments",
+                    row["id"],
+                    {
+                        "productId": str(product_id),
+                        "adjustmentType": data.adjustment_type,
+                        "quantity": data.quantity,
+                        "previousStock": previous,
+                        "newStock": new,
+                    },
+                )
                 return product, new, row
 
         product, new, row = await with_retry(attempt)
-        return StockAdjustmentResult.model_validate({
-            "id": product["id"], "code": product["code"], "name": product["name"], "stock": new,
-            "previous_stock": product["stock"],
-            "adjustment": {"id": row["id"], "type": data.adjustment_type, "quantity": data.quantity,
-                           "reason": data.reason, "created_at": row["created_at"]},
-        }).to_wire()
+        return StockAdjustmentResult.model_validate(
+            {
+                "id": product["id"],
+                "code": product["code"],
+                "name": product["name"],
+                "stock": new,
+                "previous_stock": product["stock"],
+                "adjustment": {
+                    "id": row["id"],
+                    "type": data.adjustment_type,
+                    "quantity": data.quantity,
+                    "reason": data.reason,
+                    "created_at": row["created_at"],
+                },
+            }
+        ).to_wire()
 
     async def history(self, q: StockAdjustmentListQuery) -> tuple[list[dict[str, Any]], Total]:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)

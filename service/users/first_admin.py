@@ -28,8 +28,9 @@ async def _connect(settings: Settings, url: str) -> asyncpg.Connection:
     return conn
 
 
-async def create_admin(settings: Settings, url: str,
-                       account: AdminAccount) -> tuple[Literal["created", "updated"], dict[str, Any]]:
+async def create_admin(
+    settings: Settings, url: str, account: AdminAccount
+) -> tuple[Literal["created", "updated"], dict[str, Any]]:
     """`flowcrm users create-admin`: create the admin, or make the user with that email an admin."""
     conn = await _connect(settings, url)
     try:
@@ -61,8 +62,9 @@ async def create_first_run_admin(settings: Settings, url: str) -> AdminAccount |
             await conn.execute(*queries.lock_first_admin())
             if await conn.fetchval(*queries.any_user()) is not None:
                 return None
-            account = admin_account(settings.admin_email or FIRST_RUN_EMAIL, secrets.token_urlsafe(12),
-                                    settings.admin_name)
+            account = admin_account(
+                settings.admin_email or FIRST_RUN_EMAIL, secrets.token_urlsafe(12), settings.admin_name
+            )
             await UserService(conn).create_or_promote_admin(account)
             return account
     finally:
@@ -70,11 +72,13 @@ async def create_first_run_admin(settings: Settings, url: str) -> AdminAccount |
 
 
 def first_run_notice(account: AdminAccount) -> str:
-    return (f"\nFirst run: no user existed, so an admin was created. Log in with\n"
-            f"    e-mail:   {account.email}\n"
-            f"    password: {account.password}\n"
-            f"This password is shown only now. Set your own with "
-            f"`flowcrm users create-admin --email {account.email}`.\n")
+    return (
+        f"\nFirst run: no user existed, so an admin was created. Log in with\n"
+        f"    e-mail:   {account.email}\n"
+        f"    password: {account.password}\n"
+        f"This password is shown only now. Set your own with "
+        f"`flowcrm users create-admin --email {account.email}`.\n"
+    )
 
 
 def read_admin_password(settings: Settings, *, from_stdin: bool) -> str:
@@ -85,8 +89,10 @@ def read_admin_password(settings: Settings, *, from_stdin: bool) -> str:
     if settings.admin_password is not None and settings.admin_password.get_secret_value():
         return settings.admin_password.get_secret_value()
     if not sys.stdin.isatty():
-        raise ValueError("no password given: type it at the prompt (on a terminal), pipe it with "
-                         "--password-stdin, or set ADMIN_PASSWORD")
+        raise ValueError(
+            "no password given: type it at the prompt (on a terminal), pipe it with "
+            "--password-stdin, or set ADMIN_PASSWORD"
+        )
     password = getpass.getpass("Password for the admin: ")
     if getpass.getpass("The same password again: ") != password:
         raise ValueError("the two passwords differ")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pypika import Case, Order
+from pypika import Case, Order, Table
 from pypika import PostgreSQLQuery as Query
-from pypika import Table
 from pypika import functions as fn
 from pypika.terms import Criterion
 
@@ -75,8 +74,9 @@ def update(user_id: uuid.UUID, values: dict[str, Any]) -> Statement:
     else:
         changed = [users.field(column) != p(values[column]) for column in ("email", "role") if column in values]
         if changed:
-            query = query.set(users.tokens_valid_after,
-                              Case().when(Criterion.any(changed), fn.Now()).else_(users.tokens_valid_after))
+            query = query.set(
+                users.tokens_valid_after, Case().when(Criterion.any(changed), fn.Now()).else_(users.tokens_valid_after)
+            )
     return p.statement(query.where(users.id == p(user_id)).returning(*COLUMNS))
 
 

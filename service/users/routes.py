@@ -23,7 +23,6 @@ READ = requires(roles=(Role.ADMIN, Role.MANAGER))
 WRITE = requires(roles=(Role.ADMIN,))
 
 
-
 class UserController(Controller):
     path = "/api/users"
     tags = ["users"]
@@ -39,16 +38,18 @@ class UserController(Controller):
         return ok(await UserService(conn).get(user_id), "User retrieved")
 
     @put("/{user_id:str}", opt=WRITE, summary="Update a user (admin); a new password, email or role logs them out")
-    async def update_user(self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate],
-                          session: SessionDependency, state: State) -> Response[Envelope[UserOut]]:
+    async def update_user(
+        self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], session: SessionDependency, state: State
+    ) -> Response[Envelope[UserOut]]:
         conn, user = session
         updated = await UserService(conn, user).update(user_id, data)
         state.tokens.forget(str(user_id))  # before the answer; other processes hear it from the database
         return ok(updated, "User updated")
 
     @delete("/{user_id:str}", opt=WRITE, status_code=200, summary="Delete a user (admin; not yourself)")
-    async def delete_user(self, user_id: FromPath[uuid.UUID], session: SessionDependency,
-                          state: State) -> Response[MessageEnvelope]:
+    async def delete_user(
+        self, user_id: FromPath[uuid.UUID], session: SessionDependency, state: State
+    ) -> Response[MessageEnvelope]:
         conn, user = session
         await UserService(conn, user).delete(user_id, acting_user_id=user.id)
         state.tokens.forget(str(user_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, AfterValidator, BeforeValidator, EmailStr
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, EmailStr
 
 from service import errors
 from service.http.schemas import AtLeastOneField, JsonSchema, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
@@ -48,8 +48,9 @@ def _must_be_bool(value: object) -> object:
 
 Flag = Annotated[bool, BeforeValidator(_must_be_bool)]
 Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
-Password = Annotated[str, AfterValidator(check_password),
-                     JsonSchema(type="string", minLength=PASSWORD_MIN, maxLength=PASSWORD_MAX)]
+Password = Annotated[
+    str, AfterValidator(check_password), JsonSchema(type="string", minLength=PASSWORD_MIN, maxLength=PASSWORD_MAX)
+]
 
 
 class ModulePermissions(StrictInput):
@@ -78,7 +79,16 @@ class Permissions(StrictInput):
 
 
 class UserCreate(StrictInput):
-    model_config = ConfigDict(**StrictInput.model_config, example={'name': 'Joana Vendas', 'email': 'joana@example.com', 'password': 'at-least-8-chars', 'role': 'employee', 'permissions': None})
+    model_config = ConfigDict(
+        **StrictInput.model_config,
+        example={
+            "name": "Joana Vendas",
+            "email": "joana@example.com",
+            "password": "at-least-8-chars",
+            "role": "employee",
+            "permissions": None,
+        },
+    )
 
     name: Name
     email: Email
@@ -87,12 +97,16 @@ class UserCreate(StrictInput):
     permissions: Permissions | None = None
 
     def values(self) -> dict[str, Any]:
-        return {"name": self.name, "email": self.email, "role": self.role,
-                "permissions": self.permissions.stored() if self.permissions else None}
+        return {
+            "name": self.name,
+            "email": self.email,
+            "role": self.role,
+            "permissions": self.permissions.stored() if self.permissions else None,
+        }
 
 
 class UserUpdate(AtLeastOneField):
-    NULLABLE = frozenset({'permissions'})
+    NULLABLE = frozenset({"permissions"})
     name: Name | None = None
     email: Email | None = None
     role: Role | None = None

@@ -100,9 +100,17 @@ class UserService:
             row = await self.conn.fetchrow(*queries.make_admin(account.email, password_hash, account.name))
             if row is not None:
                 return "updated", to_wire(row)
-            row = await self.conn.fetchrow(*queries.insert(
-                {"email": account.email, "password": password_hash, "name": account.name or DEFAULT_ADMIN_NAME,
-                 "role": "admin"}, if_absent=True))
+            row = await self.conn.fetchrow(
+                *queries.insert(
+                    {
+                        "email": account.email,
+                        "password": password_hash,
+                        "name": account.name or DEFAULT_ADMIN_NAME,
+                        "role": "admin",
+                    },
+                    if_absent=True,
+                )
+            )
             if row is not None:
                 return "created", to_wire(row)
             # Someone created that email between the two statements: promote it on the next pass.
@@ -113,9 +121,17 @@ class UserService:
         True when it created one. Safe with several workers starting at once."""
         if await self.conn.fetchval(*queries.exists_with_email(account.email)) is not None:
             return False
-        row = await self.conn.fetchrow(*queries.insert(
-            {"email": account.email, "password": await hash_password(account.password),
-             "name": account.name or DEFAULT_ADMIN_NAME, "role": "admin"}, if_absent=True))
+        row = await self.conn.fetchrow(
+            *queries.insert(
+                {
+                    "email": account.email,
+                    "password": await hash_password(account.password),
+                    "name": account.name or DEFAULT_ADMIN_NAME,
+                    "role": "admin",
+                },
+                if_absent=True,
+            )
+        )
         return row is not None
 
 

@@ -19,12 +19,32 @@ from service.presales.service import PresaleService
 from tests.factories import PASSWORD, bearer, create_customer, create_presale, create_product, create_user
 
 UA = "audit-test-agent/1.0"
-AUDIT_KEYS = {"id", "userId", "userName", "action", "resource", "resourceId", "details", "ipAddress", "userAgent",
-              "createdAt"}
-NEW_CUSTOMER = {"name": "Maria da Silva", "email": "maria@example.com", "phone": "(11) 98765-4321",
-                "cpf": "52998224725"}
-NEW_PRODUCT = {"name": "Caderno", "unit": "pc", "purchasePrice": "3.00", "salePrice": "5.00", "saleType": "unit",
-               "stock": 10}
+AUDIT_KEYS = {
+    "id",
+    "userId",
+    "userName",
+    "action",
+    "resource",
+    "resourceId",
+    "details",
+    "ipAddress",
+    "userAgent",
+    "createdAt",
+}
+NEW_CUSTOMER = {
+    "name": "Maria da Silva",
+    "email": "maria@example.com",
+    "phone": "(11) 98765-4321",
+    "cpf": "52998224725",
+}
+NEW_PRODUCT = {
+    "name": "Caderno",
+    "unit": "pc",
+    "purchasePrice": "3.00",
+    "salePrice": "5.00",
+    "saleType": "unit",
+    "stock": 10,
+}
 
 
 @pytest.fixture
@@ -55,16 +75,19 @@ def details(row: asyncpg.Record) -> dict[str, Any]:
 
 # --- writes are recorded ----------------------------------------------------------------------------------------
 
-async def test_customer_create_update_delete_each_write_one_row(client: httpx.AsyncClient, headers: dict,
-                                                                admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+
+async def test_customer_create_update_delete_each_write_one_row(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     response = await client.post("/api/customers", json=NEW_CUSTOMER, headers=headers)
     assert response.status_code == 201, response.text
     customer_id = uuid.UUID(response.json()["data"]["id"])
     await only_row(db, admin, action="create", resource="customers", resource_id=customer_id)
 
     await db.execute("DELETE FROM audit_logs")
-    response = await client.put(f"/api/customers/{customer_id}", json={"name": "Maria S.", "phone": "(11) 1234-5678"},
-                                headers=headers)
+    response = await client.put(
+        f"/api/customers/{customer_id}", json={"name": "Maria S.", "phone": "(11) 1234-5678"}, headers=headers
+    )
     assert response.status_code == 200, response.text
     row = await only_row(db, admin, action="update", resource="customers", resource_id=customer_id)
     assert details(row) == {"fields": ["name", "phone"]}
@@ -74,8 +97,9 @@ async def test_customer_create_update_delete_each_write_one_row(client: httpx.As
     await only_row(db, admin, action="delete", resource="customers", resource_id=customer_id)
 
 
-async def test_product_create_update_delete_each_write_one_row(client: httpx.AsyncClient, headers: dict,
-                                                               admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_product_create_update_delete_each_write_one_row(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     response = await client.post("/api/products", json=NEW_PRODUCT, headers=headers)
     assert response.status_code == 201, response.text
     product_id = uuid.UUID(response.json()["data"]["id"])
@@ -84,20 +108,24 @@ async def test_product_create_update_delete_each_write_one_row(client: httpx.Asy
     await db.execute("DELETE FROM audit_logs")
     response = await client.put(f"/api/products/{product_id}", json={"salePrice": "6.00"}, headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="products",
-                                  resource_id=product_id)) == {"fields": ["salePrice"]}
+    assert details(await only_row(db, admin, action="update", resource="products", resource_id=product_id)) == {
+        "fields": ["salePrice"]
+    }
 
     await db.execute("DELETE FROM audit_logs")
     assert (await client.delete(f"/api/products/{product_id}", headers=headers)).status_code == 204
     await only_row(db, admin, action="delete", resource="products", resource_id=product_id)
 
 
-async def test_presale_create_update_status_conversion_delete(client: httpx.AsyncClient, headers: dict,
-                                                              admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_presale_create_update_status_conversion_delete(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    payload = {"customerId": str(customer["id"]),
-               "items": [{"productId": str(product["id"]), "quantity": "2", "unitPrice": "15.00"}]}
+    payload = {
+        "customerId": str(customer["id"]),
+        "items": [{"productId": str(product["id"]), "quantity": "2", "unitPrice": "15.00"}],
+    }
     response = await client.post("/api/presales", json=payload, headers=headers)
     assert response.status_code == 201, response.text
     presale_id = uuid.UUID(response.json()["data"]["id"])
@@ -106,43 +134,49 @@ async def test_presale_create_update_status_conversion_delete(client: httpx.Asyn
     await db.execute("DELETE FROM audit_logs")
     response = await client.put(f"/api/presales/{presale_id}", json={"notes": "call first"}, headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="presales",
-                                  resource_id=presale_id)) == {"fields": ["notes"]}
+    assert details(await only_row(db, admin, action="update", resource="presales", resource_id=presale_id)) == {
+        "fields": ["notes"]
+    }
 
     await db.execute("DELETE FROM audit_logs")
     response = await client.patch(f"/api/presales/{presale_id}/status", json={"status": "approved"}, headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="presales",
-                                  resource_id=presale_id)) == {"status": "approved"}
+    assert details(await only_row(db, admin, action="update", resource="presales", resource_id=presale_id)) == {
+        "status": "approved"
+    }
 
     await db.execute("DELETE FROM audit_logs")
     response = await client.post(f"/api/presales/{presale_id}/convert", headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="presales",
-                                  resource_id=presale_id)) == {"status": "converted"}
+    assert details(await only_row(db, admin, action="update", resource="presales", resource_id=presale_id)) == {
+        "status": "converted"
+    }
 
-    other = await create_presale(db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))],
-                                 created_by=admin["id"])
+    other = await create_presale(
+        db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))], created_by=admin["id"]
+    )
     await db.execute("DELETE FROM audit_logs")
     assert (await client.delete(f"/api/presales/{other['id']}", headers=headers)).status_code == 204
     await only_row(db, admin, action="delete", resource="presales", resource_id=other["id"])
 
 
-async def test_presale_conversion_through_put_is_one_update_row(client: httpx.AsyncClient, headers: dict,
-                                                                admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_presale_conversion_through_put_is_one_update_row(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    presale = await create_presale(db, customer["id"], [(product["id"], Decimal("3"), Decimal("15.00"))],
-                                   status="approved",
-                                   created_by=admin["id"])
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], Decimal("3"), Decimal("15.00"))], status="approved", created_by=admin["id"]
+    )
     response = await client.put(f"/api/presales/{presale['id']}", json={"status": "converted"}, headers=headers)
     assert response.status_code == 200, response.text
     row = await only_row(db, admin, action="update", resource="presales", resource_id=presale["id"])
     assert details(row) == {"fields": ["status"], "status": "converted"}
 
 
-async def test_payment_method_create_update_status_delete(client: httpx.AsyncClient, headers: dict,
-                                                          admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_payment_method_create_update_status_delete(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     await db.execute("DELETE FROM audit_logs")
     response = await client.post("/api/payment-methods", json={"description": "Vale"}, headers=headers)
     assert response.status_code == 201, response.text
@@ -152,24 +186,26 @@ async def test_payment_method_create_update_status_delete(client: httpx.AsyncCli
     await db.execute("DELETE FROM audit_logs")
     response = await client.put(f"/api/payment-methods/{method_id}", json={"description": "Vale 2"}, headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="payment_methods",
-                                  resource_id=method_id)) == {"fields": ["description"]}
+    assert details(await only_row(db, admin, action="update", resource="payment_methods", resource_id=method_id)) == {
+        "fields": ["description"]
+    }
 
     await db.execute("DELETE FROM audit_logs")
-    response = await client.patch(f"/api/payment-methods/{method_id}/status", json={"isActive": False},
-                                  headers=headers)
+    response = await client.patch(f"/api/payment-methods/{method_id}/status", json={"isActive": False}, headers=headers)
     assert response.status_code == 200, response.text
-    assert details(await only_row(db, admin, action="update", resource="payment_methods",
-                                  resource_id=method_id)) == {"fields": ["isActive"], "isActive": False}
+    assert details(await only_row(db, admin, action="update", resource="payment_methods", resource_id=method_id)) == {
+        "fields": ["isActive"],
+        "isActive": False,
+    }
 
     await db.execute("DELETE FROM audit_logs")
     assert (await client.delete(f"/api/payment-methods/{method_id}", headers=headers)).status_code == 200
     await only_row(db, admin, action="delete", resource="payment_methods", resource_id=method_id)
 
 
-async def test_user_register_update_delete_never_record_passwords(client: httpx.AsyncClient, headers: dict,
-                                                                  admin: asyncpg.Record,
-                                                                  db: asyncpg.Connection) -> None:
+async def test_user_register_update_delete_never_record_passwords(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     new = {"name": "Nova", "email": "nova@example.com", "password": "longenough-1", "role": "employee"}
     response = await client.post("/api/auth/register", json=new, headers=headers)
     assert response.status_code == 201, response.text
@@ -177,8 +213,9 @@ async def test_user_register_update_delete_never_record_passwords(client: httpx.
     await only_row(db, admin, action="create", resource="users", resource_id=user_id)
 
     await db.execute("DELETE FROM audit_logs")
-    response = await client.put(f"/api/users/{user_id}", json={"name": "Nova P.", "password": "another-pass-2"},
-                                headers=headers)
+    response = await client.put(
+        f"/api/users/{user_id}", json={"name": "Nova P.", "password": "another-pass-2"}, headers=headers
+    )
     assert response.status_code == 200, response.text
     row = await only_row(db, admin, action="update", resource="users", resource_id=user_id)
     assert details(row) == {"fields": ["name", "password"]}
@@ -190,22 +227,32 @@ async def test_user_register_update_delete_never_record_passwords(client: httpx.
     await only_row(db, admin, action="delete", resource="users", resource_id=user_id)
 
 
-async def test_stock_adjustment_is_a_create_row(client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record,
-                                                db: asyncpg.Connection) -> None:
+async def test_stock_adjustment_is_a_create_row(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=5)
-    response = await client.post(f"/api/products/{product['id']}/stock-adjustment",
-                                 json={"adjustmentType": "add", "quantity": 3, "reason": "delivery"}, headers=headers)
+    response = await client.post(
+        f"/api/products/{product['id']}/stock-adjustment",
+        json={"adjustmentType": "add", "quantity": 3, "reason": "delivery"},
+        headers=headers,
+    )
     assert response.status_code == 200, response.text
     adjustment_id = uuid.UUID(response.json()["data"]["adjustment"]["id"])
     row = await only_row(db, admin, action="create", resource="stock_adjustments", resource_id=adjustment_id)
-    assert details(row) == {"productId": str(product["id"]), "adjustmentType": "add", "quantity": 3,
-                            "previousStock": 5, "newStock": 8}
+    assert details(row) == {
+        "productId": str(product["id"]),
+        "adjustmentType": "add",
+        "quantity": 3,
+        "previousStock": 5,
+        "newStock": 8,
+    }
 
 
 async def test_login_and_logout_are_recorded(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     user = await create_user(db, "employee", email="clerk@example.com", name="Clerk")
-    response = await client.post("/api/auth/login", json={"email": "clerk@example.com", "password": PASSWORD},
-                                 headers={"User-Agent": UA})
+    response = await client.post(
+        "/api/auth/login", json={"email": "clerk@example.com", "password": PASSWORD}, headers={"User-Agent": UA}
+    )
     assert response.status_code == 200, response.text
     token = response.json()["data"]["token"]
     await only_row(db, user, action="login", resource="auth", resource_id=user["id"])
@@ -223,15 +270,19 @@ async def test_login_and_logout_are_recorded(client: httpx.AsyncClient, db: asyn
 
 # --- failed changes leave no row --------------------------------------------------------------------------------
 
-async def test_failed_changes_write_no_row(client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record,
-                                           db: asyncpg.Connection) -> None:
+
+async def test_failed_changes_write_no_row(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     existing = await create_customer(db)
     response = await client.post("/api/customers", json={**NEW_CUSTOMER, "cpf": existing["cpf"]}, headers=headers)
     assert response.status_code == 409
 
     product = await create_product(db, stock=1)
-    payload = {"customerId": str(existing["id"]),
-               "items": [{"productId": str(product["id"]), "quantity": "5", "unitPrice": "15.00"}]}
+    payload = {
+        "customerId": str(existing["id"]),
+        "items": [{"productId": str(product["id"]), "quantity": "5", "unitPrice": "15.00"}],
+    }
     response = await client.post("/api/presales", json=payload, headers=headers)
     assert response.status_code == 409 and response.json()["error"]["code"] == "INSUFFICIENT_STOCK"
 
@@ -242,15 +293,18 @@ async def test_failed_changes_write_no_row(client: httpx.AsyncClient, headers: d
 
     assert (await client.delete(f"/api/customers/{uuid.uuid4()}", headers=headers)).status_code == 404
     assert (await client.put(f"/api/products/{uuid.uuid4()}", json={"name": "x"}, headers=headers)).status_code == 404
-    response = await client.post(f"/api/products/{product['id']}/stock-adjustment",
-                                 json={"adjustmentType": "remove", "quantity": 3, "reason": "loss"}, headers=headers)
+    response = await client.post(
+        f"/api/products/{product['id']}/stock-adjustment",
+        json={"adjustmentType": "remove", "quantity": 3, "reason": "loss"},
+        headers=headers,
+    )
     assert response.status_code == 400
     assert await audit_rows(db) == []
 
 
-async def test_a_failure_after_the_audit_row_rolls_both_back(client: httpx.AsyncClient, headers: dict,
-                                                             db: asyncpg.Connection,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failure_after_the_audit_row_rolls_both_back(
+    client: httpx.AsyncClient, headers: dict, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """record() runs inside the change's transaction: a failure after it takes the change and the row back."""
     original = audit_service.record
     recorded = []
@@ -260,8 +314,12 @@ async def test_a_failure_after_the_audit_row_rolls_both_back(client: httpx.Async
         recorded.append(args[2:4])
         raise errors.Conflict("failed after the audit row")
 
-    for module in ("service.customers.service", "service.presales.service", "service.stock.service",
-                   "service.sessions.service"):
+    for module in (
+        "service.customers.service",
+        "service.presales.service",
+        "service.stock.service",
+        "service.sessions.service",
+    ):
         monkeypatch.setattr(f"{module}.record", record_then_fail)
 
     response = await client.post("/api/customers", json=NEW_CUSTOMER, headers=headers)
@@ -270,16 +328,20 @@ async def test_a_failure_after_the_audit_row_rolls_both_back(client: httpx.Async
 
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    presale = await create_presale(db, customer["id"], [(product["id"], Decimal("2"), Decimal("15.00"))],
-                                   status="approved")
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], Decimal("2"), Decimal("15.00"))], status="approved"
+    )
     response = await client.post(f"/api/presales/{presale['id']}/convert", headers=headers)
     assert response.status_code == 409
     assert await db.fetchval("SELECT status FROM presales WHERE id = $1", presale["id"]) == "approved"
     assert await db.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 10
     assert await db.fetchval("SELECT count(*) FROM stock_adjustments") == 0
 
-    response = await client.post(f"/api/products/{product['id']}/stock-adjustment",
-                                 json={"adjustmentType": "add", "quantity": 1, "reason": "x"}, headers=headers)
+    response = await client.post(
+        f"/api/products/{product['id']}/stock-adjustment",
+        json={"adjustmentType": "add", "quantity": 1, "reason": "x"},
+        headers=headers,
+    )
     assert response.status_code == 409
     assert await db.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 10
 
@@ -287,8 +349,12 @@ async def test_a_failure_after_the_audit_row_rolls_both_back(client: httpx.Async
     response = await client.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert response.status_code == 409
 
-    assert [tuple(r) for r in recorded] == [("create", "customers"), ("update", "presales"),
-                                           ("create", "stock_adjustments"), ("login", "auth")]
+    assert [tuple(r) for r in recorded] == [
+        ("create", "customers"),
+        ("update", "presales"),
+        ("create", "stock_adjustments"),
+        ("login", "auth"),
+    ]
     assert await audit_rows(db) == []
 
 
@@ -306,8 +372,10 @@ async def test_a_failure_in_a_later_step_of_the_service_leaves_no_row(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(PresaleService, "_read", broken_read)
-    payload = {"customerId": str(customer["id"]),
-               "items": [{"productId": str(product["id"]), "quantity": "1", "unitPrice": "15.00"}]}
+    payload = {
+        "customerId": str(customer["id"]),
+        "items": [{"productId": str(product["id"]), "quantity": "1", "unitPrice": "15.00"}],
+    }
     response = await client.post("/api/presales", json=payload, headers=headers)
     assert response.status_code == 500
     assert await db.fetchval("SELECT count(*) FROM presales") == 0
@@ -318,8 +386,15 @@ async def test_a_failure_in_a_later_step_of_the_service_leaves_no_row(
 async def test_record_refuses_to_run_outside_a_transaction(db: asyncpg.Connection, admin: asyncpg.Record) -> None:
     from service.auth.current_user import CurrentUser
 
-    actor = CurrentUser(id=admin["id"], email=admin["email"], name=admin["name"], role="admin",
-                        stored_permissions=None, created_at=admin["created_at"], updated_at=admin["updated_at"])
+    actor = CurrentUser(
+        id=admin["id"],
+        email=admin["email"],
+        name=admin["name"],
+        role="admin",
+        stored_permissions=None,
+        created_at=admin["created_at"],
+        updated_at=admin["updated_at"],
+    )
     with pytest.raises(RuntimeError):
         await audit_service.record(db, actor, "create", "customers")
     async with db.transaction():
@@ -330,20 +405,34 @@ async def test_record_refuses_to_run_outside_a_transaction(db: asyncpg.Connectio
 
 # --- reading the log --------------------------------------------------------------------------------------------
 
-async def seed_row(db: asyncpg.Connection, *, user: asyncpg.Record | None = None, action: str = "create",
-                   resource: str = "customers", resource_id: uuid.UUID | None = None,
-                   created_at: datetime | None = None) -> asyncpg.Record:
+
+async def seed_row(
+    db: asyncpg.Connection,
+    *,
+    user: asyncpg.Record | None = None,
+    action: str = "create",
+    resource: str = "customers",
+    resource_id: uuid.UUID | None = None,
+    created_at: datetime | None = None,
+) -> asyncpg.Record:
     return await db.fetchrow(
         "INSERT INTO audit_logs (user_id, user_name, action, resource, resource_id, details, ip_address, user_agent,"
         " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
-        user["id"] if user else None, user["name"] if user else "Someone", action, resource, resource_id,
-        '{"fields": ["name"]}', "10.0.0.1", "seed/1.0", created_at or datetime(2026, 1, 15, 12, 0),
+        user["id"] if user else None,
+        user["name"] if user else "Someone",
+        action,
+        resource,
+        resource_id,
+        '{"fields": ["name"]}',
+        "10.0.0.1",
+        "seed/1.0",
+        created_at or datetime(2026, 1, 15, 12, 0),
     )
 
 
-async def test_list_is_paginated_newest_first_with_the_contract_shape(client: httpx.AsyncClient, headers: dict,
-                                                                      admin: asyncpg.Record,
-                                                                      db: asyncpg.Connection) -> None:
+async def test_list_is_paginated_newest_first_with_the_contract_shape(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     base = datetime(2026, 1, 10, 9, 0)
     for n in range(5):
         await seed_row(db, user=admin, created_at=base + timedelta(hours=n))
@@ -351,26 +440,46 @@ async def test_list_is_paginated_newest_first_with_the_contract_shape(client: ht
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["success"] is True
-    assert body["pagination"] == {"total": 5, "page": 2, "limit": 2, "totalPages": 3, "hasNext": True,
-                                  "hasPrev": True, "totalExact": True}
+    assert body["pagination"] == {
+        "total": 5,
+        "page": 2,
+        "limit": 2,
+        "totalPages": 3,
+        "hasNext": True,
+        "hasPrev": True,
+        "totalExact": True,
+    }
     assert [row["createdAt"] for row in body["data"]] == ["2026-01-10T11:00:00.000Z", "2026-01-10T10:00:00.000Z"]
     first = body["data"][0]
     assert set(first) == AUDIT_KEYS
-    assert (first["userId"], first["userName"], first["action"], first["resource"], first["ipAddress"],
-            first["userAgent"], first["details"]) == (str(admin["id"]), "Admin", "create", "customers", "10.0.0.1",
-                                                      "seed/1.0", '{"fields": ["name"]}')
+    assert (
+        first["userId"],
+        first["userName"],
+        first["action"],
+        first["resource"],
+        first["ipAddress"],
+        first["userAgent"],
+        first["details"],
+    ) == (str(admin["id"]), "Admin", "create", "customers", "10.0.0.1", "seed/1.0", '{"fields": ["name"]}')
     assert "password" not in response.text
 
     default = (await client.get("/api/audit-logs", headers=headers)).json()
     assert default["pagination"]["limit"] == 50 and default["pagination"]["total"] == 5
 
 
-async def test_list_filters(client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, settings: Settings,
-                            db: asyncpg.Connection) -> None:
+async def test_list_filters(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, settings: Settings, db: asyncpg.Connection
+) -> None:
     other = await create_user(db, "employee", name="Other")
     target = uuid.uuid4()
-    a = await seed_row(db, user=admin, action="create", resource="customers", resource_id=target,
-                       created_at=datetime(2026, 1, 10, 8, 0))
+    a = await seed_row(
+        db,
+        user=admin,
+        action="create",
+        resource="customers",
+        resource_id=target,
+        created_at=datetime(2026, 1, 10, 8, 0),
+    )
     b = await seed_row(db, user=other, action="update", resource="products", created_at=datetime(2026, 1, 11, 23, 59))
     c = await seed_row(db, user=other, action="login", resource="auth", created_at=datetime(2026, 1, 12, 0, 0))
 
@@ -389,16 +498,24 @@ async def test_list_filters(client: httpx.AsyncClient, headers: dict, admin: asy
     assert await ids(startDate="2026-01-10T08:00:00Z", endDate="2026-01-11T12:00:00Z") == [a["id"]]
     assert await ids(action="", resource="") == [c["id"], b["id"], a["id"]]  # empty counts as absent
 
-    for params in ({"startDate": "2026-01-12", "endDate": "2026-01-11"}, {"action": "explode"}, {"userId": "x"},
-                   {"limit": 101}, {"limit": 0}, {"resourceId": "nope"}, {"startDate": "yesterday"},
-                   {"resource": "r" * 101}):
+    for params in (
+        {"startDate": "2026-01-12", "endDate": "2026-01-11"},
+        {"action": "explode"},
+        {"userId": "x"},
+        {"limit": 101},
+        {"limit": 0},
+        {"resourceId": "nope"},
+        {"startDate": "yesterday"},
+        {"resource": "r" * 101},
+    ):
         response = await client.get("/api/audit-logs", params=params, headers=headers)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
-async def test_recent_returns_the_latest_rows(client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record,
-                                              db: asyncpg.Connection) -> None:
+async def test_recent_returns_the_latest_rows(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     base = datetime(2026, 2, 1)
     rows = [await seed_row(db, user=admin, created_at=base + timedelta(minutes=n)) for n in range(25)]
     response = await client.get("/api/audit-logs/recent", headers=headers)
@@ -415,8 +532,7 @@ async def test_recent_returns_the_latest_rows(client: httpx.AsyncClient, headers
         assert response.status_code == 422
 
 
-async def test_only_admins_read_the_log(client: httpx.AsyncClient, settings: Settings,
-                                        db: asyncpg.Connection) -> None:
+async def test_only_admins_read_the_log(client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection) -> None:
     for path in ("/api/audit-logs", "/api/audit-logs/recent"):
         assert (await client.get(path)).status_code == 401
         assert (await client.get(path, headers={"Authorization": "Bearer nonsense"})).status_code == 401
@@ -426,14 +542,17 @@ async def test_only_admins_read_the_log(client: httpx.AsyncClient, settings: Set
             assert response.status_code == 403 and response.json()["error"]["code"] == "FORBIDDEN"
 
 
-async def test_actions_through_the_api_show_up_in_the_log(client: httpx.AsyncClient, headers: dict,
-                                                          admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_actions_through_the_api_show_up_in_the_log(
+    client: httpx.AsyncClient, headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     response = await client.post("/api/customers", json=NEW_CUSTOMER, headers=headers)
     customer_id = response.json()["data"]["id"]
     await client.put(f"/api/customers/{customer_id}", json={"name": "Maria S."}, headers=headers)
     response = await client.get("/api/audit-logs", params={"resourceId": customer_id}, headers=headers)
     data = response.json()["data"]
     assert [(row["action"], row["resource"], row["userAgent"], row["ipAddress"]) for row in data] == [
-        ("update", "customers", UA, "127.0.0.1"), ("create", "customers", UA, "127.0.0.1")]
+        ("update", "customers", UA, "127.0.0.1"),
+        ("create", "customers", UA, "127.0.0.1"),
+    ]
     recent = (await client.get("/api/audit-logs/recent", params={"limit": 1}, headers=headers)).json()["data"]
     assert recent[0]["action"] == "update"

@@ -28,15 +28,28 @@ WRONG = "not-the-password"
 
 # --- the limiter on its own -----------------------------------------------------------------------------------
 
+
 def test_defaults_and_environment_names() -> None:
     defaults = Settings(DATABASE_URL="postgresql://x@localhost/x")
-    assert (defaults.login_max_failures_per_account, defaults.login_failure_window_seconds,
-            defaults.login_max_attempts_per_client, defaults.login_client_window_seconds) == (5, 900, 20, 60)
-    custom = Settings(DATABASE_URL="postgresql://x@localhost/x", LOGIN_MAX_FAILURES_PER_ACCOUNT="3",
-                      LOGIN_FAILURE_WINDOW_SECONDS="30", LOGIN_MAX_ATTEMPTS_PER_CLIENT="7",
-                      LOGIN_CLIENT_WINDOW_SECONDS="10")
-    assert (custom.login_max_failures_per_account, custom.login_failure_window_seconds,
-            custom.login_max_attempts_per_client, custom.login_client_window_seconds) == (3, 30, 7, 10)
+    assert (
+        defaults.login_max_failures_per_account,
+        defaults.login_failure_window_seconds,
+        defaults.login_max_attempts_per_client,
+        defaults.login_client_window_seconds,
+    ) == (5, 900, 20, 60)
+    custom = Settings(
+        DATABASE_URL="postgresql://x@localhost/x",
+        LOGIN_MAX_FAILURES_PER_ACCOUNT="3",
+        LOGIN_FAILURE_WINDOW_SECONDS="30",
+        LOGIN_MAX_ATTEMPTS_PER_CLIENT="7",
+        LOGIN_CLIENT_WINDOW_SECONDS="10",
+    )
+    assert (
+        custom.login_max_failures_per_account,
+        custom.login_failure_window_seconds,
+        custom.login_max_attempts_per_client,
+        custom.login_client_window_seconds,
+    ) == (3, 30, 7, 10)
     with pytest.raises(ValueError):
         Settings(DATABASE_URL="postgresql://x@localhost/x", LOGIN_MAX_FAILURES_PER_ACCOUNT="0")
 
@@ -103,6 +116,7 @@ async def test_an_attempt_refused_for_its_client_is_not_counted_against_the_acco
 
 # --- over HTTP ------------------------------------------------------------------------------------------------
 
+
 class LimitedServer(LiveServer):
     clock: Clock
 
@@ -141,7 +155,8 @@ def assert_429(response: httpx.Response) -> int:
 
 
 async def test_sixth_wrong_password_locks_the_account_even_for_the_right_one(
-        limited_server: LimitedServer, db: asyncpg.Connection) -> None:
+    limited_server: LimitedServer, db: asyncpg.Connection
+) -> None:
     await create_user(db, "employee", email="locked@example.com")
     await create_user(db, "employee", email="other@example.com")
     async with client_from(limited_server) as http:
@@ -181,10 +196,12 @@ async def test_an_unknown_email_is_limited_like_a_real_one(limited_server: Limit
     assert statuses == [401] * 5 + [429]
 
 
-@pytest.mark.parametrize("limited_server", [{"LOGIN_MAX_ATTEMPTS_PER_CLIENT": 3, "LOGIN_CLIENT_WINDOW_SECONDS": 2}],
-                         indirect=True)
-async def test_a_client_may_make_a_few_attempts_per_window(limited_server: LimitedServer,
-                                                           db: asyncpg.Connection) -> None:
+@pytest.mark.parametrize(
+    "limited_server", [{"LOGIN_MAX_ATTEMPTS_PER_CLIENT": 3, "LOGIN_CLIENT_WINDOW_SECONDS": 2}], indirect=True
+)
+async def test_a_client_may_make_a_few_attempts_per_window(
+    limited_server: LimitedServer, db: asyncpg.Connection
+) -> None:
     for n in range(3):
         await create_user(db, "employee", email=f"user{n}@example.com")
     async with client_from(limited_server) as first, client_from(limited_server, "127.0.0.2") as second:
@@ -199,10 +216,12 @@ async def test_a_client_may_make_a_few_attempts_per_window(limited_server: Limit
 
 
 # Thirty requests share five pooled connections and argon2 is slow on a busy machine: a generous acquire timeout.
-@pytest.mark.parametrize("limited_server", [{"LOGIN_MAX_ATTEMPTS_PER_CLIENT": 1000, "DB_ACQUIRE_TIMEOUT": 60}],
-                         indirect=True)
-async def test_concurrent_wrong_passwords_never_try_more_than_the_limit(limited_server: LimitedServer,
-                                                                         db: asyncpg.Connection) -> None:
+@pytest.mark.parametrize(
+    "limited_server", [{"LOGIN_MAX_ATTEMPTS_PER_CLIENT": 1000, "DB_ACQUIRE_TIMEOUT": 60}], indirect=True
+)
+async def test_concurrent_wrong_passwords_never_try_more_than_the_limit(
+    limited_server: LimitedServer, db: asyncpg.Connection
+) -> None:
     """Thirty wrong passwords for one account at once: exactly five are verified (401), the rest refused."""
     await create_user(db, "employee", email="target@example.com")
     async with client_from(limited_server) as http:

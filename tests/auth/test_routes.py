@@ -21,12 +21,20 @@ from tests.factories import PASSWORD, bearer, create_user, token_for
 from tests.support import wait_until
 
 USER_KEYS = {"id", "email", "name", "role", "permissions", "createdAt", "updatedAt"}
-ALL_TRUE = {"modules": {"products": True, "customers": True, "reports": True, "paymentMethods": True,
-                        "userManagement": True},
-            "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": True}}
-EMPLOYEE_DEFAULTS = {"modules": {"products": True, "customers": True, "reports": False, "paymentMethods": False,
-                                 "userManagement": False},
-                     "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False}}
+ALL_TRUE = {
+    "modules": {"products": True, "customers": True, "reports": True, "paymentMethods": True, "userManagement": True},
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": True},
+}
+EMPLOYEE_DEFAULTS = {
+    "modules": {
+        "products": True,
+        "customers": True,
+        "reports": False,
+        "paymentMethods": False,
+        "userManagement": False,
+    },
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
+}
 
 
 def atob(segment: str) -> bytes:
@@ -43,8 +51,9 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     return await client.post("/api/auth/login", json={"email": email, "password": password})
 
 
-async def test_login_returns_token_user_and_expiry(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                   settings: Settings) -> None:
+async def test_login_returns_token_user_and_expiry(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     # `>`, `?` and `~` are the ASCII characters whose base64url form contains `-` or `_`.
     user = await create_user(db, "employee", email="a~b?c>d@example.com", name="Tilde Person")
     response = await login(client, "a~b?c>d@example.com")
@@ -89,24 +98,38 @@ async def test_two_logins_give_distinct_tokens(client: httpx.AsyncClient, db: as
     assert first != second
 
 
-@pytest.mark.parametrize(("email", "password"), [("known@example.com", "wrong-password"),
-                                                 ("nobody@example.com", PASSWORD),
-                                                 ("not an email", PASSWORD)])
-async def test_wrong_credentials_are_401_login_failed(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                      email: str, password: str) -> None:
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("known@example.com", "wrong-password"), ("nobody@example.com", PASSWORD), ("not an email", PASSWORD)],
+)
+async def test_wrong_credentials_are_401_login_failed(
+    client: httpx.AsyncClient, db: asyncpg.Connection, email: str, password: str
+) -> None:
     await create_user(db, "admin", email="known@example.com")
     response = await login(client, email, password)
     assert response.status_code == 401, response.text
     body = response.json()
     assert body["success"] is False
-    assert body["error"] == {"code": "LOGIN_FAILED", "message": "Invalid email or password",
-                             "requestId": response.headers["x-request-id"]}
+    assert body["error"] == {
+        "code": "LOGIN_FAILED",
+        "message": "Invalid email or password",
+        "requestId": response.headers["x-request-id"],
+    }
 
 
-@pytest.mark.parametrize("body", [{}, {"email": "a@example.com"}, {"password": PASSWORD},
-                                  {"email": "", "password": "x"},
-                                  {"email": "a@example.com", "password": ""}, {"email": 5, "password": "x"},
-                                  {"email": "a@example.com", "password": None}, [1, 2]])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"email": "a@example.com"},
+        {"password": PASSWORD},
+        {"email": "", "password": "x"},
+        {"email": "a@example.com", "password": ""},
+        {"email": 5, "password": "x"},
+        {"email": "a@example.com", "password": None},
+        [1, 2],
+    ],
+)
 async def test_missing_or_malformed_fields_are_422(client: httpx.AsyncClient, body: object) -> None:
     response = await client.post("/api/auth/login", json=body)
     assert response.status_code == 422, response.text
@@ -137,11 +160,19 @@ async def test_bcrypt_hash_logs_in_and_is_upgraded_to_argon2(client: httpx.Async
     assert (await login(client, "legacy@example.com")).status_code == 200
 
 
-async def test_me_and_profile_return_the_current_user(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                      settings: Settings) -> None:
-    stored = {"modules": {"products": True, "customers": False, "reports": True, "paymentMethods": False,
-                          "userManagement": False},
-              "presales": {"canCreate": False, "canViewOwn": True, "canViewAll": False}}
+async def test_me_and_profile_return_the_current_user(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
+    stored = {
+        "modules": {
+            "products": True,
+            "customers": False,
+            "reports": True,
+            "paymentMethods": False,
+            "userManagement": False,
+        },
+        "presales": {"canCreate": False, "canViewOwn": True, "canViewAll": False},
+    }
     user = await create_user(db, "employee", email="me@example.com", name="Me Myself", permissions=stored)
     headers = bearer(settings, user)
     for path in ("/api/auth/me", "/api/auth/profile"):
@@ -156,8 +187,9 @@ async def test_me_and_profile_return_the_current_user(client: httpx.AsyncClient,
     assert (await client.get("/api/auth/me")).status_code == 401
 
 
-async def test_admin_permissions_are_always_complete(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                     settings: Settings) -> None:
+async def test_admin_permissions_are_always_complete(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     admin = await create_user(db, "admin", permissions={"modules": {"products": True}})
     response = await client.get("/api/auth/me", headers=bearer(settings, admin))
     assert response.json()["data"]["permissions"] == ALL_TRUE
@@ -170,8 +202,11 @@ async def test_logout_without_body_or_content_type_revokes_the_token(
     token = (await login(client, "bye@example.com")).json()["data"]["token"]
     other = (await login(client, "bye@example.com")).json()["data"]["token"]
     # An expired revocation from earlier: purged on logout.
-    await db.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() - interval '1 hour')",
-                     uuid.uuid4(), user["id"])
+    await db.execute(
+        "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() - interval '1 hour')",
+        uuid.uuid4(),
+        user["id"],
+    )
 
     response = await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert "content-type" not in response.request.headers and response.request.content == b""
@@ -188,18 +223,22 @@ async def test_logout_without_body_or_content_type_revokes_the_token(
     assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"})).status_code == 200
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not.a.token"}, {"Authorization": "Basic abc"},
-                                     {"Authorization": "Bearer x"}])
-async def test_logout_without_a_valid_token_is_200(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                   headers: dict) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not.a.token"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer x"}],
+)
+async def test_logout_without_a_valid_token_is_200(
+    client: httpx.AsyncClient, db: asyncpg.Connection, headers: dict
+) -> None:
     response = await client.post("/api/auth/logout", headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["success"] is True and "data" not in response.json()
     assert await db.fetchval("SELECT count(*) FROM revoked_tokens") == 0
 
 
-async def test_refresh_issues_a_new_token_and_revokes_the_old(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                              settings: Settings) -> None:
+async def test_refresh_issues_a_new_token_and_revokes_the_old(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "manager")
     old = token_for(settings, user)
     response = await client.post("/api/auth/refresh", headers={"Authorization": f"Bearer {old}"})
@@ -230,8 +269,9 @@ async def test_expired_token_is_401(client: httpx.AsyncClient, db: asyncpg.Conne
 
 async def test_token_signed_with_another_secret_is_401(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     user = await create_user(db, "admin")
-    token, _ = issue_token("another-secret-entirely-" * 2, 3600, user_id=str(user["id"]), email=user["email"],
-                           role="admin")
+    token, _ = issue_token(
+        "another-secret-entirely-" * 2, 3600, user_id=str(user["id"]), email=user["email"], role="admin"
+    )
     await assert_rejected(client, token)
 
 
@@ -254,8 +294,9 @@ async def test_tampered_payload_is_401(client: httpx.AsyncClient, db: asyncpg.Co
     await assert_rejected(client, f"{header}.{forged}.{signature}")
 
 
-async def test_token_of_a_deleted_user_is_401(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                              settings: Settings) -> None:
+async def test_token_of_a_deleted_user_is_401(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee")
     token = token_for(settings, user)
     assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
@@ -270,8 +311,9 @@ async def test_token_of_a_deleted_user_is_401(client: httpx.AsyncClient, db: asy
     assert (await client.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})).status_code == 200
 
 
-async def test_other_algorithms_are_401_even_with_the_right_secret(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                                   settings: Settings) -> None:
+async def test_other_algorithms_are_401_even_with_the_right_secret(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     """Only HS256 is accepted: an HS512 token signed with the real secret, and an RS256 header (the RS/HS
     confusion attack presents one signed with the public key as an HMAC secret) are both refused."""
     user = await create_user(db, "admin")
@@ -281,6 +323,9 @@ async def test_other_algorithms_are_401_even_with_the_right_secret(client: httpx
     await assert_rejected(client, hs512)
     rs_header = base64.urlsafe_b64encode(b'{"alg":"RS256","typ":"JWT"}').rstrip(b"=").decode()
     signing_input = f"{rs_header}.{payload}".encode()
-    hmac_signature = base64.urlsafe_b64encode(
-        hmac.new(settings.jwt_secret.encode(), signing_input, hashlib.sha256).digest()).rstrip(b"=").decode()
+    hmac_signature = (
+        base64.urlsafe_b64encode(hmac.new(settings.jwt_secret.encode(), signing_input, hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     await assert_rejected(client, f"{rs_header}.{payload}.{hmac_signature}")

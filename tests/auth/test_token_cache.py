@@ -33,10 +33,24 @@ NOW = 1_796_000_000.0  # the wall clock of the cache's own tests
 
 
 def cached_user(user_id: uuid.UUID, expires_in: float = 3600, now: float = NOW) -> CurrentUser:
-    claims = Claims(user_id=str(user_id), email="a@example.com", role="admin", jti=str(uuid.uuid4()),
-                    issued_at=now, expires_at=int(now + expires_in))
-    return CurrentUser(id=user_id, email="a@example.com", name="A", role="admin", stored_permissions=None,
-                       created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1), claims=claims)
+    claims = Claims(
+        user_id=str(user_id),
+        email="a@example.com",
+        role="admin",
+        jti=str(uuid.uuid4()),
+        issued_at=now,
+        expires_at=int(now + expires_in),
+    )
+    return CurrentUser(
+        id=user_id,
+        email="a@example.com",
+        name="A",
+        role="admin",
+        stored_permissions=None,
+        created_at=datetime(2026, 1, 1),
+        updated_at=datetime(2026, 1, 1),
+        claims=claims,
+    )
 
 
 def trusted_cache(seconds: float = 60, max_entries: int = 100, clock: Clock | None = None) -> TokenCache:
@@ -47,6 +61,7 @@ def trusted_cache(seconds: float = 60, max_entries: int = 100, clock: Clock | No
 
 
 # --- the cache's own rules -----------------------------------------------------------------------------------
+
 
 def test_keeps_a_verification_only_when_nothing_changed_since_it_started() -> None:
     cache = trusted_cache()
@@ -199,6 +214,7 @@ async def test_trusts_only_a_database_that_announces_changes(db: asyncpg.Connect
 
 # --- through the running service -----------------------------------------------------------------------------
 
+
 async def answers(request: Awaitable[httpx.Response], status: int) -> bool:
     return (await request).status_code == status
 
@@ -221,8 +237,12 @@ async def unannounced(db: asyncpg.Connection) -> AsyncIterator[None]:
 
 
 async def listener_connected(db: asyncpg.Connection) -> bool:
-    return bool(await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-                                  " AND datname = current_database()", LISTENER))
+    return bool(
+        await db.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+            LISTENER,
+        )
+    )
 
 
 async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: LiveServer) -> None:
@@ -231,7 +251,10 @@ async def cached(client: httpx.AsyncClient, headers: dict[str, str], server: Liv
     token = headers["Authorization"].removeprefix("Bearer ")
 
     async def used_and_kept() -> bool:
-        return await answers(client.get("/api/auth/me", headers=headers), 200) and token_cache(server).get(token) is not None
+        return (
+            await answers(client.get("/api/auth/me", headers=headers), 200)
+            and token_cache(server).get(token) is not None
+        )
 
     await wait_until(used_and_kept, within=30, what="the token kept by the cache")
 
@@ -240,8 +263,9 @@ def token_cache(server: LiveServer) -> TokenCache:
     return server.app.state.tokens
 
 
-async def test_a_known_token_is_answered_from_the_cache(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                        settings: Settings, server: LiveServer) -> None:
+async def test_a_known_token_is_answered_from_the_cache(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, server: LiveServer
+) -> None:
     user = await create_user(db, "employee")
     headers = bearer(settings, user)
     await cached(client, headers, server)
@@ -252,34 +276,49 @@ async def test_a_known_token_is_answered_from_the_cache(client: httpx.AsyncClien
         assert await me_status(client, headers) == 401
 
 
-async def test_a_change_made_elsewhere_ends_cached_sessions(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                            settings: Settings, server: LiveServer) -> None:
+async def test_a_change_made_elsewhere_ends_cached_sessions(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, server: LiveServer
+) -> None:
     """psql, `flowcrm users`, another service process: the database announces each change to every process."""
-    demoted, revoked, deleted = (await create_user(db, "admin"), await create_user(db, "employee"),
-                                 await create_user(db, "employee"))
+    demoted, revoked, deleted = (
+        await create_user(db, "admin"),
+        await create_user(db, "employee"),
+        await create_user(db, "employee"),
+    )
     headers = [bearer(settings, user) for user in (demoted, revoked, deleted)]
     for each in headers:
         await cached(client, each, server)
     assert (await client.get("/api/users", headers=headers[0])).status_code == 200
 
     await db.execute("UPDATE users SET role = 'employee' WHERE id = $1", demoted["id"])
-    await wait_until(lambda: answers(client.get("/api/users", headers=headers[0]), 403), within=30,
-                     what="the demoted admin refused")
+    await wait_until(
+        lambda: answers(client.get("/api/users", headers=headers[0]), 403), within=30, what="the demoted admin refused"
+    )
     assert (await client.get("/api/auth/me", headers=headers[0])).json()["data"]["role"] == "employee"
 
     jti = jwt.decode(headers[1]["Authorization"][7:], options={"verify_signature": False})["jti"]
-    await db.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
-                     uuid.UUID(jti), revoked["id"])
-    await wait_until(lambda: answers(client.get("/api/auth/me", headers=headers[1]), 401), within=30,
-                     what="the revoked token refused")
+    await db.execute(
+        "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
+        uuid.UUID(jti),
+        revoked["id"],
+    )
+    await wait_until(
+        lambda: answers(client.get("/api/auth/me", headers=headers[1]), 401),
+        within=30,
+        what="the revoked token refused",
+    )
 
     await db.execute("DELETE FROM users WHERE id = $1", deleted["id"])
-    await wait_until(lambda: answers(client.get("/api/auth/me", headers=headers[2]), 401), within=30,
-                     what="the deleted user's token refused")
+    await wait_until(
+        lambda: answers(client.get("/api/auth/me", headers=headers[2]), 401),
+        within=30,
+        what="the deleted user's token refused",
+    )
 
 
-async def test_the_service_forgets_its_own_changes_before_answering(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                                     settings: Settings, server: LiveServer) -> None:
+async def test_the_service_forgets_its_own_changes_before_answering(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, server: LiveServer
+) -> None:
     """Even unannounced, a logout, a refresh, a user update or delete through this process are never ignored by
     it, not even by the very next request."""
     admin_headers = bearer(settings, await create_user(db, "admin"))
@@ -300,13 +339,17 @@ async def test_the_service_forgets_its_own_changes_before_answering(client: http
         assert await me_status(client, headers[3]) == 401
 
 
-async def test_nothing_is_cached_while_the_listener_is_down(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                            settings: Settings, server: LiveServer) -> None:
+async def test_nothing_is_cached_while_the_listener_is_down(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, server: LiveServer
+) -> None:
     user = await create_user(db, "employee")
     headers = bearer(settings, user)
     await cached(client, headers, server)
-    await db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
-                     " AND datname = current_database()", LISTENER)  # this app's (other workers' share the server)
+    await db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
+        " AND datname = current_database()",
+        LISTENER,
+    )  # this app's (other workers' share the server)
     await wait_until(lambda: not token_cache(server).trusted, within=30, what="the cache distrusted")
     async with unannounced(db):
         # However the race with the reconnection goes, the change is seen: the cache was emptied when the
@@ -317,13 +360,19 @@ async def test_nothing_is_cached_while_the_listener_is_down(client: httpx.AsyncC
     await wait_until(lambda: token_cache(server).trusted, within=30, what="the cache trusted again")
 
 
-async def test_a_cached_token_still_expires(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings,
-                                            server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_cached_token_still_expires(
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    settings: Settings,
+    server: LiveServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The service's cache, its wall clock moved past the token's exp: it no longer answers for the token, so
     the database (which, unannounced, now refuses the user's tokens) is asked."""
     user = await create_user(db, "employee")
-    token, claims = issue_token(settings.jwt_secret, 3600, user_id=str(user["id"]), email=user["email"],
-                                role=user["role"])
+    token, claims = issue_token(
+        settings.jwt_secret, 3600, user_id=str(user["id"]), email=user["email"], role=user["role"]
+    )
     headers = {"Authorization": f"Bearer {token}"}
     await cached(client, headers, server)
     async with unannounced(db):

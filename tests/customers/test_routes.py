@@ -12,8 +12,13 @@ import pytest
 from service.config import Settings
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user, valid_cpf
 
-NEW = {"name": "  Maria   da Silva ", "email": " Maria@Example.COM ", "phone": "(11) 98765-4321",
-       "cpf": "529.982.247-25", "address": "Rua A, 10"}
+NEW = {
+    "name": "  Maria   da Silva ",
+    "email": " Maria@Example.COM ",
+    "phone": "(11) 98765-4321",
+    "cpf": "529.982.247-25",
+    "address": "Rua A, 10",
+}
 
 
 async def test_create_normalises_and_returns_201(client: httpx.AsyncClient, admin_headers: dict) -> None:
@@ -31,8 +36,17 @@ async def test_create_normalises_and_returns_201(client: httpx.AsyncClient, admi
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("cpf", "52998224724"), ("cpf", "11111111111"), ("cpf", "5299822472"), ("email", "not-an-email"),
-     ("phone", "123"), ("name", "   "), ("name", "x" * 256), ("address", "x" * 1001), ("name", "a\x00b")],
+    [
+        ("cpf", "52998224724"),
+        ("cpf", "11111111111"),
+        ("cpf", "5299822472"),
+        ("email", "not-an-email"),
+        ("phone", "123"),
+        ("name", "   "),
+        ("name", "x" * 256),
+        ("address", "x" * 1001),
+        ("name", "a\x00b"),
+    ],
 )
 async def test_invalid_fields_are_422_naming_the_field(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, field: str, value: str
@@ -61,8 +75,9 @@ async def test_duplicate_cpf_and_email_are_409(client: httpx.AsyncClient, admin_
     again = await client.post("/api/customers", json={**NEW, "email": "other@example.com"}, headers=admin_headers)
     assert again.status_code == 409
     assert again.json()["error"]["message"] == "A customer with this CPF already exists"
-    same_email = await client.post("/api/customers", json={**NEW, "cpf": valid_cpf(), "email": "MARIA@example.com"},
-                                   headers=admin_headers)
+    same_email = await client.post(
+        "/api/customers", json={**NEW, "cpf": valid_cpf(), "email": "MARIA@example.com"}, headers=admin_headers
+    )
     assert same_email.status_code == 409
     assert same_email.json()["error"]["message"] == "A customer with this email already exists"
 
@@ -85,33 +100,55 @@ async def test_get_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_headers
     assert (await client.get("/api/customers/not-a-uuid", headers=admin_headers)).status_code == 422
 
 
-async def test_list_defaults_pagination_and_sorting(client: httpx.AsyncClient, admin_headers: dict,
-                                                     db: asyncpg.Connection) -> None:
+async def test_list_defaults_pagination_and_sorting(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     for name in ["Carla", "Ana", "Bruno"]:
         await create_customer(db, name=name)
     response = await client.get("/api/customers", headers=admin_headers)
     body = response.json()
     assert list(body) == ["success", "data", "pagination", "message", "timestamp"]
     assert [c["name"] for c in body["data"]] == ["Ana", "Bruno", "Carla"]
-    assert body["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False, "totalExact": True}
-    page2 = (await client.get("/api/customers?page=2&limit=2&sortBy=name&sortOrder=desc",
-                              headers=admin_headers)).json()
+    assert body["pagination"] == {
+        "total": 3,
+        "page": 1,
+        "limit": 50,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
+    page2 = (await client.get("/api/customers?page=2&limit=2&sortBy=name&sortOrder=desc", headers=admin_headers)).json()
     assert [c["name"] for c in page2["data"]] == ["Ana"]
-    assert page2["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                   "hasPrev": True, "totalExact": True}
+    assert page2["pagination"] == {
+        "total": 3,
+        "page": 2,
+        "limit": 2,
+        "totalPages": 2,
+        "hasNext": False,
+        "hasPrev": True,
+        "totalExact": True,
+    }
     full = (await client.get("/api/customers?page=1&limit=2", headers=admin_headers)).json()  # counted
     assert [c["name"] for c in full["data"]] == ["Ana", "Bruno"]
-    assert full["pagination"] == {"total": 3, "page": 1, "limit": 2, "totalPages": 2, "hasNext": True,
-                                  "hasPrev": False, "totalExact": True}
+    assert full["pagination"] == {
+        "total": 3,
+        "page": 1,
+        "limit": 2,
+        "totalPages": 2,
+        "hasNext": True,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     exact = (await client.get("/api/customers?page=1&limit=3", headers=admin_headers)).json()
     assert exact["pagination"]["total"] == 3 and exact["pagination"]["hasNext"] is False
     beyond = (await client.get("/api/customers?page=9&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 3
 
 
-async def test_search_matches_name_email_and_cpf_digits(client: httpx.AsyncClient, admin_headers: dict,
-                                                         db: asyncpg.Connection) -> None:
+async def test_search_matches_name_email_and_cpf_digits(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_customer(db, name="Joana Prado", email="jp@example.com", cpf="52998224725")
     await create_customer(db, name="Pedro", email="pedro@loja.com", cpf=valid_cpf())
 
@@ -135,11 +172,13 @@ async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, admin_head
     assert response.status_code == 422, response.text
 
 
-async def test_update_changes_fields_and_needs_at_least_one(client: httpx.AsyncClient, admin_headers: dict,
-                                                            db: asyncpg.Connection) -> None:
+async def test_update_changes_fields_and_needs_at_least_one(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
-    response = await client.put(f"/api/customers/{customer['id']}", json={"name": "New Name", "address": ""},
-                                headers=admin_headers)
+    response = await client.put(
+        f"/api/customers/{customer['id']}", json={"name": "New Name", "address": ""}, headers=admin_headers
+    )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["name"] == "New Name" and response.json()["data"]["address"] is None
     assert (await client.put(f"/api/customers/{customer['id']}", json={}, headers=admin_headers)).status_code == 422
@@ -147,16 +186,18 @@ async def test_update_changes_fields_and_needs_at_least_one(client: httpx.AsyncC
     assert missing.status_code == 404
 
 
-async def test_update_to_a_taken_cpf_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
+async def test_update_to_a_taken_cpf_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_customer(db, cpf="52998224725")
     other = await create_customer(db)
     response = await client.put(f"/api/customers/{other['id']}", json={"cpf": "52998224725"}, headers=admin_headers)
     assert response.status_code == 409
 
 
-async def test_delete_204_404_and_409_when_referenced(client: httpx.AsyncClient, admin_headers: dict,
-                                                      db: asyncpg.Connection) -> None:
+async def test_delete_204_404_and_409_when_referenced(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     free = await create_customer(db)
     response = await client.delete(f"/api/customers/{free['id']}", headers=admin_headers)
     assert response.status_code == 204 and response.content == b""
@@ -165,25 +206,29 @@ async def test_delete_204_404_and_409_when_referenced(client: httpx.AsyncClient,
     used = await create_customer(db)
     product = await create_product(db)
     from decimal import Decimal
+
     await create_presale(db, used["id"], [(product["id"], Decimal("1"), Decimal("15.00"))])
     refused = await client.delete(f"/api/customers/{used['id']}", headers=admin_headers)
     assert refused.status_code == 409
     assert "foreign key constraint" in refused.json()["message"]
 
 
-async def test_authentication_and_permissions(client: httpx.AsyncClient, settings: Settings,
-                                              db: asyncpg.Connection) -> None:
+async def test_authentication_and_permissions(
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection
+) -> None:
     assert (await client.get("/api/customers")).status_code == 401
     assert (await client.get("/api/customers", headers={"Authorization": "Bearer nope"})).status_code == 401
     employee = await create_user(db, "employee")
     assert (await client.get("/api/customers", headers=bearer(settings, employee))).status_code == 200
-    no_customers = await create_user(db, "employee", permissions={"modules": {"customers": False},
-                                                                  "presales": {"canCreate": False}})
+    no_customers = await create_user(
+        db, "employee", permissions={"modules": {"customers": False}, "presales": {"canCreate": False}}
+    )
     headers = bearer(settings, no_customers)
     assert (await client.get("/api/customers", headers=headers)).status_code == 403
     assert (await client.post("/api/customers", json=NEW, headers=headers)).status_code == 403
-    seller = await create_user(db, "employee", permissions={"modules": {"customers": False},
-                                                            "presales": {"canCreate": True}})
+    seller = await create_user(
+        db, "employee", permissions={"modules": {"customers": False}, "presales": {"canCreate": True}}
+    )
     seller_headers = bearer(settings, seller)
     assert (await client.get("/api/customers", headers=seller_headers)).status_code == 200  # pre-sale form
     assert (await client.post("/api/customers", json=NEW, headers=seller_headers)).status_code == 403

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -48,8 +48,9 @@ def fault_database_url(server_url: str, template_database: str) -> Iterator[str]
 @pytest.fixture
 async def fault_db(fault_database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """The test's own connection (application_name is not 'flowcrm', so it never counts as the app's)."""
-    conn = await asyncpg.connect(fault_database_url, server_settings={"timezone": "UTC",
-                                                                      "application_name": "fault-test"})
+    conn = await asyncpg.connect(
+        fault_database_url, server_settings={"timezone": "UTC", "application_name": "fault-test"}
+    )
     try:
         yield conn
     finally:
@@ -62,24 +63,40 @@ def signing_settings(database_url: str) -> Settings:
 
 
 async def app_backends(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await db.fetch("SELECT pid, state, wait_event_type FROM pg_stat_activity "
-                          "WHERE application_name = 'flowcrm' AND datname = current_database() ORDER BY pid")
+    return await db.fetch(
+        "SELECT pid, state, wait_event_type FROM pg_stat_activity "
+        "WHERE application_name = 'flowcrm' AND datname = current_database() ORDER BY pid"
+    )
 
 
 class ServiceProcess:
     """`python -m service.cli serve --workers N` (default 1) as a real process, its output in a file; `port`
     given: that port again (a restarted instance behind a load balancer)."""
 
-    def __init__(self, database_url: str, log_path: Path, *, workers: int = 1, port: int | None = None,
-                 **env: str) -> None:
+    def __init__(
+        self, database_url: str, log_path: Path, *, workers: int = 1, port: int | None = None, **env: str
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
         self._log = log_path.open("w")
-        environment = {**os.environ, "DATABASE_URL": database_url, "PORT": str(self.port), "HOST": "127.0.0.1",
-                       "ENVIRONMENT": "test", "JWT_SECRET": JWT_SECRET, "DB_STARTUP_TIMEOUT": "10",
-                       "PYTHONUNBUFFERED": "1", **env}
-        self.process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
-                                        env=environment, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PORT": str(self.port),
+            "HOST": "127.0.0.1",
+            "ENVIRONMENT": "test",
+            "JWT_SECRET": JWT_SECRET,
+            "DB_STARTUP_TIMEOUT": "10",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "serve", "--workers", str(workers)],
+            env=environment,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def url(self) -> str:
@@ -123,6 +140,7 @@ def running_instances(url: str, logs: Path, count: int = 2, **options: Any) -> I
     """`count` instances of `flowcrm serve` on one database, all ready; stopped after, each having exited 0."""
     started = [ServiceProcess(url, logs / f"serve-{n}.log", **options) for n in range(1, count + 1)]
     try:
+
         async def ready() -> None:
             await asyncio.gather(*(service.wait_ready(within=120) for service in started))
 

@@ -52,8 +52,10 @@ def config(servers: dict[str, int], port: int, stats_port: int, *, retries: int 
         "    option httpchk GET /health/ready",
         "    http-check expect status 200",
         "    http-response set-header X-Served-By %s",
-        *(f"    server {name} 127.0.0.1:{server_port} check inter 500ms fall 2 rise 2"
-          for name, server_port in servers.items()),
+        *(
+            f"    server {name} 127.0.0.1:{server_port} check inter 500ms fall 2 rise 2"
+            for name, server_port in servers.items()
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -68,8 +70,9 @@ class HAProxy:
         config_path.write_text(config(servers, self.port, self.stats_port, retries=retries, redispatch=redispatch))
         self.log_path = directory / "haproxy.log"
         self._log = self.log_path.open("w")
-        self.process = subprocess.Popen([haproxy_binary(), "-db", "-f", str(config_path)],
-                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [haproxy_binary(), "-db", "-f", str(config_path)], stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     @property
     def url(self) -> str:
@@ -85,8 +88,11 @@ class HAProxy:
         finally:
             writer.close()
         rows = list(csv.DictReader(text.lstrip("# ").splitlines()))
-        return {row["svname"]: row["status"] for row in rows if row["pxname"] == "flowcrm"
-                and row["svname"] not in ("FRONTEND", "BACKEND")}
+        return {
+            row["svname"]: row["status"]
+            for row in rows
+            if row["pxname"] == "flowcrm" and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
 
     async def wait_status(self, server: str, status: str, *, within: float = 60) -> None:
         async def reached() -> bool:

@@ -23,9 +23,8 @@ from service.presales.service import PresaleService
 from tests.conftest import make_settings
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
 from tests.faults.conftest import app_backends
-from tests.support import wait_until
 from tests.presales.helpers import body, item
-from tests.support import live_server
+from tests.support import live_server, wait_until
 
 
 class Pause:
@@ -84,7 +83,8 @@ async def count(db: asyncpg.Connection, table: str) -> int:
 
 
 async def test_backend_terminated_during_presale_create_leaves_nothing(
-        fault_database_url: str, fault_db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings(fault_database_url, DB_POOL_MIN=1, DB_POOL_MAX=1)  # one connection: it must be replaced
     user = await create_user(fault_db, "admin")
     headers = bearer(settings, user)
@@ -95,8 +95,9 @@ async def test_backend_terminated_during_presale_create_leaves_nothing(
 
     with live_server(create_app(settings)) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            request = asyncio.create_task(http.post("/api/presales", headers=headers,
-                                                    json=body(customer, item(product, "2"), item(product, "3"))))
+            request = asyncio.create_task(
+                http.post("/api/presales", headers=headers, json=body(customer, item(product, "2"), item(product, "3")))
+            )
             assert await asyncio.to_thread(pause.paused.wait, 10), "the write never reached the pause"
             # The pre-sale row and its items are written, not committed.
             terminated = await terminate_open_transaction(fault_db)
@@ -116,16 +117,21 @@ async def test_backend_terminated_during_presale_create_leaves_nothing(
 
 
 async def test_backend_terminated_during_conversion_deducts_nothing(
-        fault_database_url: str, fault_db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings(fault_database_url, DB_POOL_MIN=1, DB_POOL_MAX=1)
     user = await create_user(fault_db, "admin")
     headers = bearer(settings, user)
     customer = await create_customer(fault_db)
     a = await create_product(fault_db, stock=10)
     b = await create_product(fault_db, stock=5)
-    presale = await create_presale(fault_db, customer["id"], [(a["id"], Decimal("4"), Decimal("15.00")),
-                                                              (b["id"], Decimal("5"), Decimal("15.00"))],
-                                   status="approved", created_by=user["id"])
+    presale = await create_presale(
+        fault_db,
+        customer["id"],
+        [(a["id"], Decimal("4"), Decimal("15.00")), (b["id"], Decimal("5"), Decimal("15.00"))],
+        status="approved",
+        created_by=user["id"],
+    )
     # Paused after the stock is deducted and the history rows written, before the status update and commit.
     pause = Pause(PresaleService._change_status)
     monkeypatch.setattr(PresaleService, "_change_status", pause.method())
@@ -155,4 +161,6 @@ async def test_backend_terminated_during_conversion_deducts_nothing(
             assert retried.json()["data"]["status"] == "converted"
             assert await stocks() == (6, 0)
             assert await count(fault_db, "stock_adjustments") == 2
-            assert (await http.get(f"/api/presales/{uuid.UUID(str(presale['id']))}", headers=headers)).status_code == 200
+            assert (
+                await http.get(f"/api/presales/{uuid.UUID(str(presale['id']))}", headers=headers)
+            ).status_code == 200

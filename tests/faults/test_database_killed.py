@@ -57,8 +57,13 @@ def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
         server.stop(mode="immediate")
 
 
-async def traffic(http: httpx.AsyncClient, headers: dict[str, str], answers: list[Answer], stop: asyncio.Event,
-                  write: dict[str, Any] | None = None) -> None:
+async def traffic(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    answers: list[Answer],
+    stop: asyncio.Event,
+    write: dict[str, Any] | None = None,
+) -> None:
     """One client: list customers, or (with `write`) create pre-sales of two lines, until told to stop."""
     for _ in range(MAX_REQUESTS_PER_CLIENT):
         if stop.is_set():
@@ -73,8 +78,9 @@ async def traffic(http: httpx.AsyncClient, headers: dict[str, str], answers: lis
             answers.append(Answer(started, time.monotonic(), 0, None, None))
         else:
             code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
-            answers.append(Answer(started, time.monotonic(), response.status_code,
-                                  response.headers.get("Retry-After"), code))
+            answers.append(
+                Answer(started, time.monotonic(), response.status_code, response.headers.get("Retry-After"), code)
+            )
         await asyncio.sleep(0.005)
 
 
@@ -98,8 +104,14 @@ async def test_database_killed_under_traffic_answers_503_then_recovers(own_serve
         product = await create_product(seed, stock=1_000_000)
     finally:
         await seed.close()
-    settings = make_settings(url, DB_CONNECT_TIMEOUT=CONNECT_TIMEOUT, DB_ACQUIRE_TIMEOUT=ACQUIRE_TIMEOUT,
-                             DB_POOL_MIN=1, DB_POOL_MAX=4, HEALTH_TIMEOUT=1)
+    settings = make_settings(
+        url,
+        DB_CONNECT_TIMEOUT=CONNECT_TIMEOUT,
+        DB_ACQUIRE_TIMEOUT=ACQUIRE_TIMEOUT,
+        DB_POOL_MIN=1,
+        DB_POOL_MAX=4,
+        HEALTH_TIMEOUT=1,
+    )
     headers = bearer(settings, user)
     answers: list[Answer] = []
     writes: list[Answer] = []
@@ -107,8 +119,9 @@ async def test_database_killed_under_traffic_answers_503_then_recovers(own_serve
 
     with live_server(create_app(settings)) as server:
         # The client timeout is far above the promise, so a hang shows as a long latency, not as a timeout.
-        async with httpx.AsyncClient(base_url=server.url, timeout=20,
-                                     limits=httpx.Limits(max_connections=CLIENTS + 2)) as http:
+        async with httpx.AsyncClient(
+            base_url=server.url, timeout=20, limits=httpx.Limits(max_connections=CLIENTS + 2)
+        ) as http:
             write = body(customers[0], item(product, "1"), item(product, "2"))
             clients = [asyncio.create_task(traffic(http, headers, answers, stop)) for _ in range(READERS)]
             clients += [asyncio.create_task(traffic(http, headers, writes, stop, write)) for _ in range(WRITERS)]
@@ -161,8 +174,15 @@ async def test_database_killed_under_traffic_answers_503_then_recovers(own_serve
     assert len(straddling) <= READERS
 
 
-async def check_writes(url: str, writes: list[Answer], kill_started: float, kill_done: float,
-                       restart_started: float, ready_at: float, bound: float) -> None:
+async def check_writes(
+    url: str,
+    writes: list[Answer],
+    kill_started: float,
+    kill_done: float,
+    restart_started: float,
+    ready_at: float,
+    bound: float,
+) -> None:
     assert not [a for a in writes if a.status not in (201, 503)], sorted({(a.status, a.code) for a in writes})
     assert max(a.latency for a in writes) < bound
     assert all(a.status == 201 for a in writes if a.ended < kill_started)
@@ -173,8 +193,9 @@ async def check_writes(url: str, writes: list[Answer], kill_started: float, kill
     conn = await asyncpg.connect(url)
     try:
         presales = await conn.fetchval("SELECT count(*) FROM presales")
-        lines = await conn.fetch("SELECT presale_id, count(*) AS n, sum(quantity) AS q FROM presale_items "
-                                 "GROUP BY presale_id")
+        lines = await conn.fetch(
+            "SELECT presale_id, count(*) AS n, sum(quantity) AS q FROM presale_items GROUP BY presale_id"
+        )
     finally:
         await conn.close()
     # Whole pre-sales only: each with its two lines, none half written.

@@ -24,9 +24,9 @@ LONG_DELAY = "300"  # never reached: the second signal ends it
 
 @pytest.mark.slow
 async def test_ctrl_c_drains_with_every_worker_serving_and_a_second_one_stops_at_once(
-        fault_database_url: str, tmp_path: Path) -> None:
-    service = ServiceProcess(fault_database_url, tmp_path / "serve.log", workers=2,
-                             SHUTDOWN_DELAY_SECONDS=LONG_DELAY)
+    fault_database_url: str, tmp_path: Path
+) -> None:
+    service = ServiceProcess(fault_database_url, tmp_path / "serve.log", workers=2, SHUTDOWN_DELAY_SECONDS=LONG_DELAY)
     try:
         await service.wait_ready(within=90)
         # Ready is one worker; a worker takes over SIGINT at the end of its start-up (granian then logs this).
@@ -38,12 +38,16 @@ async def test_ctrl_c_drains_with_every_worker_serving_and_a_second_one_stops_at
             os.kill(pid, signal.SIGINT)
 
         async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+
             async def draining() -> bool:
                 return (await http.get("/health/ready")).status_code == 503
 
             await wait_until(draining, within=30, what="readiness answering 503")
-            await wait_until(lambda: service.output().count("SIGINT ignored in worker process") == 2, within=30,
-                             what="both workers ignoring SIGINT")
+            await wait_until(
+                lambda: service.output().count("SIGINT ignored in worker process") == 2,
+                within=30,
+                what="both workers ignoring SIGINT",
+            )
 
             # Still serving, on new connections too (both workers share the listening socket).
             for _ in range(20):

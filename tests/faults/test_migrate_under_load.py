@@ -18,8 +18,15 @@ import pytest
 
 from tests.factories import bearer, create_customer, create_user, valid_cpf
 from tests.faults.conftest import ServiceProcess, signing_settings
-from tests.online_migrations import (NEW_COLUMN, NEW_INDEX, NEW_MIGRATIONS, fetch, invalid_indexes,
-                                     migrations_with_new_ones, run_pipeline)
+from tests.online_migrations import (
+    NEW_COLUMN,
+    NEW_INDEX,
+    NEW_MIGRATIONS,
+    fetch,
+    invalid_indexes,
+    migrations_with_new_ones,
+    run_pipeline,
+)
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -37,8 +44,9 @@ class Load:
     after: int = 0
     failures: list[str] = field(default_factory=list)
 
-    async def send(self, http: httpx.AsyncClient, method: str, path: str, expected: int,
-                   payload: dict | None = None) -> httpx.Response | None:
+    async def send(
+        self, http: httpx.AsyncClient, method: str, path: str, expected: int, payload: dict | None = None
+    ) -> httpx.Response | None:
         started_migrated = self.migrated.is_set()
         try:
             response = await http.request(method, path, json=payload)
@@ -62,8 +70,13 @@ async def reader(http: httpx.AsyncClient, load: Load, customer_ids: list[uuid.UU
 
 async def writer(http: httpx.AsyncClient, load: Load, _customer_ids: list[uuid.UUID], _n: int) -> None:
     cpf = valid_cpf()
-    created = await load.send(http, "POST", "/api/customers", 201, {
-        "name": f"Load {cpf}", "email": f"load-{cpf}@example.com", "phone": "(11) 98765-4321", "cpf": cpf})
+    created = await load.send(
+        http,
+        "POST",
+        "/api/customers",
+        201,
+        {"name": f"Load {cpf}", "email": f"load-{cpf}@example.com", "phone": "(11) 98765-4321", "cpf": cpf},
+    )
     if created is not None and created.status_code == 201:
         await load.send(http, "PUT", f"/api/customers/{created.json()['data']['id']}", 200, {"name": f"Renamed {cpf}"})
 
@@ -81,7 +94,8 @@ async def client(url: str, headers: dict[str, str], load: Load, customer_ids: li
 
 
 async def test_a_concurrent_index_and_a_nullable_column_applied_under_load_fail_no_request(
-        fault_database_url: str, fault_db: asyncpg.Connection, tmp_path: Path) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection, tmp_path: Path
+) -> None:
     migrations = migrations_with_new_ones(tmp_path / "migrations")
     headers = bearer(signing_settings(fault_database_url), await create_user(fault_db, "admin"))
     customer_ids = [(await create_customer(fault_db))["id"] for _ in range(200)]
@@ -89,8 +103,10 @@ async def test_a_concurrent_index_and_a_nullable_column_applied_under_load_fail_
     try:
         await service.wait_ready()
         load = Load()
-        clients = [asyncio.create_task(client(service.url, headers, load, customer_ids, work))
-                   for work in [reader] * READERS + [writer] * WRITERS]
+        clients = [
+            asyncio.create_task(client(service.url, headers, load, customer_ids, work))
+            for work in [reader] * READERS + [writer] * WRITERS
+        ]
         await wait_until(lambda: load.during >= 2 * (READERS + WRITERS), within=GENEROUS, what="traffic flowing")
         result = await asyncio.wait_for(run_pipeline(fault_database_url, migrations), GENEROUS)
         load.migrated.set()

@@ -37,8 +37,13 @@ class Scrape:
         self.samples = [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
     def requests(self) -> Counter[tuple[str, str, str]]:
-        return Counter({(s.labels["method"], s.labels["route"], s.labels["status"]): int(s.value)
-                        for s in self.samples if s.name == f"{REQUESTS}_count"})
+        return Counter(
+            {
+                (s.labels["method"], s.labels["route"], s.labels["status"]): int(s.value)
+                for s in self.samples
+                if s.name == f"{REQUESTS}_count"
+            }
+        )
 
     def value(self, name: str, **labels: str) -> float | None:
         return next((s.value for s in self.samples if s.name == name and labels.items() <= s.labels.items()), None)
@@ -58,16 +63,25 @@ async def test_two_workers_metrics_add_up_and_every_log_line_is_json(url: str, t
     metrics_dir.mkdir()
     (metrics_dir / "counter_1.db").write_bytes(b"left by an earlier run")  # unreadable: must be removed at start
     port = free_port()
-    service = ServiceProcess(url, tmp_path / "serve.log", workers=2, METRICS_PORT=str(port), LOG_FORMAT="json",
-                             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    service = ServiceProcess(
+        url,
+        tmp_path / "serve.log",
+        workers=2,
+        METRICS_PORT=str(port),
+        LOG_FORMAT="json",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
     db = await asyncpg.connect(url)
     try:
         await service.wait_ready()
         admin = await create_user(db, "admin")
         headers = bearer(signing_settings(url), admin)
         customers = [await create_customer(db) for _ in range(3)]
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as metrics, \
-                httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as metrics,
+            httpx.AsyncClient(base_url=service.url, timeout=30) as http,
+        ):
+
             async def scrape() -> Scrape:
                 response = await metrics.get("/metrics")
                 assert response.status_code == 200, response.text
@@ -93,13 +107,22 @@ async def test_two_workers_metrics_add_up_and_every_log_line_is_json(url: str, t
             duplicate = await http.post("/api/customers", json={**new, "email": "other@example.com"}, headers=headers)
             assert duplicate.status_code == 409
 
-            expected = Counter({("GET", "/api/customers/{customer_id}", "200"): 6, ("GET", "/api/customers", "401"): 4,
-                                ("GET", "<unmatched>", "404"): 3, ("POST", "/api/customers", "422"): 2,
-                                ("POST", "/api/customers", "201"): 1, ("POST", "/api/customers", "409"): 1})
+            expected = Counter(
+                {
+                    ("GET", "/api/customers/{customer_id}", "200"): 6,
+                    ("GET", "/api/customers", "401"): 4,
+                    ("GET", "<unmatched>", "404"): 3,
+                    ("POST", "/api/customers", "422"): 2,
+                    ("POST", "/api/customers", "201"): 1,
+                    ("POST", "/api/customers", "409"): 1,
+                }
+            )
 
             async def counted() -> bool:
                 after = (await scrape()).requests()
-                return Counter({key: after[key] - before[key] for key in after if after[key] != before[key]}) == expected
+                return (
+                    Counter({key: after[key] - before[key] for key in after if after[key] != before[key]}) == expected
+                )
 
             # Summed over both workers' files: exactly the 17 requests sent, under route templates only.
             await wait_until(counted, within=30, what="the request counts to add up")
@@ -126,7 +149,12 @@ async def test_two_workers_metrics_add_up_and_every_log_line_is_json(url: str, t
     [access] = [line for line in lines if line.get("request_id") == "served-1"]
     assert access["logger"] == "flowcrm.access" and access["level"] == "INFO" and access["time"].endswith("Z")
     assert {key: access[key] for key in ("method", "route", "status", "user_id", "client")} == {
-        "method": "POST", "route": "/api/customers", "status": 201, "user_id": str(admin["id"]), "client": "127.0.0.1"}
+        "method": "POST",
+        "route": "/api/customers",
+        "status": 201,
+        "user_id": str(admin["id"]),
+        "client": "127.0.0.1",
+    }
     assert access["duration_ms"] > 0
     assert sum(line["logger"] == "flowcrm.access" for line in lines) >= 17
     assert not any(line["logger"] == "granian.access" for line in lines)

@@ -58,15 +58,26 @@ class Load:
                 try:
                     if n % 3 == 0:
                         cpf = valid_cpf()
-                        response = await http.post("/api/customers", json={
-                            "name": f"Cliente {cpf}", "email": f"load-{cpf}@example.com",
-                            "phone": "(11) 98765-4321", "cpf": cpf})
+                        response = await http.post(
+                            "/api/customers",
+                            json={
+                                "name": f"Cliente {cpf}",
+                                "email": f"load-{cpf}@example.com",
+                                "phone": "(11) 98765-4321",
+                                "cpf": cpf,
+                            },
+                        )
                     else:
                         response = await http.get("/api/customers?page=1&limit=10" if n % 3 == 1 else "/api/products")
-                    self.outcomes.append(Outcome(time.monotonic(), response.status_code in (200, 201),
-                                                 response.headers.get("x-served-by", ""),
-                                                 f"{response.request.method} {response.request.url.path}: "
-                                                 f"{response.status_code} {response.text[:200]}"))
+                    self.outcomes.append(
+                        Outcome(
+                            time.monotonic(),
+                            response.status_code in (200, 201),
+                            response.headers.get("x-served-by", ""),
+                            f"{response.request.method} {response.request.url.path}: "
+                            f"{response.status_code} {response.text[:200]}",
+                        )
+                    )
                 except httpx.HTTPError as exc:
                     self.outcomes.append(Outcome(time.monotonic(), False, "", f"{type(exc).__name__}: {exc}"))
                 await asyncio.sleep(0.005)  # bounded load: the machine is shared
@@ -75,8 +86,10 @@ class Load:
         return [outcome for outcome in self.outcomes if not outcome.ok]
 
     def served_between(self, start: float, end: float, by: str | None = None) -> int:
-        return sum(outcome.ok and start <= outcome.at <= end and (by is None or outcome.served_by == by)
-                   for outcome in self.outcomes)
+        return sum(
+            outcome.ok and start <= outcome.at <= end and (by is None or outcome.served_by == by)
+            for outcome in self.outcomes
+        )
 
 
 @dataclass
@@ -91,8 +104,9 @@ class Fleet:
 
     def start(self, name: str, port: int | None = None) -> ServiceProcess:
         self.starts += 1
-        self.instances[name] = ServiceProcess(self.database_url, self.logs / f"serve-{name}-{self.starts}.log",
-                                              workers=2, port=port, **self.env)
+        self.instances[name] = ServiceProcess(
+            self.database_url, self.logs / f"serve-{name}-{self.starts}.log", workers=2, port=port, **self.env
+        )
         return self.instances[name]
 
     async def restart(self, name: str, haproxy: HAProxy) -> tuple[float, float]:
@@ -128,8 +142,15 @@ def fleet_logs(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def rolling_restart(database_url: str, logs: Path, env: dict[str, str], restart: tuple[str, ...], *,
-                          retries: int = 0, redispatch: bool = False) -> tuple[Load, dict[str, tuple[float, float]]]:
+async def rolling_restart(
+    database_url: str,
+    logs: Path,
+    env: dict[str, str],
+    restart: tuple[str, ...],
+    *,
+    retries: int = 0,
+    redispatch: bool = False,
+) -> tuple[Load, dict[str, tuple[float, float]]]:
     """The scenario: start the fleet and HAProxy, run the load, restart the named instances in turn, stop the
     load. Returns the load's outcomes and each restart's drain window."""
     db = await asyncpg.connect(database_url)
@@ -143,8 +164,12 @@ async def rolling_restart(database_url: str, logs: Path, env: dict[str, str], re
         for name in ("a", "b"):
             fleet.start(name)
         await asyncio.gather(*(instance.wait_ready(within=90) for instance in fleet.instances.values()))
-        haproxy = HAProxy(logs, {name: instance.port for name, instance in fleet.instances.items()},
-                          retries=retries, redispatch=redispatch)
+        haproxy = HAProxy(
+            logs,
+            {name: instance.port for name, instance in fleet.instances.items()},
+            retries=retries,
+            redispatch=redispatch,
+        )
         for name in fleet.instances:
             await haproxy.wait_status(name, "UP")
 
@@ -153,12 +178,14 @@ async def rolling_restart(database_url: str, logs: Path, env: dict[str, str], re
         try:
             drains = {}
             for name in restart:
-                await wait_until(lambda: sum(o.ok for o in load.outcomes) >= 50, within=60,
-                                 what="the load under way")
+                await wait_until(lambda: sum(o.ok for o in load.outcomes) >= 50, within=60, what="the load under way")
                 before = len(load.outcomes)
                 drains[name] = await fleet.restart(name, haproxy)
-                await wait_until(lambda: len(load.outcomes) >= before + 50, within=60,
-                                 what="the load going on after the restart")
+                await wait_until(
+                    lambda before=before: len(load.outcomes) >= before + 50,
+                    within=60,
+                    what="the load going on after the restart",
+                )
         finally:
             load.stopping.set()
             await asyncio.gather(*clients)
@@ -172,27 +199,32 @@ async def rolling_restart(database_url: str, logs: Path, env: dict[str, str], re
 def summary(load: Load, drains: dict[str, tuple[float, float]]) -> str:
     parts = [f"{len(load.outcomes)} requests, {len(load.failures())} failed"]
     for name, (began, ended) in drains.items():
-        parts.append(f"during {name}'s drain ({ended - began:.1f} s): {load.served_between(began, ended)} served, "
-                     f"{load.served_between(began, ended, by=name)} of them by {name}")
+        parts.append(
+            f"during {name}'s drain ({ended - began:.1f} s): {load.served_between(began, ended)} served, "
+            f"{load.served_between(began, ended, by=name)} of them by {name}"
+        )
     return "; ".join(parts)
 
 
 async def test_a_rolling_restart_behind_haproxy_without_retries_fails_no_request(
-        fault_database_url: str, fleet_logs: Path) -> None:
+    fault_database_url: str, fleet_logs: Path
+) -> None:
     # SHUTDOWN_DELAY_SECONDS unset: production's default of 5 s, more than HAProxy's 2 x 500 ms to notice.
     load, drains = await rolling_restart(fault_database_url, fleet_logs, PRODUCTION, restart=("a", "b"))
     print(summary(load, drains))
     failures = load.failures()
     assert not failures, f"{summary(load, drains)}; first failures: {[f.detail for f in failures[:5]]}"
-    for name, (began, ended) in drains.items():  # each restart happened under load
+    for began, ended in drains.values():  # each restart happened under load
         assert load.served_between(began, ended) > 0, summary(load, drains)
     assert {outcome.served_by for outcome in load.outcomes} == {"a", "b"}
 
 
 async def test_without_the_shutdown_delay_the_same_restart_fails_requests(
-        fault_database_url: str, fleet_logs: Path) -> None:
+    fault_database_url: str, fleet_logs: Path
+) -> None:
     """The control: the test above can fail. One restart is enough."""
-    load, drains = await rolling_restart(fault_database_url, fleet_logs,
-                                         {**PRODUCTION, "SHUTDOWN_DELAY_SECONDS": "0"}, restart=("a",))
+    load, drains = await rolling_restart(
+        fault_database_url, fleet_logs, {**PRODUCTION, "SHUTDOWN_DELAY_SECONDS": "0"}, restart=("a",)
+    )
     print(summary(load, drains))
     assert load.failures(), summary(load, drains)

@@ -25,10 +25,12 @@ def url(server_url: str, template_database: str) -> Iterator[str]:
         yield cloned
 
 
-@pytest.mark.parametrize(("trusted", "recorded"), [(None, "203.0.113.7"), ("", "127.0.0.1"),
-                                                   ("10.0.0.0/8", "127.0.0.1")])
+@pytest.mark.parametrize(
+    ("trusted", "recorded"), [(None, "203.0.113.7"), ("", "127.0.0.1"), ("10.0.0.0/8", "127.0.0.1")]
+)
 async def test_login_is_audited_from_the_forwarded_client_only_behind_a_trusted_proxy(
-        url: str, tmp_path, trusted: str | None, recorded: str) -> None:
+    url: str, tmp_path, trusted: str | None, recorded: str
+) -> None:
     env = {} if trusted is None else {"FORWARDED_ALLOW_IPS": trusted}
     service = ServiceProcess(url, tmp_path / "serve.log", **env)
     db = await asyncpg.connect(url)
@@ -36,11 +38,16 @@ async def test_login_is_audited_from_the_forwarded_client_only_behind_a_trusted_
         await service.wait_ready()
         user = await create_user(db, "employee")
         async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
-            response = await http.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD},
-                                       headers={"X-Forwarded-For": "203.0.113.7"})
+            response = await http.post(
+                "/api/auth/login",
+                json={"email": user["email"], "password": PASSWORD},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
         assert response.status_code == 200, response.text
-        assert await db.fetchval("SELECT ip_address FROM audit_logs WHERE user_id = $1 AND action = 'login'",
-                                 user["id"]) == recorded
+        assert (
+            await db.fetchval("SELECT ip_address FROM audit_logs WHERE user_id = $1 AND action = 'login'", user["id"])
+            == recorded
+        )
     finally:
         await db.close()
         service.stop()
@@ -67,8 +74,9 @@ async def test_served_liveness_answers_like_the_route(url: str, tmp_path, client
     assert fast.json()["environment"] == routed.json()["environment"] == "test"
     ignored = {"date", "server", "x-request-id"}  # each response has an id of its own
     assert all(len(response.headers["x-request-id"]) == 32 for response in (fast, browser, routed))
-    assert {k: v for k, v in fast.headers.items() if k not in ignored} == \
-           {k: v for k, v in routed.headers.items() if k not in ignored}
+    assert {k: v for k, v in fast.headers.items() if k not in ignored} == {
+        k: v for k, v in routed.headers.items() if k not in ignored
+    }
     # A browser's request goes through the app, which adds CORS for an allowed origin.
     assert browser.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "access-control-allow-origin" not in fast.headers

@@ -15,15 +15,16 @@ import pytest
 
 from tests.factories import bearer, create_customer, create_product, create_user
 from tests.faults.conftest import ServiceProcess, app_backends, signing_settings
-from tests.support import wait_until
 from tests.presales.helpers import body, item
+from tests.support import wait_until
 
 SLOW = 5
 
 
 @pytest.mark.slow
 async def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits_zero(
-        fault_database_url: str, fault_db: asyncpg.Connection, tmp_path: Path) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection, tmp_path: Path
+) -> None:
     service = ServiceProcess(fault_database_url, tmp_path / "serve.log", DB_POOL_MAX="10")
     try:
         user = await create_user(fault_db, "admin")
@@ -42,9 +43,18 @@ async def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits
             await locker.start()
             try:
                 await fault_db.execute("SELECT 1 FROM payment_methods WHERE id = $1 FOR UPDATE", method)
-                slow = [asyncio.create_task(http.post("/api/presales", headers=headers, json=body(
-                    customer, item(product, "1"), paymentMethodId=str(method), notes=f"in flight {n}")))
-                    for n in range(SLOW)]
+                slow = [
+                    asyncio.create_task(
+                        http.post(
+                            "/api/presales",
+                            headers=headers,
+                            json=body(
+                                customer, item(product, "1"), paymentMethodId=str(method), notes=f"in flight {n}"
+                            ),
+                        )
+                    )
+                    for n in range(SLOW)
+                ]
 
                 async def all_waiting() -> bool:
                     return sum(row["wait_event_type"] == "Lock" for row in await app_backends(fault_db)) == SLOW

@@ -20,7 +20,8 @@ STATEMENT_TIMEOUT = 0.5
 
 
 async def test_statement_timeout_answers_503_and_the_connection_serves_again(
-        fault_database_url: str, fault_db: asyncpg.Connection) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection
+) -> None:
     settings = make_settings(fault_database_url, DB_STATEMENT_TIMEOUT=STATEMENT_TIMEOUT, DB_POOL_MIN=1, DB_POOL_MAX=1)
     bouncer = getattr(settings, "db_pgbouncer", False)
     if bouncer:  # statement_timeout cannot travel through PgBouncer: the database holds it (README, tests/conftest.py)

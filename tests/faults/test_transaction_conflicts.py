@@ -31,8 +31,9 @@ SET = "UPDATE products SET stock = $2 WHERE id = $1"
 BUMP = "UPDATE products SET stock = stock + 5 WHERE id = $1"
 
 
-async def serializable_decrement(conn: asyncpg.Connection, other: asyncpg.Connection, product_id: uuid.UUID,
-                                 *, conflict: bool) -> int:
+async def serializable_decrement(
+    conn: asyncpg.Connection, other: asyncpg.Connection, product_id: uuid.UUID, *, conflict: bool
+) -> int:
     """Read-modify-write at SERIALIZABLE; with `conflict`, another connection commits a change to the same row
     between the read and the write, so PostgreSQL refuses the write with 40001."""
     async with conn.transaction(isolation="serializable"):
@@ -53,7 +54,8 @@ async def second_db(fault_database_url: str) -> asyncpg.Connection:
 
 
 async def test_a_real_serialization_failure_is_retried_and_the_retry_succeeds(
-        fault_db: asyncpg.Connection, second_db: asyncpg.Connection) -> None:
+    fault_db: asyncpg.Connection, second_db: asyncpg.Connection
+) -> None:
     product = await create_product(fault_db, stock=10)
     attempts = 0
 
@@ -68,7 +70,8 @@ async def test_a_real_serialization_failure_is_retried_and_the_retry_succeeds(
 
 
 async def test_a_conflict_that_persists_ends_in_transaction_conflict_409(
-        fault_db: asyncpg.Connection, second_db: asyncpg.Connection) -> None:
+    fault_db: asyncpg.Connection, second_db: asyncpg.Connection
+) -> None:
     product = await create_product(fault_db, stock=10)
     attempts = 0
 
@@ -87,7 +90,8 @@ async def test_a_conflict_that_persists_ends_in_transaction_conflict_409(
 
 
 async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
-        fault_db: asyncpg.Connection, second_db: asyncpg.Connection, fault_database_url: str) -> None:
+    fault_db: asyncpg.Connection, second_db: asyncpg.Connection, fault_database_url: str
+) -> None:
     a = await create_product(fault_db, stock=10)
     b = await create_product(fault_db, stock=10)
     third = await asyncpg.connect(fault_database_url)
@@ -111,8 +115,10 @@ async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
         await with_retry(operation)
 
     try:
-        await asyncio.wait_for(asyncio.gather(locking(second_db, "ab", a["id"], b["id"]),
-                                              locking(third, "ba", b["id"], a["id"])), timeout=15)
+        await asyncio.wait_for(
+            asyncio.gather(locking(second_db, "ab", a["id"], b["id"]), locking(third, "ba", b["id"], a["id"])),
+            timeout=15,
+        )
     finally:
         await third.close()
     # PostgreSQL chose a victim, which ran again and succeeded. Usually once; on a busy machine the victim's retry
@@ -124,13 +130,15 @@ async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
 
 
 @post("/test/faults/serializable-decrement", status_code=200)
-async def serializable_route(conn: NamedDependency[asyncpg.Connection], state: State,
-                             product_id: FromQuery[uuid.UUID], conflicts: FromQuery[int]) -> dict[str, int]:
+async def serializable_route(
+    conn: NamedDependency[asyncpg.Connection], state: State, product_id: FromQuery[uuid.UUID], conflicts: FromQuery[int]
+) -> dict[str, int]:
     """Test-only: the read-modify-write above on the request's pooled connection, with a real concurrent write
     on the first `conflicts` attempts, retried by with_retry; errors go through the app's error handler."""
     other = await asyncpg.connect(state.settings.database_url, statement_cache_size=0)  # PgBouncer-safe
     attempts = 0
     try:
+
         async def operation() -> int:
             nonlocal attempts
             attempts += 1
@@ -143,7 +151,8 @@ async def serializable_route(conn: NamedDependency[asyncpg.Connection], state: S
 
 
 async def test_http_layer_retries_then_answers_409_transaction_conflict(
-        fault_database_url: str, fault_db: asyncpg.Connection) -> None:
+    fault_database_url: str, fault_db: asyncpg.Connection
+) -> None:
     product = await create_product(fault_db, stock=10)
     app = create_app(make_settings(fault_database_url))
     app.register(serializable_route)
@@ -163,4 +172,6 @@ async def test_http_layer_retries_then_answers_409_transaction_conflict(
             assert await fault_db.fetchval(READ, product["id"]) == 14 + 3 * 5  # three attempts, none applied
 
             assert (await http.post(url, params={"product_id": str(product["id"]), "conflicts": 0})).json() == {
-                "attempts": 1, "stock": 28}
+                "attempts": 1,
+                "stock": 28,
+            }

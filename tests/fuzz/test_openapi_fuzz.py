@@ -60,18 +60,28 @@ SEMANTIC_REFUSALS: dict[str, tuple[list[str], str]] = {
     "PUT /api/customers/{customer_id}": (["422"], f"CPF check digits; {_EMAIL}"),
     "GET /api/products": (["422"], "minStock not above maxStock"),
     "POST /api/products": (["422"], "salePrice not below purchasePrice"),
-    "PUT /api/products/{product_id}": (["400", "422"], "salePrice not below purchasePrice (400 when one of them is "
-                                                       "the stored one)"),
+    "PUT /api/products/{product_id}": (
+        ["400", "422"],
+        "salePrice not below purchasePrice (400 when one of them is the stored one)",
+    ),
     "GET /api/presales": (["422"], "dateFrom not after dateTo"),
-    "POST /api/presales": (["400", "422"], "whole quantities of products sold by unit, discounts within the "
-                                           "totals (400)"),
-    "PUT /api/presales/{presale_id}": (["400", "422"], "the status transitions (400); whole quantities of "
-                                                       "products sold by unit, discounts within the total"),
+    "POST /api/presales": (
+        ["400", "422"],
+        "whole quantities of products sold by unit, discounts within the totals (400)",
+    ),
+    "PUT /api/presales/{presale_id}": (
+        ["400", "422"],
+        "the status transitions (400); whole quantities of products sold by unit, discounts within the total",
+    ),
     "PATCH /api/presales/{presale_id}/status": (["400"], "the status transitions the current status allows"),
-    "GET /api/reports/payment-methods": (["422"], "startDate and endDate both or neither, start not after end "
-                                                  "and not in the future"),
-    "GET /api/reports/summary": (["422"], "startDate and endDate both or neither, start not after end and not "
-                                          "in the future"),
+    "GET /api/reports/payment-methods": (
+        ["422"],
+        "startDate and endDate both or neither, start not after end and not in the future",
+    ),
+    "GET /api/reports/summary": (
+        ["422"],
+        "startDate and endDate both or neither, start not after end and not in the future",
+    ),
     "GET /api/audit-logs": (["422"], "startDate not after endDate"),
     "GET /api/stock-adjustments": (["422"], "startDate not after endDate"),
 }
@@ -82,13 +92,19 @@ async def seeded(db: asyncpg.Connection, admin: asyncpg.Record) -> dict[str, str
     """One record of each kind a path names, so generated ids can point at something that exists."""
     customer = await create_customer(db)
     product = await create_product(db, stock=1000)
-    presale = await create_presale(db, customer["id"], [(product["id"], 2, product["sale_price"])],
-                                   status="pending", created_by=admin["id"])
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], 2, product["sale_price"])], status="pending", created_by=admin["id"]
+    )
     # Not the admin itself: a PUT or DELETE of the caller would end its own token for the rest of the run.
     other = await create_user(db, "employee")
     method = await db.fetchval("SELECT id FROM payment_methods ORDER BY code LIMIT 1")
-    return {"customer_id": str(customer["id"]), "product_id": str(product["id"]),
-            "presale_id": str(presale["id"]), "user_id": str(other["id"]), "payment_method_id": str(method)}
+    return {
+        "customer_id": str(customer["id"]),
+        "product_id": str(product["id"]),
+        "presale_id": str(presale["id"]),
+        "user_id": str(other["id"]),
+        "payment_method_id": str(method),
+    }
 
 
 @pytest.fixture
@@ -113,9 +129,17 @@ def _published_document() -> dict[str, Any]:
 
 
 def _config() -> SchemathesisConfig:
-    return SchemathesisConfig.from_dict({"operations": [
-        {"include-name": label, "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, *extra]}}}
-        for label, (extra, _rules) in SEMANTIC_REFUSALS.items()]})
+    return SchemathesisConfig.from_dict(
+        {
+            "operations": [
+                {
+                    "include-name": label,
+                    "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, *extra]}},
+                }
+                for label, (extra, _rules) in SEMANTIC_REFUSALS.items()
+            ]
+        }
+    )
 
 
 DOCUMENT = _published_document()
@@ -136,8 +160,13 @@ def test_semantic_refusals_name_operations_of_the_document() -> None:
 @schema.parametrize()
 @seed(FUZZ_SEED)
 @settings(max_examples=MAX_EXAMPLES, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-def test_openapi_fuzz(case: schemathesis.Case, server: LiveServer, auth_headers: dict[str, str],
-                      seeded: dict[str, str], request: pytest.FixtureRequest) -> None:
+def test_openapi_fuzz(
+    case: schemathesis.Case,
+    server: LiveServer,
+    auth_headers: dict[str, str],
+    seeded: dict[str, str],
+    request: pytest.FixtureRequest,
+) -> None:
     # Every other schema-valid example (a deterministic alternation) aims at the seeded records instead of random
     # ids, in the path and in the body's references (customerId, items[].productId, paymentMethodId). Never a
     # schema-violating one: a seeded id would replace the very value that made it invalid.

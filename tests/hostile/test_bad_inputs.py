@@ -62,15 +62,13 @@ def row(id: str, method: str, path: str, status: int, code: str | None = None, *
 
 
 def customer(**changes: Any) -> dict[str, Any]:
-    body = {"name": "Maria", "email": "maria.hostile@example.com", "phone": "(11) 98765-4321",
-            "cpf": "529.982.247-25"}
+    body = {"name": "Maria", "email": "maria.hostile@example.com", "phone": "(11) 98765-4321", "cpf": "529.982.247-25"}
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
 
 
 def product(**changes: Any) -> dict[str, Any]:
-    body = {"name": "Café", "unit": "un", "stock": 1, "purchasePrice": "1.00", "salePrice": "2.00",
-            "saleType": "unit"}
+    body = {"name": "Café", "unit": "un", "stock": 1, "purchasePrice": "1.00", "salePrice": "2.00", "saleType": "unit"}
     body.update(changes)
     return body
 
@@ -91,57 +89,191 @@ MEDIA = "UNSUPPORTED_MEDIA_TYPE"
 
 CASES = [
     # --- auth ------------------------------------------------------------------------------------------------
-    row("login-truncated-json", "POST", "/api/auth/login", 400, BAD, who="none",
-        raw=b'{"email": "admin@example.com", "password": "s3cret', headers=JSON_CT),
-    row("login-malformed-json", "POST", "/api/auth/login", 400, BAD, who="none", raw=b"{email: admin}",
-        headers=JSON_CT),
-    row("login-not-utf8", "POST", "/api/auth/login", 400, BAD, who="none", raw=b'{"email": "\xff\xfe"}',
-        headers=JSON_CT),
+    row(
+        "login-truncated-json",
+        "POST",
+        "/api/auth/login",
+        400,
+        BAD,
+        who="none",
+        raw=b'{"email": "admin@example.com", "password": "s3cret',
+        headers=JSON_CT,
+    ),
+    row(
+        "login-malformed-json", "POST", "/api/auth/login", 400, BAD, who="none", raw=b"{email: admin}", headers=JSON_CT
+    ),
+    row(
+        "login-not-utf8", "POST", "/api/auth/login", 400, BAD, who="none", raw=b'{"email": "\xff\xfe"}', headers=JSON_CT
+    ),
     row("login-no-body", "POST", "/api/auth/login", 422, V, who="none", headers=JSON_CT),
     row("login-array-body", "POST", "/api/auth/login", 422, V, who="none", body=[]),
     row("login-null-body", "POST", "/api/auth/login", 422, V, who="none", body=None),
-    row("login-email-wrong-type", "POST", "/api/auth/login", 422, V, who="none",
-        body={"email": 123, "password": "x"}),
-    row("login-missing-password", "POST", "/api/auth/login", 422, V, who="none",
-        body={"email": "admin@example.com"}),
-    row("login-nul-in-email", "POST", "/api/auth/login", 422, V, who="none",
-        body={"email": "admin@example.com\x00", "password": "x"}),
-    row("login-lone-surrogate", "POST", "/api/auth/login", 400, BAD, who="none",
-        raw=b'{"email": "\\ud800@example.com", "password": "x"}', headers=JSON_CT),
-    row("login-email-too-long", "POST", "/api/auth/login", 422, V, who="none",
-        body={"email": LONG + "@example.com", "password": "x"}),
-    row("login-sql-in-email", "POST", "/api/auth/login", 401, "LOGIN_FAILED", who="none",
-        body={"email": "admin@example.com' OR 1=1 --", "password": SQL_OR}),
-    row("login-text-plain", "POST", "/api/auth/login", 415, MEDIA, who="none",
-        raw=b'{"email": "admin@example.com", "password": "s3cret-Passw0rd"}', headers={"Content-Type": "text/plain"}),
-    row("login-form-encoded", "POST", "/api/auth/login", 415, MEDIA, who="none",
+    row("login-email-wrong-type", "POST", "/api/auth/login", 422, V, who="none", body={"email": 123, "password": "x"}),
+    row("login-missing-password", "POST", "/api/auth/login", 422, V, who="none", body={"email": "admin@example.com"}),
+    row(
+        "login-nul-in-email",
+        "POST",
+        "/api/auth/login",
+        422,
+        V,
+        who="none",
+        body={"email": "admin@example.com\x00", "password": "x"},
+    ),
+    row(
+        "login-lone-surrogate",
+        "POST",
+        "/api/auth/login",
+        400,
+        BAD,
+        who="none",
+        raw=b'{"email": "\\ud800@example.com", "password": "x"}',
+        headers=JSON_CT,
+    ),
+    row(
+        "login-email-too-long",
+        "POST",
+        "/api/auth/login",
+        422,
+        V,
+        who="none",
+        body={"email": LONG + "@example.com", "password": "x"},
+    ),
+    row(
+        "login-sql-in-email",
+        "POST",
+        "/api/auth/login",
+        401,
+        "LOGIN_FAILED",
+        who="none",
+        body={"email": "admin@example.com' OR 1=1 --", "password": SQL_OR},
+    ),
+    row(
+        "login-text-plain",
+        "POST",
+        "/api/auth/login",
+        415,
+        MEDIA,
+        who="none",
+        raw=b'{"email": "admin@example.com", "password": "s3cret-Passw0rd"}',
+        headers={"Content-Type": "text/plain"},
+    ),
+    row(
+        "login-form-encoded",
+        "POST",
+        "/api/auth/login",
+        415,
+        MEDIA,
+        who="none",
         raw=b"email=admin%40example.com&password=s3cret-Passw0rd",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}),
-    row("login-oversized", "POST", "/api/auth/login", 413, "PAYLOAD_TOO_LARGE", who="none",
-        raw=b'{"email": "' + b"a" * (1024 * 1024 + 10) + b'"}', headers=JSON_CT),
-    row("me-garbage-token", "GET", "/api/auth/me", 401, "INVALID_TOKEN", who="none",
-        headers={"Authorization": "Bearer not.a.jwt"}),
-    row("me-sql-token", "GET", "/api/auth/me", 401, "INVALID_TOKEN", who="none",
-        headers={"Authorization": f"Bearer {SQL_OR}"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    row(
+        "login-oversized",
+        "POST",
+        "/api/auth/login",
+        413,
+        "PAYLOAD_TOO_LARGE",
+        who="none",
+        raw=b'{"email": "' + b"a" * (1024 * 1024 + 10) + b'"}',
+        headers=JSON_CT,
+    ),
+    row(
+        "me-garbage-token",
+        "GET",
+        "/api/auth/me",
+        401,
+        "INVALID_TOKEN",
+        who="none",
+        headers={"Authorization": "Bearer not.a.jwt"},
+    ),
+    row(
+        "me-sql-token",
+        "GET",
+        "/api/auth/me",
+        401,
+        "INVALID_TOKEN",
+        who="none",
+        headers={"Authorization": f"Bearer {SQL_OR}"},
+    ),
     row("refresh-no-token", "POST", "/api/auth/refresh", 401, "UNAUTHORIZED", who="none"),
-    row("register-no-token", "POST", "/api/auth/register", 401, "UNAUTHORIZED", who="none",
-        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "admin"}),
-    row("register-as-employee", "POST", "/api/auth/register", 403, "FORBIDDEN", who="employee",
-        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "admin"}),
-    row("register-short-password", "POST", "/api/auth/register", 422, V,
-        body={"name": "X", "email": "x@example.com", "password": "short", "role": "employee"}),
-    row("register-unknown-role", "POST", "/api/auth/register", 422, V,
-        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "root"}),
-    row("register-unknown-field", "POST", "/api/auth/register", 422, V,
-        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "employee",
-              "isSuperuser": True}),
-    row("register-permissions-wrong-type", "POST", "/api/auth/register", 422, V,
-        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "employee",
-              "permissions": "all"}),
-    row("register-duplicate-email", "POST", "/api/auth/register", 409, "USER_ALREADY_EXISTS",
-        body={"name": "X", "email": "ADMIN@example.com", "password": "long enough", "role": "employee"}),
-    row("register-sql-email", "POST", "/api/auth/register", 422, V,
-        body={"name": "X", "email": SQL_OR, "password": "long enough", "role": "employee"}),
+    row(
+        "register-no-token",
+        "POST",
+        "/api/auth/register",
+        401,
+        "UNAUTHORIZED",
+        who="none",
+        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "admin"},
+    ),
+    row(
+        "register-as-employee",
+        "POST",
+        "/api/auth/register",
+        403,
+        "FORBIDDEN",
+        who="employee",
+        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "admin"},
+    ),
+    row(
+        "register-short-password",
+        "POST",
+        "/api/auth/register",
+        422,
+        V,
+        body={"name": "X", "email": "x@example.com", "password": "short", "role": "employee"},
+    ),
+    row(
+        "register-unknown-role",
+        "POST",
+        "/api/auth/register",
+        422,
+        V,
+        body={"name": "X", "email": "x@example.com", "password": "long enough", "role": "root"},
+    ),
+    row(
+        "register-unknown-field",
+        "POST",
+        "/api/auth/register",
+        422,
+        V,
+        body={
+            "name": "X",
+            "email": "x@example.com",
+            "password": "long enough",
+            "role": "employee",
+            "isSuperuser": True,
+        },
+    ),
+    row(
+        "register-permissions-wrong-type",
+        "POST",
+        "/api/auth/register",
+        422,
+        V,
+        body={
+            "name": "X",
+            "email": "x@example.com",
+            "password": "long enough",
+            "role": "employee",
+            "permissions": "all",
+        },
+    ),
+    row(
+        "register-duplicate-email",
+        "POST",
+        "/api/auth/register",
+        409,
+        "USER_ALREADY_EXISTS",
+        body={"name": "X", "email": "ADMIN@example.com", "password": "long enough", "role": "employee"},
+    ),
+    row(
+        "register-sql-email",
+        "POST",
+        "/api/auth/register",
+        422,
+        V,
+        body={"name": "X", "email": SQL_OR, "password": "long enough", "role": "employee"},
+    ),
     # --- users -----------------------------------------------------------------------------------------------
     row("user-invalid-uuid", "GET", "/api/users/not-a-uuid", 422, V),
     row("user-sql-in-path", "GET", f"/api/users/{SQL_OR_Q}", 422, V),
@@ -150,8 +282,14 @@ CASES = [
     row("user-update-empty", "PUT", "/api/users/<employee>", 422, V, body={}),
     row("user-update-role-number", "PUT", "/api/users/<employee>", 422, V, body={"role": 1}),
     row("user-update-name-null", "PUT", "/api/users/<employee>", 422, V, body={"name": None}),
-    row("user-update-permissions-partial", "PUT", "/api/users/<employee>", 422, V,
-        body={"permissions": {"modules": {"products": True}}}),
+    row(
+        "user-update-permissions-partial",
+        "PUT",
+        "/api/users/<employee>",
+        422,
+        V,
+        body={"permissions": {"modules": {"products": True}}},
+    ),
     row("user-delete-self", "DELETE", "/api/users/<admin>", 400, "CANNOT_DELETE_SELF"),
     # --- customers -------------------------------------------------------------------------------------------
     row("customer-cpf-repeated-digits", "POST", "/api/customers", 422, V, body=customer(cpf="111.111.111-11")),
@@ -163,28 +301,75 @@ CASES = [
     row("customer-name-nul", "POST", "/api/customers", 422, V, body=customer(name="Ma\x00ria")),
     row("customer-name-blank", "POST", "/api/customers", 422, V, body=customer(name=" \t ")),
     row("customer-name-list", "POST", "/api/customers", 422, V, body=customer(name=["Maria"])),
-    row("customer-name-lone-surrogate", "POST", "/api/customers", 400, BAD, headers=JSON_CT,
-        raw=json.dumps(customer(name="\ud800Maria")).encode()),
-    row("customer-reversed-surrogates", "POST", "/api/customers", 400, BAD, headers=JSON_CT,
-        raw=json.dumps(customer(name="\udc00\ud800")).encode()),
-    row("customer-name-not-utf8", "POST", "/api/customers", 400, BAD, headers=JSON_CT,
-        raw=json.dumps(customer(name="NAME")).replace("NAME", "Jo\\xe3o").encode().replace(b"\\xe3", b"\xe3")),
+    row(
+        "customer-name-lone-surrogate",
+        "POST",
+        "/api/customers",
+        400,
+        BAD,
+        headers=JSON_CT,
+        raw=json.dumps(customer(name="\ud800Maria")).encode(),
+    ),
+    row(
+        "customer-reversed-surrogates",
+        "POST",
+        "/api/customers",
+        400,
+        BAD,
+        headers=JSON_CT,
+        raw=json.dumps(customer(name="\udc00\ud800")).encode(),
+    ),
+    row(
+        "customer-name-not-utf8",
+        "POST",
+        "/api/customers",
+        400,
+        BAD,
+        headers=JSON_CT,
+        raw=json.dumps(customer(name="NAME")).replace("NAME", "Jo\\xe3o").encode().replace(b"\\xe3", b"\xe3"),
+    ),
     row("customer-missing-email", "POST", "/api/customers", 422, V, body=customer(email=None)),
     row("customer-sql-email", "POST", "/api/customers", 422, V, body=customer(email=SQL_OR)),
     row("customer-unknown-field", "POST", "/api/customers", 422, V, body=customer(id=MISSING_ID)),
     row("customer-array-body", "POST", "/api/customers", 422, V, body=[customer()]),
     row("customer-address-nul", "POST", "/api/customers", 422, V, body=customer(address="Rua\x00")),
     row("customer-phone-sql", "POST", "/api/customers", 422, V, body=customer(phone=SQL_DROP)),
-    row("customer-oversized", "POST", "/api/customers", 413, "PAYLOAD_TOO_LARGE", headers=JSON_CT,
-        raw=json.dumps(customer(address="y" * (2 * 1024 * 1024))).encode()),
-    row("customer-form-encoded", "POST", "/api/customers", 415, MEDIA,
+    row(
+        "customer-oversized",
+        "POST",
+        "/api/customers",
+        413,
+        "PAYLOAD_TOO_LARGE",
+        headers=JSON_CT,
+        raw=json.dumps(customer(address="y" * (2 * 1024 * 1024))).encode(),
+    ),
+    row(
+        "customer-form-encoded",
+        "POST",
+        "/api/customers",
+        415,
+        MEDIA,
         raw=b"name=Maria&email=m%40example.com&phone=11987654321&cpf=52998224725",
-        headers={"Content-Type": "application/x-www-form-urlencoded"}),
-    row("customer-text-plain", "POST", "/api/customers", 415, MEDIA, raw=json.dumps(customer()).encode(),
-        headers={"Content-Type": "text/plain;charset=UTF-8"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    row(
+        "customer-text-plain",
+        "POST",
+        "/api/customers",
+        415,
+        MEDIA,
+        raw=json.dumps(customer()).encode(),
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    ),
     row("customer-duplicate-cpf", "POST", "/api/customers", 409, "CONFLICT", body=customer(cpf="<customer_cpf>")),
-    row("customer-duplicate-email-case", "POST", "/api/customers", 409, "CONFLICT",
-        body=customer(email="<customer_email_upper>")),
+    row(
+        "customer-duplicate-email-case",
+        "POST",
+        "/api/customers",
+        409,
+        "CONFLICT",
+        body=customer(email="<customer_email_upper>"),
+    ),
     row("customer-invalid-uuid", "GET", "/api/customers/12345", 422, V),
     row("customer-nul-in-path", "GET", "/api/customers/%00", 422, V),
     row("customer-not-utf8-in-path", "GET", "/api/customers/%FF", 422, V),
@@ -210,22 +395,48 @@ CASES = [
     row("product-stock-negative", "POST", "/api/products", 422, V, body=product(stock=-1)),
     row("product-stock-fractional", "POST", "/api/products", 422, V, body=product(stock=1.5)),
     row("product-stock-string", "POST", "/api/products", 422, V, body=product(stock="10")),
-    row("product-stock-huge", "POST", "/api/products", 422, V, raw=json.dumps(product(stock=0)).replace(
-        '"stock": 0', f'"stock": {HUGE_INT}').encode(), headers=JSON_CT),
-    row("product-price-1e400", "POST", "/api/products", 400, BAD, headers=JSON_CT,
-        raw=json.dumps(product()).replace('"salePrice": "2.00"', '"salePrice": 1e400').encode()),
+    row(
+        "product-stock-huge",
+        "POST",
+        "/api/products",
+        422,
+        V,
+        raw=json.dumps(product(stock=0)).replace('"stock": 0', f'"stock": {HUGE_INT}').encode(),
+        headers=JSON_CT,
+    ),
+    row(
+        "product-price-1e400",
+        "POST",
+        "/api/products",
+        400,
+        BAD,
+        headers=JSON_CT,
+        raw=json.dumps(product()).replace('"salePrice": "2.00"', '"salePrice": 1e400').encode(),
+    ),
     row("product-price-float", "POST", "/api/products", 422, V, body=product(salePrice=2.5)),
     row("product-price-huge", "POST", "/api/products", 422, V, body=product(salePrice=HUGE_INT)),
     row("product-price-negative", "POST", "/api/products", 422, V, body=product(purchasePrice="-1.00")),
     row("product-price-three-decimals", "POST", "/api/products", 422, V, body=product(salePrice="2.001")),
     row("product-price-nan", "POST", "/api/products", 422, V, body=product(salePrice="NaN")),
-    row("product-price-below-cost", "POST", "/api/products", 422, V,
-        body=product(purchasePrice="5.00", salePrice="4.99")),
+    row(
+        "product-price-below-cost",
+        "POST",
+        "/api/products",
+        422,
+        V,
+        body=product(purchasePrice="5.00", salePrice="4.99"),
+    ),
     row("product-code-sql", "POST", "/api/products", 422, V, body=product(code=SQL_OR)),
     row("product-code-ligature", "POST", "/api/products", 422, V, body=product(code="\ufb00")),
     row("product-unit-too-long", "POST", "/api/products", 422, V, body=product(unit="u" * 21)),
-    row("product-missing-name", "POST", "/api/products", 422, V,
-        body={k: v for k, v in product().items() if k != "name"}),
+    row(
+        "product-missing-name",
+        "POST",
+        "/api/products",
+        422,
+        V,
+        body={k: v for k, v in product().items() if k != "name"},
+    ),
     row("product-duplicate-code", "POST", "/api/products", 409, "CONFLICT", body=product(code="<product_code>")),
     row("product-update-code", "PUT", "/api/products/<product>", 422, V, body={"code": "NEW1"}),
     row("product-update-stock-null", "PUT", "/api/products/<product>", 422, V, body={"stock": None}),
@@ -248,30 +459,62 @@ CASES = [
     row("presale-quantity-four-decimals", "POST", "/api/presales", 422, V, body=presale(quantity="0.0001")),
     row("presale-quantity-float", "POST", "/api/presales", 422, V, body=presale(quantity=1.5)),
     row("presale-quantity-huge", "POST", "/api/presales", 422, V, body=presale(quantity=HUGE_INT)),
-    row("presale-quantity-1e400", "POST", "/api/presales", 400, BAD, headers=JSON_CT,
+    row(
+        "presale-quantity-1e400",
+        "POST",
+        "/api/presales",
+        400,
+        BAD,
+        headers=JSON_CT,
         raw=b'{"customerId": "<customer>", "items": [{"productId": "<product>", "quantity": 1e400,'
-            b' "unitPrice": "15.00"}]}'),
-    row("presale-quantity-over-stock", "POST", "/api/presales", 409, "INSUFFICIENT_STOCK",
-        body=presale(quantity="1000")),
-    row("presale-customer-invalid-uuid", "POST", "/api/presales", 422, V,
-        body={**presale(), "customerId": "'; DROP TABLE presales; --"}),
-    row("presale-customer-missing", "POST", "/api/presales", 404, "NOT_FOUND",
-        body={**presale(), "customerId": MISSING_ID}),
+        b' "unitPrice": "15.00"}]}',
+    ),
+    row(
+        "presale-quantity-over-stock", "POST", "/api/presales", 409, "INSUFFICIENT_STOCK", body=presale(quantity="1000")
+    ),
+    row(
+        "presale-customer-invalid-uuid",
+        "POST",
+        "/api/presales",
+        422,
+        V,
+        body={**presale(), "customerId": "'; DROP TABLE presales; --"},
+    ),
+    row(
+        "presale-customer-missing",
+        "POST",
+        "/api/presales",
+        404,
+        "NOT_FOUND",
+        body={**presale(), "customerId": MISSING_ID},
+    ),
     row("presale-product-missing", "POST", "/api/presales", 404, "NOT_FOUND", body=presale(productId=MISSING_ID)),
     row("presale-items-empty", "POST", "/api/presales", 422, V, body={**presale(), "items": []}),
-    row("presale-items-too-many", "POST", "/api/presales", 422, V,
-        body={**presale(), "items": presale()["items"] * 101}),
+    row(
+        "presale-items-too-many", "POST", "/api/presales", 422, V, body={**presale(), "items": presale()["items"] * 101}
+    ),
     row("presale-items-not-list", "POST", "/api/presales", 422, V, body={**presale(), "items": {"0": "x"}}),
     row("presale-status-converted", "POST", "/api/presales", 422, V, body={**presale(), "status": "converted"}),
-    row("presale-discount-percentage-over", "POST", "/api/presales", 422, V,
-        body={**presale(), "discountType": "percentage", "discountPercentage": "100.01"}),
+    row(
+        "presale-discount-percentage-over",
+        "POST",
+        "/api/presales",
+        422,
+        V,
+        body={**presale(), "discountType": "percentage", "discountPercentage": "100.01"},
+    ),
     row("presale-item-unknown-field", "POST", "/api/presales", 422, V, body=presale(total="0.01")),
     row("presale-notes-nul", "POST", "/api/presales", 422, V, body={**presale(), "notes": "a\x00b"}),
     row("presale-status-sql", "PATCH", "/api/presales/<presale>/status", 422, V, body={"status": SQL_OR}),
-    row("presale-status-bad-transition", "PATCH", "/api/presales/<presale>/status", 400, BAD,
-        body={"status": "draft"}),
-    row("presale-status-missing", "PATCH", f"/api/presales/{MISSING_ID}/status", 404, "NOT_FOUND",
-        body={"status": "approved"}),
+    row("presale-status-bad-transition", "PATCH", "/api/presales/<presale>/status", 400, BAD, body={"status": "draft"}),
+    row(
+        "presale-status-missing",
+        "PATCH",
+        f"/api/presales/{MISSING_ID}/status",
+        404,
+        "NOT_FOUND",
+        body={"status": "approved"},
+    ),
     row("presale-convert-invalid-uuid", "POST", "/api/presales/1%20OR%201=1/convert", 422, V),
     row("presale-update-items-empty", "PUT", "/api/presales/<presale>", 422, V, body={"items": []}),
     row("presale-delete-missing", "DELETE", f"/api/presales/{MISSING_ID}", 404, "NOT_FOUND"),
@@ -287,18 +530,26 @@ CASES = [
     row("pm-description-one-char", "POST", "/api/payment-methods", 422, V, body={"description": "x"}),
     row("pm-description-nul", "POST", "/api/payment-methods", 422, V, body={"description": "Pix\x00"}),
     row("pm-description-too-long", "POST", "/api/payment-methods", 422, V, body={"description": LONG}),
-    row("pm-is-active-string", "POST", "/api/payment-methods", 422, V, body={"description": "Pix 2", "isActive": "yes"}),
+    row(
+        "pm-is-active-string", "POST", "/api/payment-methods", 422, V, body={"description": "Pix 2", "isActive": "yes"}
+    ),
     row("pm-unknown-field", "POST", "/api/payment-methods", 422, V, body={"description": "Pix 2", "owner": "me"}),
-    row("pm-as-employee", "POST", "/api/payment-methods", 403, "FORBIDDEN", who="employee",
-        body={"description": "Pix 2"}),
+    row(
+        "pm-as-employee",
+        "POST",
+        "/api/payment-methods",
+        403,
+        "FORBIDDEN",
+        who="employee",
+        body={"description": "Pix 2"},
+    ),
     row("pm-status-number", "PATCH", "/api/payment-methods/<pm>/status", 422, V, body={"isActive": 1}),
     row("pm-update-empty", "PUT", "/api/payment-methods/<pm>", 422, V, body={}),
     row("pm-invalid-uuid", "DELETE", "/api/payment-methods/PM0001", 422, V),
     row("pm-delete-in-use", "DELETE", "/api/payment-methods/<pm>", 409, "CONFLICT"),
     row("pms-is-active-bogus", "GET", "/api/payment-methods?isActive=maybe", 422, V),
     row("pms-search-sql", "GET", f"/api/payment-methods?search={SQL_OR_Q}", 200),
-    row("pms-sortby-sql", "GET", "/api/payment-methods?sortBy=description%3B%20DROP%20TABLE%20payment_methods",
-        422, V),
+    row("pms-sortby-sql", "GET", "/api/payment-methods?sortBy=description%3B%20DROP%20TABLE%20payment_methods", 422, V),
     row("pms-sortorder-sql", "GET", f"/api/payment-methods?sortOrder={SQL_OR_Q}", 422, V),
     # --- stock adjustments -----------------------------------------------------------------------------------
     row("adjust-quantity-negative", "POST", ADJUST, 422, V, body=adjust(quantity=-5)),
@@ -307,43 +558,85 @@ CASES = [
     row("adjust-quantity-string", "POST", ADJUST, 422, V, body=adjust(quantity="10")),
     row("adjust-quantity-bool", "POST", ADJUST, 422, V, body=adjust(quantity=True)),
     row("adjust-quantity-over-max", "POST", ADJUST, 422, V, body=adjust(quantity=1_000_000)),
-    row("adjust-quantity-huge", "POST", ADJUST, 422, V, headers=JSON_CT,
-        raw=f'{{"adjustmentType": "add", "quantity": {HUGE_INT}, "reason": "x"}}'.encode()),
-    row("adjust-quantity-1e400", "POST", ADJUST, 400, BAD, headers=JSON_CT,
-        raw=b'{"adjustmentType": "add", "quantity": 1e400, "reason": "x"}'),
+    row(
+        "adjust-quantity-huge",
+        "POST",
+        ADJUST,
+        422,
+        V,
+        headers=JSON_CT,
+        raw=f'{{"adjustmentType": "add", "quantity": {HUGE_INT}, "reason": "x"}}'.encode(),
+    ),
+    row(
+        "adjust-quantity-1e400",
+        "POST",
+        ADJUST,
+        400,
+        BAD,
+        headers=JSON_CT,
+        raw=b'{"adjustmentType": "add", "quantity": 1e400, "reason": "x"}',
+    ),
     row("adjust-remove-too-many", "POST", ADJUST, 400, BAD, body=adjust(adjustmentType="remove", quantity=999)),
     row("adjust-type-sql", "POST", ADJUST, 422, V, body=adjust(adjustmentType=SQL_OR)),
     row("adjust-reason-nul", "POST", ADJUST, 422, V, body=adjust(reason="\x00")),
     row("adjust-reason-too-long", "POST", ADJUST, 422, V, body=adjust(reason=LONG)),
     row("adjust-missing-reason", "POST", ADJUST, 422, V, body={"adjustmentType": "add", "quantity": 1}),
-    row("adjust-unknown-product", "POST", f"/api/products/{MISSING_ID}/stock-adjustment", 404, "NOT_FOUND",
-        body=adjust()),
+    row(
+        "adjust-unknown-product",
+        "POST",
+        f"/api/products/{MISSING_ID}/stock-adjustment",
+        404,
+        "NOT_FOUND",
+        body=adjust(),
+    ),
     row("adjust-invalid-uuid", "POST", f"/api/products/{SQL_OR_Q}/stock-adjustment", 422, V, body=adjust()),
-    row("adjust-text-plain", "POST", ADJUST, 415, MEDIA, raw=json.dumps(adjust()).encode(),
-        headers={"Content-Type": "text/plain"}),
+    row(
+        "adjust-text-plain",
+        "POST",
+        ADJUST,
+        415,
+        MEDIA,
+        raw=json.dumps(adjust()).encode(),
+        headers={"Content-Type": "text/plain"},
+    ),
     row("adjust-no-token", "POST", ADJUST, 401, "UNAUTHORIZED", who="none", body=adjust()),
-    row("history-product-code-sql", "GET", f"/api/stock-adjustments?productCode={SQL_OR_Q}&sortBy={SQL_DROP_Q}",
-        200),
-    row("history-type-sql", "GET", "/api/stock-adjustments?adjustmentType=add%3B%20DROP%20TABLE%20stock_adjustments",
-        422, V),
+    row("history-product-code-sql", "GET", f"/api/stock-adjustments?productCode={SQL_OR_Q}&sortBy={SQL_DROP_Q}", 200),
+    row(
+        "history-type-sql",
+        "GET",
+        "/api/stock-adjustments?adjustmentType=add%3B%20DROP%20TABLE%20stock_adjustments",
+        422,
+        V,
+    ),
     row("history-start-date-bad", "GET", "/api/stock-adjustments?startDate=yesterday", 422, V),
     row("history-product-id-bad", "GET", "/api/stock-adjustments?productId=1", 422, V),
     row("history-page-zero", "GET", "/api/stock-adjustments?page=0", 422, V),
     # --- reports ---------------------------------------------------------------------------------------------
     row("report-start-sql", "GET", f"/api/reports/summary?startDate={SQL_OR_Q}&endDate=2025-01-01", 422, V),
     row("report-start-only", "GET", "/api/reports/summary?startDate=2025-01-01", 422, V),
-    row("report-pm-id-sql", "GET", "/api/reports/payment-methods?paymentMethodId=x%3B%20DROP%20TABLE%20presales",
-        422, V),
-    row("report-start-after-end", "GET", "/api/reports/payment-methods?startDate=2025-02-01&endDate=2025-01-01",
-        422, V),
+    row(
+        "report-pm-id-sql", "GET", "/api/reports/payment-methods?paymentMethodId=x%3B%20DROP%20TABLE%20presales", 422, V
+    ),
+    row(
+        "report-start-after-end", "GET", "/api/reports/payment-methods?startDate=2025-02-01&endDate=2025-01-01", 422, V
+    ),
     row("report-start-in-future", "GET", "/api/reports/summary?startDate=2999-01-01&endDate=2999-12-31", 422, V),
-    row("report-date-overflow", "GET", "/api/reports/summary?startDate=9999-12-31T23:59:59-23:59"
-        "&endDate=9999-12-31", 422, V),
+    row(
+        "report-date-overflow",
+        "GET",
+        "/api/reports/summary?startDate=9999-12-31T23:59:59-23:59&endDate=9999-12-31",
+        422,
+        V,
+    ),
     row("report-as-nobody", "GET", "/api/reports/summary", 403, "FORBIDDEN", who="nobody"),
     # --- audit log -------------------------------------------------------------------------------------------
     row("audit-action-sql", "GET", f"/api/audit-logs?action={SQL_OR_Q}", 422, V),
-    row("audit-resource-sql", "GET", "/api/audit-logs?resource=customers%3B%20DROP%20TABLE%20audit_logs"
-        f"&sortBy={SQL_DROP_Q}", 200),
+    row(
+        "audit-resource-sql",
+        "GET",
+        f"/api/audit-logs?resource=customers%3B%20DROP%20TABLE%20audit_logs&sortBy={SQL_DROP_Q}",
+        200,
+    ),
     row("audit-user-id-bad", "GET", f"/api/audit-logs?userId={SQL_OR_Q}", 422, V),
     row("audit-recent-limit-huge", "GET", "/api/audit-logs/recent?limit=1000", 422, V),
     row("audit-recent-limit-text", "GET", "/api/audit-logs/recent?limit=abc", 422, V),
@@ -357,8 +650,12 @@ CASES = [
 
 async def table_counts(db: asyncpg.Connection) -> dict[str, int]:
     # rate_limits is not data: a refused request still takes its rate-limit slot (stock routes, login).
-    tables = [r["tablename"] for r in await db.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'rate_limits' ORDER BY 1")]
+    tables = [
+        r["tablename"]
+        for r in await db.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'rate_limits' ORDER BY 1"
+        )
+    ]
     return {t: await db.fetchval(f'SELECT count(*) FROM "{t}"') for t in tables}
 
 
@@ -375,12 +672,23 @@ async def world(db: asyncpg.Connection, admin: asyncpg.Record, settings: Setting
     employee = await create_user(db, "employee")
     nobody = await create_user(db, "employee", permissions={"modules": {}, "presales": {}})
     return {
-        "values": {"<customer>": str(cust["id"]), "<product>": str(prod["id"]), "<presale>": str(sale["id"]),
-                   "<pm>": str(pm), "<employee>": str(employee["id"]), "<admin>": str(admin["id"]),
-                   "<customer_cpf>": cust["cpf"], "<customer_email_upper>": cust["email"].upper(),
-                   "<product_code>": prod["code"]},
-        "headers": {"admin": bearer(settings, admin), "employee": bearer(settings, employee),
-                    "nobody": bearer(settings, nobody), "none": {}},
+        "values": {
+            "<customer>": str(cust["id"]),
+            "<product>": str(prod["id"]),
+            "<presale>": str(sale["id"]),
+            "<pm>": str(pm),
+            "<employee>": str(employee["id"]),
+            "<admin>": str(admin["id"]),
+            "<customer_cpf>": cust["cpf"],
+            "<customer_email_upper>": cust["email"].upper(),
+            "<product_code>": prod["code"],
+        },
+        "headers": {
+            "admin": bearer(settings, admin),
+            "employee": bearer(settings, employee),
+            "nobody": bearer(settings, nobody),
+            "none": {},
+        },
     }
 
 
@@ -419,8 +727,9 @@ def assert_error_envelope(response: httpx.Response, case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-async def test_hostile_input_is_refused_cleanly(case: Case, client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                world: dict[str, Any]) -> None:
+async def test_hostile_input_is_refused_cleanly(
+    case: Case, client: httpx.AsyncClient, db: asyncpg.Connection, world: dict[str, Any]
+) -> None:
     values = world["values"]
     before = await table_counts(db)
     request: dict[str, Any] = {"headers": {**world["headers"][case.who], **case.headers}}
@@ -443,9 +752,20 @@ async def test_hostile_input_is_refused_cleanly(case: Case, client: httpx.AsyncC
 
 def test_the_table_covers_every_endpoint_family() -> None:
     paths = " ".join(param.values[0].path for param in CASES)
-    for family in ("/api/auth/login", "/api/auth/register", "/api/auth/me", "/api/users", "/api/customers",
-                   "/api/products", "/api/presales", "/api/payment-methods", "stock-adjustment",
-                   "/api/stock-adjustments", "/api/reports", "/api/audit-logs"):
+    for family in (
+        "/api/auth/login",
+        "/api/auth/register",
+        "/api/auth/me",
+        "/api/users",
+        "/api/customers",
+        "/api/products",
+        "/api/presales",
+        "/api/payment-methods",
+        "stock-adjustment",
+        "/api/stock-adjustments",
+        "/api/reports",
+        "/api/audit-logs",
+    ):
         assert family in paths, family
     assert len(CASES) >= 60
     assert len({param.values[0].id for param in CASES}) == len(CASES)
@@ -463,13 +783,18 @@ VALID_NAMES = [
 
 
 @pytest.mark.parametrize("name", VALID_NAMES)
-async def test_unicode_text_is_stored_as_sent(name: str, client: httpx.AsyncClient, db: asyncpg.Connection,
-                                              admin_headers: dict[str, str]) -> None:
-    response = await client.post("/api/customers", headers=admin_headers,
-                                 json=customer(name=name, email=f"u{uuid.uuid4().hex[:8]}@example.com",
-                                               cpf=valid_cpf()))
+async def test_unicode_text_is_stored_as_sent(
+    name: str, client: httpx.AsyncClient, db: asyncpg.Connection, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/customers",
+        headers=admin_headers,
+        json=customer(name=name, email=f"u{uuid.uuid4().hex[:8]}@example.com", cpf=valid_cpf()),
+    )
     assert response.status_code == 201, response.text
     assert response.json()["data"]["name"] == name
-    assert await db.fetchval("SELECT name FROM customers WHERE id = $1", uuid.UUID(response.json()["data"]["id"])) == name
+    assert (
+        await db.fetchval("SELECT name FROM customers WHERE id = $1", uuid.UUID(response.json()["data"]["id"])) == name
+    )
     search = await client.get("/api/customers", params={"search": name[:40]}, headers=admin_headers)
     assert search.status_code == 200 and search.json()["pagination"]["total"] == 1

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from service.app import create_app
 from service.config import Settings
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
-from tests.support import LiveServer, admin_execute
+from tests.support import LiveServer
 
 MAX_EXAMPLES = 25
 # EDGE_MATRIX=<file> runs every listed edge of every slot instead (~12,000 requests, minutes) and writes each
@@ -142,9 +142,20 @@ TEXT_EDGES: dict[str, str] = {
     "uuid without dashes": "00000000000040008000000000000000",
 }
 
-CALENDAR_EDGES = {"year 1", "year 9999", "year 9999, last instant", "year 1 minus an offset",
-                  "year 9999 plus an offset", "year 0", "year 10000", "Feb 29 of a non-leap year",
-                  "Feb 29 of a leap year", "month 13", "day 0", "hour 24"}
+CALENDAR_EDGES = {
+    "year 1",
+    "year 9999",
+    "year 9999, last instant",
+    "year 1 minus an offset",
+    "year 9999 plus an offset",
+    "year 0",
+    "year 10000",
+    "Feb 29 of a non-leap year",
+    "Feb 29 of a leap year",
+    "month 13",
+    "day 0",
+    "hour 24",
+}
 
 # A whole body, as raw bytes.
 BODY_EDGES: dict[str, bytes] = {
@@ -176,16 +187,27 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "LoginRequest": {"email": "admin@example.com", "password": "not the password"},
     "UserCreate": {"name": "Edge", "email": "edge@example.com", "password": "long enough 1", "role": "employee"},
     "UserUpdate": {"name": "Edge"},
-    "CustomerCreate": {"name": "Maria", "email": "maria.edge@example.com", "phone": "(11) 98765-4321",
-                       "cpf": "529.982.247-25"},
+    "CustomerCreate": {
+        "name": "Maria",
+        "email": "maria.edge@example.com",
+        "phone": "(11) 98765-4321",
+        "cpf": "529.982.247-25",
+    },
     "CustomerUpdate": {"name": "Maria"},
-    "ProductCreate": {"name": "Café", "unit": "un", "stock": 1, "purchasePrice": "1.00", "salePrice": "2.00",
-                      "saleType": "unit"},
+    "ProductCreate": {
+        "name": "Café",
+        "unit": "un",
+        "stock": 1,
+        "purchasePrice": "1.00",
+        "salePrice": "2.00",
+        "saleType": "unit",
+    },
     "ProductUpdate": {"name": "Café"},
-    "PresaleCreate": {"customerId": "<customer_id>",
-                      "items": [{"productId": "<product_id>", "quantity": "1", "unitPrice": "15.00"}]},
-    "PresaleUpdate": {"notes": "Edge",
-                      "items": [{"productId": "<product_id>", "quantity": "1", "unitPrice": "15.00"}]},
+    "PresaleCreate": {
+        "customerId": "<customer_id>",
+        "items": [{"productId": "<product_id>", "quantity": "1", "unitPrice": "15.00"}],
+    },
+    "PresaleUpdate": {"notes": "Edge", "items": [{"productId": "<product_id>", "quantity": "1", "unitPrice": "15.00"}]},
     "PresaleStatusChange": {"status": "approved"},
     "PaymentMethodCreate": {"description": "Edge", "code": "EDGE"},
     "PaymentMethodUpdate": {"description": "Edge"},
@@ -240,12 +262,17 @@ def operations(document: dict[str, Any]) -> list[Operation]:
             params = spec.get("parameters", [])
             body = spec.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             body_schema = _ref_name(body) if body else None
-            found.append(Operation(
-                method.upper(), path,
-                tuple(p["name"] for p in params if p["in"] == "path"),
-                tuple(p["name"] for p in params if p["in"] == "query"),
-                body_schema, tuple(_fields(components, body_schema)) if body_schema else (),
-                tuple(p["name"] for p in params if p.get("schema", {}).get("format") in {"date", "date-time"})))
+            found.append(
+                Operation(
+                    method.upper(),
+                    path,
+                    tuple(p["name"] for p in params if p["in"] == "path"),
+                    tuple(p["name"] for p in params if p["in"] == "query"),
+                    body_schema,
+                    tuple(_fields(components, body_schema)) if body_schema else (),
+                    tuple(p["name"] for p in params if p.get("schema", {}).get("format") in {"date", "date-time"}),
+                )
+            )
     # A fixed order, so every xdist worker collects the same tests: Litestar lists a handler's several paths
     # (`/me`, `/profile`) from a set, whose order varies between processes.
     return sorted(found, key=lambda op: (op.path, op.method))
@@ -267,8 +294,12 @@ class Edge:
 
 def slots(op: Operation) -> list[str]:
     """Every slot of the operation; `query:undeclared` is a parameter the operation does not take."""
-    return ([f"path:{n}" for n in op.path_params] + [f"query:{n}" for n in (*op.query_params, "undeclared")]
-            + [f"body:{f}" for f in op.body_fields] + (["body"] if op.body_schema else []))
+    return (
+        [f"path:{n}" for n in op.path_params]
+        + [f"query:{n}" for n in (*op.query_params, "undeclared")]
+        + [f"body:{f}" for f in op.body_fields]
+        + (["body"] if op.body_schema else [])
+    )
 
 
 def all_requests(op: Operation) -> Iterator[Edge]:
@@ -288,26 +319,42 @@ def _generated(slot: str) -> st.SearchStrategy[Edge]:
     """Values of Hypothesis's own for a slot, beyond the listed edges."""
     text = st.text(st.characters(codec=None), max_size=40)  # surrogates and control characters included
     if slot.startswith(("path:", "query:")):
-        values = st.one_of(text.map(lambda s: quote(s.encode("utf-8", "surrogatepass"), safe="")),
-                           st.integers().map(str), st.floats().map(repr))
+        values = st.one_of(
+            text.map(lambda s: quote(s.encode("utf-8", "surrogatepass"), safe="")),
+            st.integers().map(str),
+            st.floats().map(repr),
+        )
     elif slot == "body":
         return st.just(Edge(slot, WITHIN_DEPTH.encode(), "63 levels"))
     else:
         # json.dumps writes NaN/Infinity tokens for such floats and escapes lone surrogates as \\udxxx.
-        values = st.one_of(text.map(json.dumps), st.integers(min_value=-(2**80), max_value=2**80).map(str),
-                           st.floats().map(json.dumps), st.just(WITHIN_DEPTH))
+        values = st.one_of(
+            text.map(json.dumps),
+            st.integers(min_value=-(2**80), max_value=2**80).map(str),
+            st.floats().map(json.dumps),
+            st.just(WITHIN_DEPTH),
+        )
     return values.map(lambda value: Edge(slot, value, "generated"))
 
 
 def edges_for(op: Operation) -> st.SearchStrategy[Edge]:
     choices = [st.sampled_from(list(all_requests(op))), st.sampled_from(slots(op)).flatmap(_generated)]
     if op.date_params:  # a third of the examples aim the calendar's edges at the date filters
-        choices.append(st.sampled_from([Edge(f"query:{name}", value, label) for name in op.date_params
-                                        for label, value in TEXT_EDGES.items() if label in CALENDAR_EDGES]))
+        choices.append(
+            st.sampled_from(
+                [
+                    Edge(f"query:{name}", value, label)
+                    for name in op.date_params
+                    for label, value in TEXT_EDGES.items()
+                    if label in CALENDAR_EDGES
+                ]
+            )
+        )
     return st.one_of(choices)
 
 
 # --- building and checking one request -------------------------------------------------------------------
+
 
 def _fill(value: Any, seeded: dict[str, str]) -> Any:
     if isinstance(value, dict):
@@ -335,7 +382,7 @@ def _body_with(op: Operation, edge: Edge, seeded: dict[str, str]) -> bytes | Non
     holder[key] = _SENTINEL
     value = str(edge.value)
     if edge.repeated:
-        value = f'{json.dumps(valid)}, {json.dumps(key)}: {value}'
+        value = f"{json.dumps(valid)}, {json.dumps(key)}: {value}"
     return json.dumps(body).replace(json.dumps(_SENTINEL), value).encode("utf-8", "surrogateescape")
 
 
@@ -345,8 +392,11 @@ def request_for(op: Operation, edge: Edge, seeded: dict[str, str]) -> tuple[str,
     for name in op.path_params:
         value = edge.value if edge.slot == f"path:{name}" else seeded[name]
         path = path.replace("{" + name + "}", str(value))
-    query = [f"{quote(k)}={quote(v)}" for k, v in VALID_QUERIES.get(op.path, {}).items()
-             if edge.slot != f"query:{k}" or edge.repeated]
+    query = [
+        f"{quote(k)}={quote(v)}"
+        for k, v in VALID_QUERIES.get(op.path, {}).items()
+        if edge.slot != f"query:{k}" or edge.repeated
+    ]
     if edge.slot.startswith("query:"):
         name = edge.slot.removeprefix("query:")
         twice = edge.repeated and name not in VALID_QUERIES.get(op.path, {})  # no valid value to send first
@@ -366,16 +416,23 @@ def assert_answer(response: httpx.Response, errors_logged: list[logging.LogRecor
 
 # --- the property ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 async def seeded(db: asyncpg.Connection, admin: asyncpg.Record) -> dict[str, str]:
     customer = await create_customer(db)
     product = await create_product(db, stock=1000)
-    presale = await create_presale(db, customer["id"], [(product["id"], 2, product["sale_price"])],
-                                   status="pending", created_by=admin["id"])
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], 2, product["sale_price"])], status="pending", created_by=admin["id"]
+    )
     other = await create_user(db, "employee")  # not the admin: deleting the caller would end its token
     method = await db.fetchval("SELECT id FROM payment_methods ORDER BY code LIMIT 1")
-    return {"customer_id": str(customer["id"]), "product_id": str(product["id"]),
-            "presale_id": str(presale["id"]), "user_id": str(other["id"]), "payment_method_id": str(method)}
+    return {
+        "customer_id": str(customer["id"]),
+        "product_id": str(product["id"]),
+        "presale_id": str(presale["id"]),
+        "user_id": str(other["id"]),
+        "payment_method_id": str(method),
+    }
 
 
 @pytest.fixture
@@ -392,8 +449,9 @@ def clear_rate_limits(database_url: str) -> Iterator[Callable[[], object]]:
         loop.close()
 
 
-def send(http: httpx.Client, clear_limits: Callable[[], object], op: Operation, edge: Edge,
-         seeded: dict[str, str]) -> httpx.Response:
+def send(
+    http: httpx.Client, clear_limits: Callable[[], object], op: Operation, edge: Edge, seeded: dict[str, str]
+) -> httpx.Response:
     clear_limits()
     url, body = request_for(op, edge, seeded)
     return http.request(op.method, url, content=body)
@@ -425,9 +483,15 @@ def logged_errors() -> Iterator[ErrorRecords]:
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.id)
-def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings: Settings,
-                                    admin: asyncpg.Record, seeded: dict[str, str],
-                                    logged_errors: ErrorRecords, clear_rate_limits: Callable[[], object]) -> None:
+def test_no_input_is_a_server_error(
+    op: Operation,
+    server: LiveServer,
+    settings: Settings,
+    admin: asyncpg.Record,
+    seeded: dict[str, str],
+    logged_errors: ErrorRecords,
+    clear_rate_limits: Callable[[], object],
+) -> None:
     headers = {**bearer(settings, admin), "Content-Type": "application/json"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
         if MATRIX_FILE:  # the manual run: every listed edge, each answer written down
@@ -447,8 +511,13 @@ def test_no_input_is_a_server_error(op: Operation, server: LiveServer, settings:
             return
 
         @given(edge=edges_for(op))
-        @hypothesis_settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
+        @hypothesis_settings(
+            max_examples=MAX_EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def property(edge: Edge) -> None:
             logged_errors.records.clear()
             response = send(http, clear_rate_limits, op, edge, seeded)

@@ -20,14 +20,25 @@ def assert_envelope(response: httpx.Response, status: int, code: str, path: str)
     return body
 
 
-@pytest.mark.parametrize(("headers", "refused"), [
-    pytest.param({"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}, "origin", id="origin"),
-    pytest.param({"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "TRACE"}, "method", id="method"),
-    pytest.param({"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "GET",
-                  "Access-Control-Request-Headers": "x-not-allowed"}, "headers", id="headers"),
-])
-async def test_refused_cors_preflight_is_the_envelope(client: httpx.AsyncClient, headers: dict[str, str],
-                                                      refused: str) -> None:
+@pytest.mark.parametrize(
+    ("headers", "refused"),
+    [
+        pytest.param({"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}, "origin", id="origin"),
+        pytest.param({"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "TRACE"}, "method", id="method"),
+        pytest.param(
+            {
+                "Origin": ALLOWED_ORIGIN,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "x-not-allowed",
+            },
+            "headers",
+            id="headers",
+        ),
+    ],
+)
+async def test_refused_cors_preflight_is_the_envelope(
+    client: httpx.AsyncClient, headers: dict[str, str], refused: str
+) -> None:
     response = await client.options("/api/customers", headers=headers)
     body = assert_envelope(response, 403, "CORS_NOT_ALLOWED", "/api/customers")
     assert f"{refused} not allowed" in body["message"]
@@ -35,21 +46,26 @@ async def test_refused_cors_preflight_is_the_envelope(client: httpx.AsyncClient,
 
 
 async def test_allowed_cors_preflight_is_unchanged(client: httpx.AsyncClient) -> None:
-    response = await client.options("/api/customers", headers={
-        "Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization,content-type"})
+    response = await client.options(
+        "/api/customers",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
     assert response.status_code == 204 and response.content == b""
     assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
 
 
-@pytest.mark.parametrize("path", ["/schema/nothing", "/schema/nothing.json", "/schema/swagger/deeper",
-                                  "/schema/openapi.json/x"])
+@pytest.mark.parametrize(
+    "path", ["/schema/nothing", "/schema/nothing.json", "/schema/swagger/deeper", "/schema/openapi.json/x"]
+)
 async def test_unknown_schema_path_is_the_envelope_404(client: httpx.AsyncClient, path: str) -> None:
     assert_envelope(await client.get(path), 404, "NOT_FOUND", path)
 
 
-@pytest.mark.parametrize("path", ["/schema", "/schema/swagger", "/schema/redoc", "/schema/elements",
-                                  "/schema/rapidoc"])
+@pytest.mark.parametrize("path", ["/schema", "/schema/swagger", "/schema/redoc", "/schema/elements", "/schema/rapidoc"])
 async def test_docs_pages_still_work(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")

@@ -21,8 +21,11 @@ ALWAYS = {
     "cross-origin-resource-policy": "same-origin",
 }
 CSP = "default-src 'none'; frame-ancestors 'none'"
-PREFLIGHT = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
-             "Access-Control-Request-Headers": "authorization,content-type"}
+PREFLIGHT = {
+    "Origin": "http://localhost:5173",
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type",
+}
 
 REQUESTS = [
     pytest.param("GET", "/health", {}, None, 200, id="liveness"),
@@ -35,8 +38,7 @@ REQUESTS = [
     pytest.param("POST", "/api/auth/login", {"Content-Type": "application/json"}, b"{", 400, id="400"),
     pytest.param("POST", "/api/auth/login", {"Content-Type": "text/plain"}, b"{}", 415, id="415"),
     pytest.param("POST", "/api/auth/login", {}, None, 422, id="422"),
-    pytest.param("POST", "/test/echo", {"Content-Type": "application/json"}, b"[" * (1024 * 1024 + 1), 413,
-                 id="413"),
+    pytest.param("POST", "/test/echo", {"Content-Type": "application/json"}, b"[" * (1024 * 1024 + 1), 413, id="413"),
     pytest.param("GET", "/test/boom", {}, None, 500, id="500"),
     pytest.param("OPTIONS", "/api/auth/login", PREFLIGHT, None, 204, id="cors-preflight"),
 ]
@@ -61,15 +63,15 @@ def assert_security_headers(response: httpx.Response, *, csp: bool = True, hsts:
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "body", "status"), REQUESTS)
-async def test_every_response_carries_the_headers(api: httpx.AsyncClient, method: str, path: str,
-                                                  headers: dict[str, str], body: bytes | None, status: int) -> None:
+async def test_every_response_carries_the_headers(
+    api: httpx.AsyncClient, method: str, path: str, headers: dict[str, str], body: bytes | None, status: int
+) -> None:
     response = await api.request(method, path, headers=headers, content=body)
     assert response.status_code == status, response.text
     assert_security_headers(response)
 
 
-async def test_success_and_not_found_through_the_api(client: httpx.AsyncClient,
-                                                     admin_headers: dict[str, str]) -> None:
+async def test_success_and_not_found_through_the_api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
     listed = await client.get("/api/customers", headers=admin_headers)
     assert listed.status_code == 200
     assert_security_headers(listed)

@@ -18,8 +18,13 @@ from tests.factories import bearer, create_customer, create_presale, create_prod
 
 URL = "/api/payment-methods"
 KEYS = {"id", "code", "description", "isActive", "createdBy", "createdAt", "updatedAt"}
-SEEDED = [("PM0005", "Boleto Bancário"), ("PM0002", "Cartão de Crédito"), ("PM0003", "Cartão de Débito"),
-          ("PM0001", "Dinheiro"), ("PM0004", "PIX")]  # by description
+SEEDED = [
+    ("PM0005", "Boleto Bancário"),
+    ("PM0002", "Cartão de Crédito"),
+    ("PM0003", "Cartão de Débito"),
+    ("PM0001", "Dinheiro"),
+    ("PM0004", "PIX"),
+]  # by description
 
 
 async def _by_code(db: asyncpg.Connection, code: str) -> asyncpg.Record:
@@ -39,16 +44,23 @@ def _error(response: httpx.Response) -> dict:
 
 # --- list ------------------------------------------------------------------------------------------------
 
-async def test_list_shape_and_the_seeded_methods_by_description(client: httpx.AsyncClient,
-                                                                admin_headers: dict) -> None:
+
+async def test_list_shape_and_the_seeded_methods_by_description(client: httpx.AsyncClient, admin_headers: dict) -> None:
     response = await client.get(URL, headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert list(body) == ["success", "data", "pagination", "message", "timestamp"]
     assert body["success"] is True
     assert [(m["code"], m["description"]) for m in body["data"]] == SEEDED
-    assert body["pagination"] == {"total": 5, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False, "totalExact": True}
+    assert body["pagination"] == {
+        "total": 5,
+        "page": 1,
+        "limit": 50,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     for method in body["data"]:
         assert set(method) == KEYS
         assert method["isActive"] is True and method["createdBy"] is None
@@ -68,14 +80,32 @@ async def test_list_sorting_and_paging(client: httpx.AsyncClient, admin_headers:
     assert len(await codes("sortBy=createdAt")) == 5
     page = (await client.get(f"{URL}?page=2&limit=2&sortBy=code", headers=admin_headers)).json()
     assert [m["code"] for m in page["data"]] == ["PM0003", "PM0004"]
-    assert page["pagination"] == {"total": 5, "page": 2, "limit": 2, "totalPages": 3, "hasNext": True,
-                                  "hasPrev": True, "totalExact": True}
+    assert page["pagination"] == {
+        "total": 5,
+        "page": 2,
+        "limit": 2,
+        "totalPages": 3,
+        "hasNext": True,
+        "hasPrev": True,
+        "totalExact": True,
+    }
     beyond = (await client.get(f"{URL}?page=9&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 5
 
 
-@pytest.mark.parametrize("query", ["limit=101", "limit=0", "page=0", "sortBy=isActive", "sortOrder=up",
-                                   "isActive=yes", "isActive=1", "search=" + "x" * 256])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=101",
+        "limit=0",
+        "page=0",
+        "sortBy=isActive",
+        "sortOrder=up",
+        "isActive=yes",
+        "isActive=1",
+        "search=" + "x" * 256,
+    ],
+)
 async def test_list_rejects_bad_query_values(client: httpx.AsyncClient, admin_headers: dict, query: str) -> None:
     response = await client.get(f"{URL}?{query}", headers=admin_headers)
     assert response.status_code == 422, response.text
@@ -106,8 +136,10 @@ async def test_list_filters(client: httpx.AsyncClient, admin_headers: dict, db: 
 
 # --- get -------------------------------------------------------------------------------------------------
 
-async def test_get_200_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
+
+async def test_get_200_404_and_bad_uuid_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     pix = await _by_code(db, "PM0004")
     response = await client.get(f"{URL}/{pix['id']}", headers=admin_headers)
     assert response.status_code == 200, response.text
@@ -122,6 +154,7 @@ async def test_get_200_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_hea
 
 
 # --- create ----------------------------------------------------------------------------------------------
+
 
 async def test_create_assigns_the_next_code_and_records_the_creator(
     client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
@@ -141,10 +174,12 @@ async def test_create_assigns_the_next_code_and_records_the_creator(
     assert stored["description"] == "Vale Refeição" and stored["is_active"] is True
 
 
-async def test_create_ignores_the_code_the_web_app_sends(client: httpx.AsyncClient, admin_headers: dict,
-                                                         db: asyncpg.Connection) -> None:
-    response = await client.post(URL, json={"code": "PAG12345678", "description": "Crediário", "isActive": False},
-                                 headers=admin_headers)
+async def test_create_ignores_the_code_the_web_app_sends(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
+    response = await client.post(
+        URL, json={"code": "PAG12345678", "description": "Crediário", "isActive": False}, headers=admin_headers
+    )
     assert response.status_code == 201, response.text
     method = response.json()["data"]
     assert method["code"] == "PM0006" and method["isActive"] is False
@@ -154,8 +189,9 @@ async def test_create_ignores_the_code_the_web_app_sends(client: httpx.AsyncClie
     assert again.status_code == 201 and again.json()["data"]["code"] == "PM0007"
 
 
-async def test_create_reuses_the_first_free_number(client: httpx.AsyncClient, admin_headers: dict,
-                                                   db: asyncpg.Connection) -> None:
+async def test_create_reuses_the_first_free_number(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     credit = await _by_code(db, "PM0002")
     deleted = await client.delete(f"{URL}/{credit['id']}", headers=admin_headers)
     assert deleted.status_code == 200, deleted.text
@@ -165,19 +201,21 @@ async def test_create_reuses_the_first_free_number(client: httpx.AsyncClient, ad
     assert second.json()["data"]["code"] == "PM0006"  # then past the highest
 
 
-async def test_codes_of_another_shape_do_not_block_generation(client: httpx.AsyncClient, admin_headers: dict,
-                                                              db: asyncpg.Connection) -> None:
+async def test_codes_of_another_shape_do_not_block_generation(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     # Rows imported from elsewhere may carry any code: only PM + 4 digits take part in the numbering.
     await db.execute("INSERT INTO payment_methods (code, description) VALUES ('PM6', 'Antigo'), ('X0006', 'Outro')")
     response = await client.post(URL, json={"description": "Cheque"}, headers=admin_headers)
     assert response.status_code == 201 and response.json()["data"]["code"] == "PM0006"
 
 
-async def test_concurrent_creates_get_distinct_codes(client: httpx.AsyncClient, admin_headers: dict,
-                                                     db: asyncpg.Connection) -> None:
-    responses = await asyncio.gather(*(
-        client.post(URL, json={"description": f"Método {n}"}, headers=admin_headers) for n in range(10)
-    ))
+async def test_concurrent_creates_get_distinct_codes(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
+    responses = await asyncio.gather(
+        *(client.post(URL, json={"description": f"Método {n}"}, headers=admin_headers) for n in range(10))
+    )
     assert [r.status_code for r in responses] == [201] * 10, [r.text for r in responses]
     codes = sorted(r.json()["data"]["code"] for r in responses)
     assert codes == [f"PM{n:04d}" for n in range(6, 16)]
@@ -228,8 +266,10 @@ async def test_create_messages(client: httpx.AsyncClient, admin_headers: dict) -
 
 # --- update and status -----------------------------------------------------------------------------------
 
-async def test_update_description_and_status(client: httpx.AsyncClient, admin_headers: dict,
-                                             db: asyncpg.Connection) -> None:
+
+async def test_update_description_and_status(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     pix = await _by_code(db, "PM0004")
     url = f"{URL}/{pix['id']}"
     response = await client.put(url, json={"description": " Pix Instantâneo "}, headers=admin_headers)
@@ -240,11 +280,15 @@ async def test_update_description_and_status(client: httpx.AsyncClient, admin_he
     assert method["description"] == "Pix Instantâneo" and method["isActive"] is True and method["code"] == "PM0004"
     assert method["updatedAt"] > method["createdAt"]
 
-    both = await client.put(url, json={"code": "PAG00000001", "description": "PIX", "isActive": False},
-                            headers=admin_headers)  # what the web app sends: the code is ignored
+    both = await client.put(
+        url, json={"code": "PAG00000001", "description": "PIX", "isActive": False}, headers=admin_headers
+    )  # what the web app sends: the code is ignored
     assert both.status_code == 200, both.text
     assert (both.json()["data"]["description"], both.json()["data"]["isActive"], both.json()["data"]["code"]) == (
-        "PIX", False, "PM0004")
+        "PIX",
+        False,
+        "PM0004",
+    )
     only_status = await client.put(url, json={"isActive": True}, headers=admin_headers)
     assert only_status.json()["data"]["isActive"] is True and only_status.json()["data"]["description"] == "PIX"
     stored = await db.fetchrow("SELECT * FROM payment_methods WHERE id = $1", pix["id"])
@@ -264,8 +308,9 @@ async def test_update_description_and_status(client: httpx.AsyncClient, admin_he
         ({"description": "Pix", "color": "blue"}, "color"),
     ],
 )
-async def test_update_validation_errors(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection,
-                                        payload: dict, field: str) -> None:
+async def test_update_validation_errors(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, payload: dict, field: str
+) -> None:
     pix = await _by_code(db, "PM0004")
     response = await client.put(f"{URL}/{pix['id']}", json=payload, headers=admin_headers)
     assert response.status_code == 422, response.text
@@ -306,6 +351,7 @@ async def test_patch_status(client: httpx.AsyncClient, admin_headers: dict, db: 
 
 # --- delete ----------------------------------------------------------------------------------------------
 
+
 async def test_delete_200_then_404(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection) -> None:
     boleto = await _by_code(db, "PM0005")
     response = await client.delete(f"{URL}/{boleto['id']}", headers=admin_headers)
@@ -320,8 +366,9 @@ async def test_delete_200_then_404(client: httpx.AsyncClient, admin_headers: dic
     assert (await client.delete(f"{URL}/nope", headers=admin_headers)).status_code == 422
 
 
-async def test_delete_of_a_method_used_by_a_presale_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                                           db: asyncpg.Connection) -> None:
+async def test_delete_of_a_method_used_by_a_presale_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     pix = await _by_code(db, "PM0004")
     customer = await create_customer(db)
     product = await create_product(db)
@@ -337,6 +384,7 @@ async def test_delete_of_a_method_used_by_a_presale_is_409(client: httpx.AsyncCl
 
 
 # --- permissions -----------------------------------------------------------------------------------------
+
 
 async def test_any_user_may_read_only_payment_method_managers_may_write(
     client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection

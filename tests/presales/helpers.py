@@ -8,13 +8,48 @@ from typing import Any
 import asyncpg
 import httpx
 
-PRESALE_KEYS = {"id", "customerId", "status", "total", "discount", "discountType", "discountPercentage", "notes",
-                "paymentMethodId", "createdBy", "createdAt", "updatedAt", "customer", "items"}
+PRESALE_KEYS = {
+    "id",
+    "customerId",
+    "status",
+    "total",
+    "discount",
+    "discountType",
+    "discountPercentage",
+    "notes",
+    "paymentMethodId",
+    "createdBy",
+    "createdAt",
+    "updatedAt",
+    "customer",
+    "items",
+}
 CUSTOMER_KEYS = {"id", "name", "email", "phone", "cpf", "address", "createdAt", "updatedAt"}
-ITEM_KEYS = {"id", "preSaleId", "productId", "quantity", "unitPrice", "totalPrice", "discount", "discountType",
-             "discountPercentage", "product"}
-PRODUCT_KEYS = {"id", "code", "name", "unit", "description", "stock", "purchasePrice", "salePrice", "saleType",
-                "createdAt", "updatedAt"}
+ITEM_KEYS = {
+    "id",
+    "preSaleId",
+    "productId",
+    "quantity",
+    "unitPrice",
+    "totalPrice",
+    "discount",
+    "discountType",
+    "discountPercentage",
+    "product",
+}
+PRODUCT_KEYS = {
+    "id",
+    "code",
+    "name",
+    "unit",
+    "description",
+    "stock",
+    "purchasePrice",
+    "salePrice",
+    "saleType",
+    "createdAt",
+    "updatedAt",
+}
 
 
 def item(product: asyncpg.Record, quantity: str = "1", unit_price: str = "15.00", **extra: Any) -> dict[str, Any]:

@@ -16,13 +16,20 @@ from tests.factories import bearer, create_customer, create_product, create_user
 from tests.presales.helpers import assert_full_shape, body, counts, create, error, item, stock
 
 
-async def test_worked_example_over_http(client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record,
-                                        db: asyncpg.Connection) -> None:
+async def test_worked_example_over_http(
+    client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db, name="Ana Souza", address="Rua B, 2")
     a = await create_product(db, name="Cadeira", stock=10)
     b = await create_product(db, name="Mesa", stock=5)
-    payload = body(customer, item(a, "2", "50.00"), item(b, "1", "30.00"), discountType="percentage",
-                   discountPercentage="10", notes="  entrega sexta  ")
+    payload = body(
+        customer,
+        item(a, "2", "50.00"),
+        item(b, "1", "30.00"),
+        discountType="percentage",
+        discountPercentage="10",
+        notes="  entrega sexta  ",
+    )
     response = await client.post("/api/presales", json=payload, headers=admin_headers)
     assert response.status_code == 201, response.text
     envelope = response.json()
@@ -37,44 +44,80 @@ async def test_worked_example_over_http(client: httpx.AsyncClient, admin_headers
     assert presale["notes"] == "entrega sexta"
     assert presale["createdBy"] == str(admin["id"])
     assert presale["customer"] == {
-        "id": str(customer["id"]), "name": "Ana Souza", "email": customer["email"], "phone": customer["phone"],
-        "cpf": customer["cpf"], "address": "Rua B, 2", "createdAt": presale["customer"]["createdAt"],
+        "id": str(customer["id"]),
+        "name": "Ana Souza",
+        "email": customer["email"],
+        "phone": customer["phone"],
+        "cpf": customer["cpf"],
+        "address": "Rua B, 2",
+        "createdAt": presale["customer"]["createdAt"],
         "updatedAt": presale["customer"]["updatedAt"],
     }
     # items come back in request order
     first, second = presale["items"]
-    assert {k: first[k] for k in ("productId", "quantity", "unitPrice", "totalPrice", "discount", "discountType",
-                                  "discountPercentage")} == {
-        "productId": str(a["id"]), "quantity": "2.000", "unitPrice": "50.00", "totalPrice": "100.00",
-        "discount": "0.00", "discountType": "fixed", "discountPercentage": "0.00"}
+    assert {
+        k: first[k]
+        for k in ("productId", "quantity", "unitPrice", "totalPrice", "discount", "discountType", "discountPercentage")
+    } == {
+        "productId": str(a["id"]),
+        "quantity": "2.000",
+        "unitPrice": "50.00",
+        "totalPrice": "100.00",
+        "discount": "0.00",
+        "discountType": "fixed",
+        "discountPercentage": "0.00",
+    }
     assert second["totalPrice"] == "30.00" and second["quantity"] == "1.000"
     assert first["product"] == {
-        "id": str(a["id"]), "code": a["code"], "name": "Cadeira", "unit": "un", "description": None, "stock": 10,
-        "purchasePrice": "10.00", "salePrice": "15.00", "saleType": "unit",
-        "createdAt": first["product"]["createdAt"], "updatedAt": first["product"]["updatedAt"]}
+        "id": str(a["id"]),
+        "code": a["code"],
+        "name": "Cadeira",
+        "unit": "un",
+        "description": None,
+        "stock": 10,
+        "purchasePrice": "10.00",
+        "salePrice": "15.00",
+        "saleType": "unit",
+        "createdAt": first["product"]["createdAt"],
+        "updatedAt": first["product"]["updatedAt"],
+    }
     # stored exactly, and creating does not change stock
     row = await db.fetchrow("SELECT * FROM presales WHERE id = $1", uuid.UUID(presale["id"]))
     assert (row["total"], row["discount"], row["discount_percentage"]) == (
-        Decimal("117.00"), Decimal("13.00"), Decimal("10.00"))
+        Decimal("117.00"),
+        Decimal("13.00"),
+        Decimal("10.00"),
+    )
     assert row["created_by"] == admin["id"]
     assert await stock(db, a["id"]) == 10 and await stock(db, b["id"]) == 5
 
 
-async def test_defaults_and_fixed_discounts(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
+async def test_defaults_and_fixed_discounts(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     a = await create_product(db)
     b = await create_product(db)
-    presale = await create(client, admin_headers, body(
-        customer,
-        item(a, "3", "10.00", discount="7.50"),
-        item(b, "3", "3.33", discountType="percentage", discountPercentage="15"),
-        discount="5", notes=""))
+    presale = await create(
+        client,
+        admin_headers,
+        body(
+            customer,
+            item(a, "3", "10.00", discount="7.50"),
+            item(b, "3", "3.33", discountType="percentage", discountPercentage="15"),
+            discount="5",
+            notes="",
+        ),
+    )
     assert (presale["discountType"], presale["status"], presale["notes"]) == ("fixed", "pending", None)
     first, second = presale["items"]
     assert (first["totalPrice"], first["discount"], first["discountPercentage"]) == ("22.50", "7.50", "25.00")
     assert (second["totalPrice"], second["discount"], second["discountPercentage"], second["discountType"]) == (
-        "8.49", "1.50", "15.02", "percentage")
+        "8.49",
+        "1.50",
+        "15.02",
+        "percentage",
+    )
     # subtotal 30.99, fixed 5.00 -> 25.99; equivalent 16.13 %
     assert (presale["total"], presale["discount"], presale["discountPercentage"]) == ("25.99", "5.00", "16.13")
 
@@ -96,12 +139,14 @@ async def test_draft_status_is_accepted(client: httpx.AsyncClient, admin_headers
 
 
 @pytest.mark.parametrize("status", ["approved", "converted", "cancelled", "open"])
-async def test_other_creation_statuses_are_422(client: httpx.AsyncClient, admin_headers: dict,
-                                               db: asyncpg.Connection, status: str) -> None:
+async def test_other_creation_statuses_are_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, status: str
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    response = await client.post("/api/presales", json=body(customer, item(product), status=status),
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), status=status), headers=admin_headers
+    )
     assert response.status_code == 422, response.text
     assert [d["field"] for d in error(response)["details"]] == ["status"]
     assert await counts(db) == (0, 0)
@@ -132,8 +177,9 @@ async def test_other_creation_statuses_are_422(client: httpx.AsyncClient, admin_
         ({"item": {"id": str(uuid.uuid4())}}, "items.0.id"),  # ids are only tolerated on PUT
     ],
 )
-async def test_validation_errors_name_the_field(client: httpx.AsyncClient, admin_headers: dict,
-                                                db: asyncpg.Connection, change: dict, field: str | None) -> None:
+async def test_validation_errors_name_the_field(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, change: dict, field: str | None
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db)
     line = {**item(product), **change.pop("item", {})}
@@ -147,8 +193,9 @@ async def test_validation_errors_name_the_field(client: httpx.AsyncClient, admin
     assert await counts(db) == (0, 0)
 
 
-async def test_more_than_100_items_is_422(client: httpx.AsyncClient, admin_headers: dict,
-                                          db: asyncpg.Connection) -> None:
+async def test_more_than_100_items_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, stock=1000)
     response = await client.post("/api/presales", json=body(customer, *[item(product)] * 101), headers=admin_headers)
@@ -159,21 +206,30 @@ async def test_more_than_100_items_is_422(client: httpx.AsyncClient, admin_heade
 
 async def test_missing_customer_is_404(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection) -> None:
     product = await create_product(db)
-    response = await client.post("/api/presales", json={"customerId": str(uuid.uuid4()), "items": [item(product)]},
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json={"customerId": str(uuid.uuid4()), "items": [item(product)]}, headers=admin_headers
+    )
     assert response.status_code == 404
     assert error(response) == {"code": "NOT_FOUND", "message": "Customer not found"}
     assert await counts(db) == (0, 0)
 
 
-async def test_missing_product_is_404_and_writes_nothing(client: httpx.AsyncClient, admin_headers: dict,
-                                                         db: asyncpg.Connection) -> None:
+async def test_missing_product_is_404_and_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db)
     ghost, other = uuid.uuid4(), uuid.uuid4()
-    response = await client.post("/api/presales", json=body(
-        customer, item(product), {"productId": str(ghost), "quantity": "1", "unitPrice": "1.00"},
-        {"productId": str(other), "quantity": "1", "unitPrice": "1.00"}), headers=admin_headers)
+    response = await client.post(
+        "/api/presales",
+        json=body(
+            customer,
+            item(product),
+            {"productId": str(ghost), "quantity": "1", "unitPrice": "1.00"},
+            {"productId": str(other), "quantity": "1", "unitPrice": "1.00"},
+        ),
+        headers=admin_headers,
+    )
     assert response.status_code == 404
     assert error(response)["code"] == "NOT_FOUND"
     assert error(response)["message"] == f"Product not found: {ghost}; Product not found: {other}"
@@ -186,8 +242,9 @@ async def test_insufficient_stock_on_second_line_is_409_and_writes_nothing(
     customer = await create_customer(db)
     plenty = await create_product(db, stock=100)
     scarce = await create_product(db, name="Parafuso", stock=5)
-    response = await client.post("/api/presales", json=body(customer, item(plenty, "2"), item(scarce, "6")),
-                                  headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(plenty, "2"), item(scarce, "6")), headers=admin_headers
+    )
     assert response.status_code == 409, response.text
     assert error(response)["code"] == "INSUFFICIENT_STOCK"
     assert error(response)["message"] == 'Insufficient stock for "Parafuso". Available: 5, Requested: 6'
@@ -201,24 +258,32 @@ async def test_duplicate_lines_of_a_product_are_summed_for_the_stock_check(
     customer = await create_customer(db)
     product = await create_product(db, name="Cabo", stock=5)
     other = await create_product(db, name="Fita", stock=1)
-    response = await client.post("/api/presales", json=body(customer, item(product, "3"), item(other, "2"),
-                                                             item(product, "3")), headers=admin_headers)
+    response = await client.post(
+        "/api/presales",
+        json=body(customer, item(product, "3"), item(other, "2"), item(product, "3")),
+        headers=admin_headers,
+    )
     assert response.status_code == 409
-    assert error(response)["message"] == ('Insufficient stock for "Cabo". Available: 5, Requested: 6; '
-                                          'Insufficient stock for "Fita". Available: 1, Requested: 2')
-    exact = await client.post("/api/presales", json=body(customer, item(product, "2"), item(product, "3")),
-                              headers=admin_headers)
+    assert error(response)["message"] == (
+        'Insufficient stock for "Cabo". Available: 5, Requested: 6; '
+        'Insufficient stock for "Fita". Available: 1, Requested: 2'
+    )
+    exact = await client.post(
+        "/api/presales", json=body(customer, item(product, "2"), item(product, "3")), headers=admin_headers
+    )
     assert exact.status_code == 201
     assert await counts(db) == (1, 2)
 
 
-async def test_fractional_quantity_needs_a_fractional_product(client: httpx.AsyncClient, admin_headers: dict,
-                                                              db: asyncpg.Connection) -> None:
+async def test_fractional_quantity_needs_a_fractional_product(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     unit = await create_product(db, name="Caixa", sale_type="unit")
     bulk = await create_product(db, name="Arroz", sale_type="fractional", unit="kg", stock=3)
-    refused = await client.post("/api/presales", json=body(customer, item(bulk, "1.5"), item(unit, "1.5")),
-                                headers=admin_headers)
+    refused = await client.post(
+        "/api/presales", json=body(customer, item(bulk, "1.5"), item(unit, "1.5")), headers=admin_headers
+    )
     assert refused.status_code == 422, refused.text
     assert [d["field"] for d in error(refused)["details"]] == ["items.1.quantity"]
     assert "Caixa" in error(refused)["message"]
@@ -234,13 +299,16 @@ async def test_fractional_quantity_needs_a_fractional_product(client: httpx.Asyn
     assert error(too_much)["message"] == 'Insufficient stock for "Arroz". Available: 3, Requested: 3.001'
 
 
-async def test_item_discount_above_line_total_is_400(client: httpx.AsyncClient, admin_headers: dict,
-                                                     db: asyncpg.Connection) -> None:
+async def test_item_discount_above_line_total_is_400(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, name="Lapis")
-    response = await client.post("/api/presales", json=body(customer, item(product, "2", "10.00"),
-                                                            item(product, "2", "10.00", discount="20.01")),
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales",
+        json=body(customer, item(product, "2", "10.00"), item(product, "2", "10.00", discount="20.01")),
+        headers=admin_headers,
+    )
     assert response.status_code == 400
     assert error(response)["code"] == "BAD_REQUEST"
     assert "Item 2" in error(response)["message"] and "20.01" in error(response)["message"]
@@ -264,17 +332,21 @@ async def test_permissions(client: httpx.AsyncClient, settings: Settings, db: as
     assert await counts(db) == (1, 1)
 
 
-async def test_amounts_beyond_the_money_column_are_422(client: httpx.AsyncClient, admin_headers: dict,
-                                                       db: asyncpg.Connection) -> None:
+async def test_amounts_beyond_the_money_column_are_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db, stock=10_000_000)
-    line = await client.post("/api/presales", json=body(customer, item(product, "2"),
-                                                        item(product, "9999999", "99999999.99")),
-                             headers=admin_headers)
+    line = await client.post(
+        "/api/presales",
+        json=body(customer, item(product, "2"), item(product, "9999999", "99999999.99")),
+        headers=admin_headers,
+    )
     assert line.status_code == 422, line.text
     assert [d["field"] for d in error(line)["details"]] == ["items.1"]
-    subtotal = await client.post("/api/presales", json=body(customer, *[item(product, "1", "60000000.00")] * 2),
-                                 headers=admin_headers)
+    subtotal = await client.post(
+        "/api/presales", json=body(customer, *[item(product, "1", "60000000.00")] * 2), headers=admin_headers
+    )
     assert subtotal.status_code == 422
     assert [d["field"] for d in error(subtotal)["details"]] == ["items"]
     assert await counts(db) == (0, 0)
@@ -293,8 +365,9 @@ async def test_a_failure_after_the_presale_row_was_written_rolls_everything_back
         raise errors.Conflict("the second line failed")
 
     monkeypatch.setattr(PresaleService, "_insert_items", first_line_then_fail)
-    response = await client.post("/api/presales", json=body(customer, item(product), item(product)),
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), item(product)), headers=admin_headers
+    )
     assert response.status_code == 409 and error(response)["message"] == "the second line failed"
     assert await counts(db) == (0, 0)
 

@@ -31,6 +31,7 @@ async def _setup(db: asyncpg.Connection) -> tuple[asyncpg.Record, asyncpg.Record
 
 # --- create ----------------------------------------------------------------------------------------------
 
+
 async def test_create_with_an_active_method_links_it_and_every_read_shows_it(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
 ) -> None:
@@ -45,14 +46,16 @@ async def test_create_with_an_active_method_links_it_and_every_read_shows_it(
     assert got["paymentMethodId"] == str(pix["id"])
     listed = (await client.get("/api/presales", headers=admin_headers)).json()["data"]
     assert [(p["id"], p["paymentMethodId"]) for p in listed] == [(created["id"], str(pix["id"]))]
-    patched = await client.patch(f"/api/presales/{created['id']}/status", json={"status": "approved"},
-                                 headers=admin_headers)
+    patched = await client.patch(
+        f"/api/presales/{created['id']}/status", json={"status": "approved"}, headers=admin_headers
+    )
     assert patched.json()["data"]["paymentMethodId"] == str(pix["id"])
 
 
 @pytest.mark.parametrize("extra", [{}, {"paymentMethodId": None}])
-async def test_create_without_a_method_shows_null(client: httpx.AsyncClient, admin_headers: dict,
-                                                  db: asyncpg.Connection, extra: dict) -> None:
+async def test_create_without_a_method_shows_null(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, extra: dict
+) -> None:
     customer, product = await _setup(db)
     created = await create(client, admin_headers, body(customer, item(product), **extra))
     assert_full_shape(created)
@@ -66,8 +69,9 @@ async def test_create_with_a_missing_method_is_404_and_writes_nothing(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
 ) -> None:
     customer, product = await _setup(db)
-    response = await client.post("/api/presales", json=body(customer, item(product), paymentMethodId=str(uuid.uuid4())),
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), paymentMethodId=str(uuid.uuid4())), headers=admin_headers
+    )
     assert response.status_code == 404, response.text
     assert error(response) == {"code": "NOT_FOUND", "message": "Payment method not found"}
     assert await counts(db) == (0, 0)
@@ -79,8 +83,9 @@ async def test_create_with_an_inactive_method_is_422_and_writes_nothing(
     customer, product = await _setup(db)
     cash = await _method(db, "PM0001")
     await db.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", cash["id"])
-    response = await client.post("/api/presales", json=body(customer, item(product), paymentMethodId=str(cash["id"])),
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), paymentMethodId=str(cash["id"])), headers=admin_headers
+    )
     assert response.status_code == 422, response.text
     assert error(response)["code"] == "VALIDATION_ERROR"
     assert error(response)["message"] == "Payment method is inactive"
@@ -94,15 +99,18 @@ async def test_an_employee_may_use_a_method_without_managing_methods(
     customer, product = await _setup(db)
     employee = await create_user(db, "employee")  # presales.canCreate, not modules.paymentMethods
     pix = await _method(db, "PM0004")
-    created = await create(client, bearer(settings, employee),
-                           body(customer, item(product), paymentMethodId=str(pix["id"])))
+    created = await create(
+        client, bearer(settings, employee), body(customer, item(product), paymentMethodId=str(pix["id"]))
+    )
     assert created["paymentMethodId"] == str(pix["id"])
 
 
 # --- update ----------------------------------------------------------------------------------------------
 
-async def test_update_sets_changes_keeps_and_clears_the_method(client: httpx.AsyncClient, admin_headers: dict,
-                                                                db: asyncpg.Connection) -> None:
+
+async def test_update_sets_changes_keeps_and_clears_the_method(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer, product = await _setup(db)
     presale = await create_presale(db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))])
     url = f"/api/presales/{presale['id']}"
@@ -114,8 +122,7 @@ async def test_update_sets_changes_keeps_and_clears_the_method(client: httpx.Asy
     assert response.json()["data"]["paymentMethodId"] == str(pix["id"])
     assert await _stored(db, presale["id"]) == pix["id"]
 
-    changed = await client.put(url, json={"paymentMethodId": str(card["id"]), "notes": "cartão"},
-                               headers=admin_headers)
+    changed = await client.put(url, json={"paymentMethodId": str(card["id"]), "notes": "cartão"}, headers=admin_headers)
     assert changed.json()["data"]["paymentMethodId"] == str(card["id"])
 
     untouched = await client.put(url, json={"notes": "sem mudar o método"}, headers=admin_headers)
@@ -140,8 +147,7 @@ async def test_update_with_a_missing_or_inactive_method_changes_nothing(
     await db.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", cash["id"])
     url = f"/api/presales/{presale['id']}"
 
-    missing = await client.put(url, json={"paymentMethodId": str(uuid.uuid4()), "notes": "x"},
-                               headers=admin_headers)
+    missing = await client.put(url, json={"paymentMethodId": str(uuid.uuid4()), "notes": "x"}, headers=admin_headers)
     assert missing.status_code == 404, missing.text
     assert error(missing) == {"code": "NOT_FOUND", "message": "Payment method not found"}
 
@@ -163,8 +169,9 @@ async def test_deactivating_a_method_keeps_it_on_existing_presales(
     customer, product = await _setup(db)
     pix = await _method(db, "PM0004")
     created = await create(client, admin_headers, body(customer, item(product), paymentMethodId=str(pix["id"])))
-    off = await client.patch(f"/api/payment-methods/{pix['id']}/status", json={"isActive": False},
-                             headers=admin_headers)
+    off = await client.patch(
+        f"/api/payment-methods/{pix['id']}/status", json={"isActive": False}, headers=admin_headers
+    )
     assert off.status_code == 200
     got = (await client.get(f"/api/presales/{created['id']}", headers=admin_headers)).json()["data"]
     assert got["paymentMethodId"] == str(pix["id"])
@@ -175,11 +182,13 @@ async def test_deactivating_a_method_keeps_it_on_existing_presales(
 
 # --- the check holds against concurrent changes of the method ---------------------------------------------
 
+
 async def _wait_for_lock(db: asyncpg.Connection, seconds: float = 5.0) -> None:
     """Until another session waits on a lock (the request queued behind our transaction)."""
     for _ in range(int(seconds / 0.02)):
         waiting = await db.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
         if waiting:
             return
         await asyncio.sleep(0.02)
@@ -201,9 +210,13 @@ async def test_a_write_waits_for_a_concurrent_change_of_the_method_and_sees_it(
             await other.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
         else:
             await other.execute("DELETE FROM payment_methods WHERE id = $1", pix["id"])
-        request = asyncio.create_task(client.post(
-            "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])),
-            headers=admin_headers))
+        request = asyncio.create_task(
+            client.post(
+                "/api/presales",
+                json=body(customer, item(product), paymentMethodId=str(pix["id"])),
+                headers=admin_headers,
+            )
+        )
         await _wait_for_lock(db)
         assert not request.done()
         await transaction.commit()
@@ -226,8 +239,9 @@ async def test_a_deactivation_waits_for_a_presale_write_in_flight(
         await transaction.start()
         # The very statement the pre-sale service uses.
         assert (await other.fetchrow(*presale_queries.lock_payment_method(pix["id"])))["is_active"] is True
-        request = asyncio.create_task(client.patch(f"/api/payment-methods/{pix['id']}/status",
-                                                   json={"isActive": False}, headers=admin_headers))
+        request = asyncio.create_task(
+            client.patch(f"/api/payment-methods/{pix['id']}/status", json={"isActive": False}, headers=admin_headers)
+        )
         await _wait_for_lock(db)
         assert not request.done()
         await transaction.commit()

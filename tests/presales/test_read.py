@@ -19,8 +19,9 @@ async def _at(db: asyncpg.Connection, presale: asyncpg.Record, stamp: str) -> No
     await db.execute("UPDATE presales SET created_at = $2 WHERE id = $1", presale["id"], datetime.fromisoformat(stamp))
 
 
-async def test_get_full_presale_404_and_422(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
+async def test_get_full_presale_404_and_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     product = await create_product(db)
     created = await create(client, admin_headers, body(customer, item(product, "2", "9.90")))
@@ -38,8 +39,9 @@ async def test_get_full_presale_404_and_422(client: httpx.AsyncClient, admin_hea
     assert bad.status_code == 422 and error(bad)["code"] == "VALIDATION_ERROR"
 
 
-async def test_list_shape_default_order_and_pagination(client: httpx.AsyncClient, admin_headers: dict,
-                                                       db: asyncpg.Connection) -> None:
+async def test_list_shape_default_order_and_pagination(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db, name="Zeca")
     product = await create_product(db)
     made = []
@@ -52,19 +54,32 @@ async def test_list_shape_default_order_and_pagination(client: httpx.AsyncClient
     page = response.json()
     assert list(page) == ["success", "data", "pagination", "message", "timestamp"]
     assert page["success"] is True
-    assert page["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False, "totalExact": True}
+    assert page["pagination"] == {
+        "total": 3,
+        "page": 1,
+        "limit": 50,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     assert [p["total"] for p in page["data"]] == ["30.00", "20.00", "10.00"]  # newest first
     for presale in page["data"]:
         assert_full_shape(presale)
         assert len(presale["items"]) == 1 and presale["customer"]["name"] == "Zeca"
     assert page["data"][0]["createdAt"] == "2026-01-03T12:00:00.000Z"
 
-    second = (await client.get("/api/presales?page=2&limit=2&sortBy=total&sortOrder=asc",
-                               headers=admin_headers)).json()
+    second = (await client.get("/api/presales?page=2&limit=2&sortBy=total&sortOrder=asc", headers=admin_headers)).json()
     assert [p["total"] for p in second["data"]] == ["30.00"]
-    assert second["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                    "hasPrev": True, "totalExact": True}
+    assert second["pagination"] == {
+        "total": 3,
+        "page": 2,
+        "limit": 2,
+        "totalPages": 2,
+        "hasNext": False,
+        "hasPrev": True,
+        "totalExact": True,
+    }
     beyond = (await client.get("/api/presales?page=5&limit=2", headers=admin_headers)).json()
     assert beyond["data"] == [] and beyond["pagination"]["total"] == 3
 
@@ -109,19 +124,29 @@ async def test_filters(client: httpx.AsyncClient, admin_headers: dict, db: async
     assert await listed("status=approved&customerName=ana&dateFrom=2026-03-01") == ["p2"]
 
 
-@pytest.mark.parametrize("query", [
-    "status=open", "status=pending&status=nope", "customerId=123", "dateFrom=2026-13-01", "dateFrom=01/02/2026",
-    "dateFrom=2026-03-05&dateTo=2026-03-04", "limit=101", "limit=0", "page=0", "sortBy=customer",
-    "sortOrder=sideways",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=open",
+        "status=pending&status=nope",
+        "customerId=123",
+        "dateFrom=2026-13-01",
+        "dateFrom=01/02/2026",
+        "dateFrom=2026-03-05&dateTo=2026-03-04",
+        "limit=101",
+        "limit=0",
+        "page=0",
+        "sortBy=customer",
+        "sortOrder=sideways",
+    ],
+)
 async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, admin_headers: dict, query: str) -> None:
     response = await client.get(f"/api/presales?{query}", headers=admin_headers)
     assert response.status_code == 422, response.text
     assert error(response)["code"] == "VALIDATION_ERROR"
 
 
-async def test_visibility_own_versus_all(client: httpx.AsyncClient, settings: Settings,
-                                         db: asyncpg.Connection) -> None:
+async def test_visibility_own_versus_all(client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection) -> None:
     customer = await create_customer(db)
     product = await create_product(db)
     seller = await create_user(db, "employee")  # role defaults: canViewOwn, not canViewAll
@@ -157,8 +182,7 @@ async def test_visibility_own_versus_all(client: httpx.AsyncClient, settings: Se
     assert (row["status"], row["notes"]) == ("pending", None)
 
 
-async def test_no_view_permission_is_403(client: httpx.AsyncClient, settings: Settings,
-                                         db: asyncpg.Connection) -> None:
+async def test_no_view_permission_is_403(client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection) -> None:
     blind = await create_user(db, "employee", permissions={"presales": {"canCreate": True}})
     response = await client.get("/api/presales", headers=bearer(settings, blind))
     assert response.status_code == 403 and error(response)["code"] == "FORBIDDEN"
@@ -166,8 +190,9 @@ async def test_no_view_permission_is_403(client: httpx.AsyncClient, settings: Se
     assert (await client.get("/api/presales")).status_code == 401
 
 
-async def test_presale_without_items_reads_as_an_empty_list(client: httpx.AsyncClient, admin_headers: dict,
-                                                            db: asyncpg.Connection) -> None:
+async def test_presale_without_items_reads_as_an_empty_list(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     customer = await create_customer(db)
     bare = await create_presale(db, customer["id"], [])  # only possible outside the API
     got = (await client.get(f"/api/presales/{bare['id']}", headers=admin_headers)).json()["data"]

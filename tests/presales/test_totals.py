@@ -63,7 +63,11 @@ def test_line_is_rounded_half_up() -> None:
 def test_item_fixed_discount() -> None:
     line = item_totals(D("3"), D("10.00"), "fixed", discount=D("7.50"))
     assert (line.base, line.discount, line.discount_percentage, line.total) == (
-        D("30.00"), D("7.50"), D("25.00"), D("22.50"))
+        D("30.00"),
+        D("7.50"),
+        D("25.00"),
+        D("22.50"),
+    )
     whole = item_totals(D("3"), D("10.00"), "fixed", discount=D("30.00"))
     assert whole.total == D("0.00") and whole.discount_percentage == D("100.00")
 
@@ -78,7 +82,11 @@ def test_item_percentage_discount() -> None:
     line = item_totals(D("3"), D("3.33"), "percentage", discount_percentage=D("15"))
     # line 9.99, 15 % = 1.4985 -> 1.50, equivalent 1.50/9.99 = 15.015 % -> 15.02
     assert (line.base, line.discount, line.discount_percentage, line.total) == (
-        D("9.99"), D("1.50"), D("15.02"), D("8.49"))
+        D("9.99"),
+        D("1.50"),
+        D("15.02"),
+        D("8.49"),
+    )
     full = item_totals(D("1"), D("9.99"), "percentage", discount_percentage=D("100"))
     assert full.total == D("0.00") and full.discount == D("9.99")
 

@@ -17,23 +17,46 @@ from tests.factories import create_customer, create_product
 from tests.presales.helpers import body, create, item
 
 
-async def test_presale_json_is_what_pydantic_writes(client: httpx.AsyncClient, admin_headers: dict,
-                                                   db: asyncpg.Connection) -> None:
-    customer = await create_customer(db, address="Rua Ã, 1 \"aspas\" \\ barra")
-    cheap = await create_product(db, sale_type="fractional", unit="kg", description=None,
-                                 purchase_price=Decimal("0.10"), sale_price=Decimal("0.30"))
-    dear = await create_product(db, sale_type="fractional", unit="kg", description="Caixa\n12 un",
-                                purchase_price=Decimal("99999999.99"), sale_price=Decimal("99999999.99"))
-    created = await create(client, admin_headers, body(
-        customer, item(cheap, "2.5", "0.30", discountType="percentage", discountPercentage="12.5"),
-        item(dear, "0.001", "100"), notes="Entrega às 9h", discount="0.5", discountType="fixed"))
+async def test_presale_json_is_what_pydantic_writes(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
+    customer = await create_customer(db, address='Rua Ã, 1 "aspas" \\ barra')
+    cheap = await create_product(
+        db,
+        sale_type="fractional",
+        unit="kg",
+        description=None,
+        purchase_price=Decimal("0.10"),
+        sale_price=Decimal("0.30"),
+    )
+    dear = await create_product(
+        db,
+        sale_type="fractional",
+        unit="kg",
+        description="Caixa\n12 un",
+        purchase_price=Decimal("99999999.99"),
+        sale_price=Decimal("99999999.99"),
+    )
+    created = await create(
+        client,
+        admin_headers,
+        body(
+            customer,
+            item(cheap, "2.5", "0.30", discountType="percentage", discountPercentage="12.5"),
+            item(dear, "0.001", "100"),
+            notes="Entrega às 9h",
+            discount="0.5",
+            discountType="fixed",
+        ),
+    )
     # Timestamps with microseconds that round up: the wire keeps milliseconds, truncated as Python writes them.
-    await db.execute("UPDATE presales SET created_at = '2026-02-03 04:05:06.789999' WHERE id = $1::uuid",
-                     created["id"])
+    await db.execute("UPDATE presales SET created_at = '2026-02-03 04:05:06.789999' WHERE id = $1::uuid", created["id"])
     await db.execute("UPDATE customers SET created_at = '2026-02-03 04:05:06.000999' WHERE id = $1", customer["id"])
 
-    for response in (await client.get(f"/api/presales/{created['id']}", headers=admin_headers),
-                     await client.get("/api/presales", headers=admin_headers)):
+    for response in (
+        await client.get(f"/api/presales/{created['id']}", headers=admin_headers),
+        await client.get("/api/presales", headers=admin_headers),
+    ):
         assert response.status_code == 200, response.text
         data = response.json()["data"]
         wire = data if isinstance(data, dict) else data[0]

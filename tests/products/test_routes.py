@@ -13,11 +13,30 @@ import pytest
 from service.config import Settings
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
 
-NEW = {"code": "  abc-12_x ", "name": "  Caneta   Azul ", "unit": "un", "description": "Tinta azul",
-       "stock": 12, "purchasePrice": "10.5", "salePrice": "12.50", "saleType": "unit"}
+NEW = {
+    "code": "  abc-12_x ",
+    "name": "  Caneta   Azul ",
+    "unit": "un",
+    "description": "Tinta azul",
+    "stock": 12,
+    "purchasePrice": "10.5",
+    "salePrice": "12.50",
+    "saleType": "unit",
+}
 MINIMAL = {"name": "Caderno", "unit": "pc", "purchasePrice": "3.00", "salePrice": "5.00", "saleType": "unit"}
-PRODUCT_KEYS = {"id", "code", "name", "unit", "description", "stock", "purchasePrice", "salePrice", "saleType",
-                "createdAt", "updatedAt"}
+PRODUCT_KEYS = {
+    "id",
+    "code",
+    "name",
+    "unit",
+    "description",
+    "stock",
+    "purchasePrice",
+    "salePrice",
+    "saleType",
+    "createdAt",
+    "updatedAt",
+}
 PRICE_RULE = "Sale price should not be lower than purchase price"
 REFERENCED = "Cannot delete product that is referenced in pre-sales or stock history"
 
@@ -28,8 +47,10 @@ async def count_products(db: asyncpg.Connection) -> int:
 
 # --- create -------------------------------------------------------------------------------------------------
 
-async def test_create_normalises_and_returns_201(client: httpx.AsyncClient, admin_headers: dict,
-                                                 db: asyncpg.Connection) -> None:
+
+async def test_create_normalises_and_returns_201(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     response = await client.post("/api/products", json=NEW, headers=admin_headers)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -57,19 +78,42 @@ async def test_create_defaults_stock_0_and_description_null(client: httpx.AsyncC
 
 
 async def test_sale_price_equal_to_purchase_price_is_accepted(client: httpx.AsyncClient, admin_headers: dict) -> None:
-    response = await client.post("/api/products", json={**MINIMAL, "purchasePrice": "7.5", "salePrice": "7.50"},
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/products", json={**MINIMAL, "purchasePrice": "7.5", "salePrice": "7.50"}, headers=admin_headers
+    )
     assert response.status_code == 201, response.text
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("code", "a b"), ("code", "x" * 51), ("code", "PRÖD1"), ("code", "ﬀ"), ("code", 12), ("name", "   "),
-     ("name", "x" * 256), ("name", "a\x00b"), ("unit", ""), ("unit", "x" * 21), ("description", "x" * 1001),
-     ("stock", -1), ("stock", 1.5), ("stock", 2.0), ("stock", True), ("stock", "5"), ("stock", 2147483648),
-     ("stock", None), ("purchasePrice", "12.345"), ("purchasePrice", 12.5), ("purchasePrice", "-1.00"),
-     ("purchasePrice", "100000000.00"), ("salePrice", "abc"), ("salePrice", None), ("saleType", ""),
-     ("saleType", "x" * 51)],
+    [
+        ("code", "a b"),
+        ("code", "x" * 51),
+        ("code", "PRÖD1"),
+        ("code", "ﬀ"),
+        ("code", 12),
+        ("name", "   "),
+        ("name", "x" * 256),
+        ("name", "a\x00b"),
+        ("unit", ""),
+        ("unit", "x" * 21),
+        ("description", "x" * 1001),
+        ("stock", -1),
+        ("stock", 1.5),
+        ("stock", 2.0),
+        ("stock", True),
+        ("stock", "5"),
+        ("stock", 2147483648),
+        ("stock", None),
+        ("purchasePrice", "12.345"),
+        ("purchasePrice", 12.5),
+        ("purchasePrice", "-1.00"),
+        ("purchasePrice", "100000000.00"),
+        ("salePrice", "abc"),
+        ("salePrice", None),
+        ("saleType", ""),
+        ("saleType", "x" * 51),
+    ],
 )
 async def test_invalid_fields_are_422_naming_the_field(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, field: str, value: object
@@ -90,10 +134,12 @@ async def test_missing_required_field_is_422(client: httpx.AsyncClient, admin_he
     assert [d["field"] for d in response.json()["error"]["details"]] == [field]
 
 
-async def test_sale_below_purchase_is_422(client: httpx.AsyncClient, admin_headers: dict,
-                                          db: asyncpg.Connection) -> None:
-    response = await client.post("/api/products", json={**NEW, "purchasePrice": "12.51", "salePrice": "12.50"},
-                                 headers=admin_headers)
+async def test_sale_below_purchase_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
+    response = await client.post(
+        "/api/products", json={**NEW, "purchasePrice": "12.51", "salePrice": "12.50"}, headers=admin_headers
+    )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "VALIDATION_ERROR" and error["message"] == PRICE_RULE
@@ -108,8 +154,9 @@ async def test_unknown_key_is_422(client: httpx.AsyncClient, admin_headers: dict
 
 
 @pytest.mark.parametrize(("first", "second"), [("PROD0000001", "prod0000001"), ("ABC-1", " abc-1 ")])
-async def test_duplicate_code_is_409_case_insensitively(client: httpx.AsyncClient, admin_headers: dict,
-                                                        db: asyncpg.Connection, first: str, second: str) -> None:
+async def test_duplicate_code_is_409_case_insensitively(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, first: str, second: str
+) -> None:
     first_response = await client.post("/api/products", json={**MINIMAL, "code": first}, headers=admin_headers)
     assert first_response.status_code == 201, first_response.text
     again = await client.post("/api/products", json={**MINIMAL, "code": second}, headers=admin_headers)
@@ -121,16 +168,17 @@ async def test_duplicate_code_is_409_case_insensitively(client: httpx.AsyncClien
 
 # --- code generation (contract 6.7, 10.10) ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("extra", [{}, {"code": ""}, {"code": "   "}, {"code": None}])
-async def test_code_is_generated_on_an_empty_table(client: httpx.AsyncClient, admin_headers: dict,
-                                                   extra: dict) -> None:
+async def test_code_is_generated_on_an_empty_table(client: httpx.AsyncClient, admin_headers: dict, extra: dict) -> None:
     response = await client.post("/api/products", json={**MINIMAL, **extra}, headers=admin_headers)
     assert response.status_code == 201, response.text
     assert response.json()["data"]["code"] == "PROD0000001"
 
 
-async def test_generated_code_follows_the_highest_existing_prod_code(client: httpx.AsyncClient, admin_headers: dict,
-                                                                     db: asyncpg.Connection) -> None:
+async def test_generated_code_follows_the_highest_existing_prod_code(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     for code in ["PROD0000007", "PROD0000041", "PROD0000009", "PROD99999999", "XPROD0009999", "PROD00000A9", "ZZZ"]:
         await create_product(db, code=code)
     first = await client.post("/api/products", json=MINIMAL, headers=admin_headers)
@@ -140,20 +188,24 @@ async def test_generated_code_follows_the_highest_existing_prod_code(client: htt
     assert second.json()["data"]["code"] == "PROD0000043"
 
 
-async def test_exhausted_generated_codes_are_409_not_500(client: httpx.AsyncClient, admin_headers: dict,
-                                                         db: asyncpg.Connection) -> None:
+async def test_exhausted_generated_codes_are_409_not_500(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_product(db, code="PROD9999999")
     response = await client.post("/api/products", json=MINIMAL, headers=admin_headers)
     assert response.status_code == 409, response.text
     assert await count_products(db) == 1
 
 
-async def test_concurrent_creates_without_code_all_get_distinct_codes(client: httpx.AsyncClient, admin_headers: dict,
-                                                                      db: asyncpg.Connection) -> None:
+async def test_concurrent_creates_without_code_all_get_distinct_codes(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_product(db, code="PROD0000005")
     responses = await asyncio.gather(
-        *(client.post("/api/products", json={**MINIMAL, "name": f"Racer {i}"}, headers=admin_headers)
-          for i in range(10))
+        *(
+            client.post("/api/products", json={**MINIMAL, "name": f"Racer {i}"}, headers=admin_headers)
+            for i in range(10)
+        )
     )
     assert [r.status_code for r in responses] == [201] * 10, [r.text for r in responses if r.status_code != 201]
     codes = sorted(r.json()["data"]["code"] for r in responses)
@@ -166,8 +218,10 @@ async def test_concurrent_creates_of_one_code_end_in_one_201_and_one_409(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, code: str
 ) -> None:
     responses = await asyncio.gather(
-        *(client.post("/api/products", json={**MINIMAL, "code": code, "name": f"Racer {i}"}, headers=admin_headers)
-          for i in range(2))
+        *(
+            client.post("/api/products", json={**MINIMAL, "code": code, "name": f"Racer {i}"}, headers=admin_headers)
+            for i in range(2)
+        )
     )
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     loser = next(r for r in responses if r.status_code == 409)
@@ -185,8 +239,9 @@ async def test_generated_code_never_collides_with_a_concurrent_explicit_prod_cod
         following = f"PROD{(int(highest[4:]) if highest else 0) + 1:07d}"
         automatic, explicit = await asyncio.gather(
             client.post("/api/products", json={**MINIMAL, "name": f"Auto {round_}"}, headers=admin_headers),
-            client.post("/api/products", json={**MINIMAL, "code": following, "name": f"Web {round_}"},
-                        headers=admin_headers),
+            client.post(
+                "/api/products", json={**MINIMAL, "code": following, "name": f"Web {round_}"}, headers=admin_headers
+            ),
         )
         assert automatic.status_code == 201, automatic.text
         assert explicit.status_code in (201, 409), explicit.text
@@ -196,10 +251,13 @@ async def test_generated_code_never_collides_with_a_concurrent_explicit_prod_cod
 
 # --- get ----------------------------------------------------------------------------------------------------
 
-async def test_get_200_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
-    product = await create_product(db, purchase_price=Decimal("1.5"), sale_price=Decimal("2"), stock=3,
-                                   description="Desc")
+
+async def test_get_200_404_and_bad_uuid_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
+    product = await create_product(
+        db, purchase_price=Decimal("1.5"), sale_price=Decimal("2"), stock=3, description="Desc"
+    )
     ok = await client.get(f"/api/products/{product['id']}", headers=admin_headers)
     assert ok.status_code == 200, ok.text
     data = ok.json()["data"]
@@ -209,16 +267,21 @@ async def test_get_200_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_hea
     assert data["description"] == "Desc"
     missing = await client.get(f"/api/products/{uuid.uuid4()}", headers=admin_headers)
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found",
-                                       "requestId": missing.headers["x-request-id"]}
+    assert missing.json()["error"] == {
+        "code": "NOT_FOUND",
+        "message": "Product not found",
+        "requestId": missing.headers["x-request-id"],
+    }
     bad = await client.get("/api/products/not-a-uuid", headers=admin_headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
 # --- list ---------------------------------------------------------------------------------------------------
 
-async def test_list_defaults_pagination_and_shape(client: httpx.AsyncClient, admin_headers: dict,
-                                                  db: asyncpg.Connection) -> None:
+
+async def test_list_defaults_pagination_and_shape(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     for name in ["Caneta", "Apontador", "Borracha"]:
         await create_product(db, name=name, sale_price=Decimal("15.5"))
     response = await client.get("/api/products", headers=admin_headers)
@@ -228,12 +291,26 @@ async def test_list_defaults_pagination_and_shape(client: httpx.AsyncClient, adm
     assert [p["name"] for p in body["data"]] == ["Apontador", "Borracha", "Caneta"]
     assert all(set(p) == PRODUCT_KEYS for p in body["data"])
     assert body["data"][0]["salePrice"] == "15.50" and body["data"][0]["stock"] == 100
-    assert body["pagination"] == {"total": 3, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False, "totalExact": True}
+    assert body["pagination"] == {
+        "total": 3,
+        "page": 1,
+        "limit": 50,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     page2 = (await client.get("/api/products?page=2&limit=2", headers=admin_headers)).json()
     assert [p["name"] for p in page2["data"]] == ["Caneta"]
-    assert page2["pagination"] == {"total": 3, "page": 2, "limit": 2, "totalPages": 2, "hasNext": False,
-                                   "hasPrev": True, "totalExact": True}
+    assert page2["pagination"] == {
+        "total": 3,
+        "page": 2,
+        "limit": 2,
+        "totalPages": 2,
+        "hasNext": False,
+        "hasPrev": True,
+        "totalExact": True,
+    }
     page1 = (await client.get("/api/products?page=1&limit=2", headers=admin_headers)).json()
     assert page1["pagination"]["hasNext"] is True and len(page1["data"]) == 2
     beyond = (await client.get("/api/products?page=9&limit=2", headers=admin_headers)).json()
@@ -244,16 +321,26 @@ async def test_list_defaults_pagination_and_shape(client: httpx.AsyncClient, adm
 
 @pytest.mark.parametrize(
     ("sort_by", "expected"),
-    [("code", ["A1", "B2", "C3"]), ("name", ["B2", "C3", "A1"]), ("stock", ["C3", "A1", "B2"]),
-     ("salePrice", ["A1", "C3", "B2"]), ("createdAt", ["B2", "A1", "C3"])],
+    [
+        ("code", ["A1", "B2", "C3"]),
+        ("name", ["B2", "C3", "A1"]),
+        ("stock", ["C3", "A1", "B2"]),
+        ("salePrice", ["A1", "C3", "B2"]),
+        ("createdAt", ["B2", "A1", "C3"]),
+    ],
 )
-async def test_list_sorts_by_whitelisted_fields(client: httpx.AsyncClient, admin_headers: dict,
-                                                db: asyncpg.Connection, sort_by: str, expected: list[str]) -> None:
-    rows = [("A1", "Zebra", 5, "9.00", "2024-01-02"), ("B2", "Alfa", 50, "100.00", "2024-01-01"),
-            ("C3", "Mesa", 1, "20.00", "2024-01-03")]
+async def test_list_sorts_by_whitelisted_fields(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, sort_by: str, expected: list[str]
+) -> None:
+    rows = [
+        ("A1", "Zebra", 5, "9.00", "2024-01-02"),
+        ("B2", "Alfa", 50, "100.00", "2024-01-01"),
+        ("C3", "Mesa", 1, "20.00", "2024-01-03"),
+    ]
     for code, name, stock, price, created in rows:
-        product = await create_product(db, code=code, name=name, stock=stock, purchase_price=Decimal("1"),
-                                       sale_price=Decimal(price))
+        product = await create_product(
+            db, code=code, name=name, stock=stock, purchase_price=Decimal("1"), sale_price=Decimal(price)
+        )
         await db.execute("UPDATE products SET created_at = $1::text::timestamp WHERE id = $2", created, product["id"])
     asc = await client.get(f"/api/products?sortBy={sort_by}&sortOrder=asc", headers=admin_headers)
     assert asc.status_code == 200, asc.text
@@ -262,8 +349,9 @@ async def test_list_sorts_by_whitelisted_fields(client: httpx.AsyncClient, admin
     assert [p["code"] for p in desc.json()["data"]] == expected[::-1]
 
 
-async def test_search_matches_code_name_or_description(client: httpx.AsyncClient, admin_headers: dict,
-                                                       db: asyncpg.Connection) -> None:
+async def test_search_matches_code_name_or_description(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_product(db, code="PROD0000123", name="Caneta Azul", description="Tinta permanente 100%")
     await create_product(db, code="LAPIS-9", name="Lápis HB", description=None)
     await create_product(db, code="BORR_1", name="Borracha", description="Branca, macia")
@@ -314,13 +402,24 @@ async def test_filters_are_and_ed(client: httpx.AsyncClient, admin_headers: dict
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("page=abc", "page"), ("page=0", "page"), ("limit=0", "limit"), ("limit=101", "limit"),
-     ("sortBy=purchasePrice", "sortBy"), ("sortOrder=up", "sortOrder"), ("minStock=-1", "minStock"),
-     ("maxStock=1.5", "maxStock"), ("minStock=abc", "minStock"), ("maxStock=2147483648", "maxStock"),
-     ("minStock=5&maxStock=4", "minStock"), ("search=" + "x" * 256, "search")],
+    [
+        ("page=abc", "page"),
+        ("page=0", "page"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("sortBy=purchasePrice", "sortBy"),
+        ("sortOrder=up", "sortOrder"),
+        ("minStock=-1", "minStock"),
+        ("maxStock=1.5", "maxStock"),
+        ("minStock=abc", "minStock"),
+        ("maxStock=2147483648", "maxStock"),
+        ("minStock=5&maxStock=4", "minStock"),
+        ("search=" + "x" * 256, "search"),
+    ],
 )
-async def test_bad_list_parameters_are_422(client: httpx.AsyncClient, admin_headers: dict, query: str,
-                                           field: str) -> None:
+async def test_bad_list_parameters_are_422(
+    client: httpx.AsyncClient, admin_headers: dict, query: str, field: str
+) -> None:
     response = await client.get(f"/api/products?{query}", headers=admin_headers)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -335,8 +434,10 @@ async def test_min_stock_above_max_stock_message(client: httpx.AsyncClient, admi
 
 # --- update -------------------------------------------------------------------------------------------------
 
-async def test_update_changes_sent_fields_only(client: httpx.AsyncClient, admin_headers: dict,
-                                               db: asyncpg.Connection) -> None:
+
+async def test_update_changes_sent_fields_only(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, description="Old", stock=100)
     response = await client.put(
         f"/api/products/{product['id']}",
@@ -357,8 +458,9 @@ async def test_update_changes_sent_fields_only(client: httpx.AsyncClient, admin_
     assert await db.fetchval("SELECT count(*) FROM stock_adjustments") == 0  # direct change, no history row
 
 
-async def test_update_single_field_keeps_the_rest(client: httpx.AsyncClient, admin_headers: dict,
-                                                  db: asyncpg.Connection) -> None:
+async def test_update_single_field_keeps_the_rest(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, description="Keep me", stock=4)
     response = await client.put(f"/api/products/{product['id']}", json={"unit": "kg"}, headers=admin_headers)
     assert response.status_code == 200, response.text
@@ -373,13 +475,23 @@ async def test_update_single_field_keeps_the_rest(client: httpx.AsyncClient, adm
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, ""), ({"code": "NEW-CODE"}, "code"), ({"name": None}, "name"), ({"stock": 1.5}, "stock"),
-     ({"stock": True}, "stock"), ({"stock": -3}, "stock"), ({"unit": "x" * 21}, "unit"),
-     ({"purchasePrice": "20.00", "salePrice": "19.99"}, "salePrice"),
-     ({"salePrice": "1.001"}, "salePrice"), ({"saleType": "  "}, "saleType"), ({"colour": "red"}, "colour")],
+    [
+        ({}, ""),
+        ({"code": "NEW-CODE"}, "code"),
+        ({"name": None}, "name"),
+        ({"stock": 1.5}, "stock"),
+        ({"stock": True}, "stock"),
+        ({"stock": -3}, "stock"),
+        ({"unit": "x" * 21}, "unit"),
+        ({"purchasePrice": "20.00", "salePrice": "19.99"}, "salePrice"),
+        ({"salePrice": "1.001"}, "salePrice"),
+        ({"saleType": "  "}, "saleType"),
+        ({"colour": "red"}, "colour"),
+    ],
 )
-async def test_invalid_update_is_422(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection,
-                                     body: dict, field: str) -> None:
+async def test_invalid_update_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, body: dict, field: str
+) -> None:
     product = await create_product(db)
     response = await client.put(f"/api/products/{product['id']}", json=body, headers=admin_headers)
     assert response.status_code == 422, response.text
@@ -391,15 +503,15 @@ async def test_invalid_update_is_422(client: httpx.AsyncClient, admin_headers: d
 async def test_update_404_and_bad_uuid_422(client: httpx.AsyncClient, admin_headers: dict) -> None:
     missing = await client.put(f"/api/products/{uuid.uuid4()}", json={"name": "X"}, headers=admin_headers)
     assert missing.status_code == 404 and missing.json()["error"]["message"] == "Product not found"
-    missing_price = await client.put(f"/api/products/{uuid.uuid4()}", json={"salePrice": "1.00"},
-                                     headers=admin_headers)
+    missing_price = await client.put(f"/api/products/{uuid.uuid4()}", json={"salePrice": "1.00"}, headers=admin_headers)
     assert missing_price.status_code == 404
     bad = await client.put("/api/products/123", json={"name": "X"}, headers=admin_headers)
     assert bad.status_code == 422
 
 
-@pytest.mark.parametrize(("body", "field"), [({"salePrice": "9.99"}, "salePrice"),
-                                             ({"purchasePrice": "15.01"}, "purchasePrice")])
+@pytest.mark.parametrize(
+    ("body", "field"), [({"salePrice": "9.99"}, "salePrice"), ({"purchasePrice": "15.01"}, "purchasePrice")]
+)
 async def test_single_price_against_the_stored_other_price_is_400(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, body: dict, field: str
 ) -> None:
@@ -413,9 +525,14 @@ async def test_single_price_against_the_stored_other_price_is_400(
     assert dict(row) == dict(product)  # nothing written, not even the stock
 
 
-@pytest.mark.parametrize(("body", "purchase", "sale"), [({"salePrice": "10.00"}, "10.00", "10.00"),
-                                                        ({"purchasePrice": "15"}, "15.00", "15.00"),
-                                                        ({"purchasePrice": "1.25"}, "1.25", "15.00")])
+@pytest.mark.parametrize(
+    ("body", "purchase", "sale"),
+    [
+        ({"salePrice": "10.00"}, "10.00", "10.00"),
+        ({"purchasePrice": "15"}, "15.00", "15.00"),
+        ({"purchasePrice": "1.25"}, "1.25", "15.00"),
+    ],
+)
 async def test_single_price_within_the_stored_other_price_is_200(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, body: dict, purchase: str, sale: str
 ) -> None:
@@ -434,14 +551,17 @@ async def test_concurrent_single_price_updates_never_leave_sale_below_purchase(
     for _ in range(5):
         product = await create_product(db, purchase_price=Decimal("10.00"), sale_price=Decimal("20.00"))
         url = f"/api/products/{product['id']}"
-        responses = await asyncio.gather(client.put(url, json={"purchasePrice": "18.00"}, headers=admin_headers),
-                                         client.put(url, json={"salePrice": "12.00"}, headers=admin_headers))
+        responses = await asyncio.gather(
+            client.put(url, json={"purchasePrice": "18.00"}, headers=admin_headers),
+            client.put(url, json={"salePrice": "12.00"}, headers=admin_headers),
+        )
         assert sorted(r.status_code for r in responses) == [200, 400], [r.text for r in responses]
         row = await db.fetchrow("SELECT purchase_price, sale_price FROM products WHERE id = $1", product["id"])
         assert row["sale_price"] >= row["purchase_price"]
 
 
 # --- delete -------------------------------------------------------------------------------------------------
+
 
 async def test_delete_204_then_404(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection) -> None:
     product = await create_product(db)
@@ -453,8 +573,9 @@ async def test_delete_204_then_404(client: httpx.AsyncClient, admin_headers: dic
     assert (await client.delete("/api/products/nope", headers=admin_headers)).status_code == 422
 
 
-async def test_delete_referenced_by_a_presale_item_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                                          db: asyncpg.Connection) -> None:
+async def test_delete_referenced_by_a_presale_item_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db)
     customer = await create_customer(db)
     await create_presale(db, customer["id"], [(product["id"], Decimal("2"), Decimal("15.00"))])
@@ -466,12 +587,15 @@ async def test_delete_referenced_by_a_presale_item_is_409(client: httpx.AsyncCli
     assert await count_products(db) == 1
 
 
-async def test_delete_referenced_by_stock_history_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                                         db: asyncpg.Connection) -> None:
+async def test_delete_referenced_by_stock_history_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=5)
     await db.execute(
         "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock, reason,"
-        " user_name) VALUES ($1, 'add', 5, 0, 5, 'Initial', 'Admin')", product["id"])
+        " user_name) VALUES ($1, 'add', 5, 0, 5, 'Initial', 'Admin')",
+        product["id"],
+    )
     response = await client.delete(f"/api/products/{product['id']}", headers=admin_headers)
     assert response.status_code == 409, response.text
     assert response.json()["error"]["message"] == REFERENCED
@@ -480,13 +604,18 @@ async def test_delete_referenced_by_stock_history_is_409(client: httpx.AsyncClie
 
 # --- authentication and permissions -------------------------------------------------------------------------
 
+
 async def test_every_route_needs_a_valid_token(client: httpx.AsyncClient, db: asyncpg.Connection) -> None:
     product = await create_product(db)
     url = f"/api/products/{product['id']}"
     for headers in ({}, {"Authorization": "Bearer nope"}):
-        calls = [client.get("/api/products", headers=headers), client.get(url, headers=headers),
-                 client.post("/api/products", json=MINIMAL, headers=headers),
-                 client.put(url, json={"name": "X"}, headers=headers), client.delete(url, headers=headers)]
+        calls = [
+            client.get("/api/products", headers=headers),
+            client.get(url, headers=headers),
+            client.post("/api/products", json=MINIMAL, headers=headers),
+            client.put(url, json={"name": "X"}, headers=headers),
+            client.delete(url, headers=headers),
+        ]
         for response in await asyncio.gather(*calls):
             assert response.status_code == 401, response.text
     assert await count_products(db) == 1
@@ -500,17 +629,20 @@ async def test_without_modules_products_a_user_reads_but_cannot_write(
     reader = bearer(settings, await create_user(db, "employee", permissions={"modules": {"products": False}}))
     assert (await client.get("/api/products", headers=reader)).status_code == 200
     assert (await client.get(url, headers=reader)).status_code == 200
-    for response in [await client.post("/api/products", json=MINIMAL, headers=reader),
-                     await client.put(url, json={"name": "X"}, headers=reader),
-                     await client.delete(url, headers=reader)]:
+    for response in [
+        await client.post("/api/products", json=MINIMAL, headers=reader),
+        await client.put(url, json={"name": "X"}, headers=reader),
+        await client.delete(url, headers=reader),
+    ]:
         assert response.status_code == 403, response.text
         assert response.json()["error"]["code"] == "FORBIDDEN"
     row = await db.fetchrow("SELECT * FROM products WHERE id = $1", product["id"])
     assert dict(row) == dict(product) and await count_products(db) == 1
 
 
-async def test_an_employee_with_default_permissions_can_write(client: httpx.AsyncClient, settings: Settings,
-                                                              db: asyncpg.Connection) -> None:
+async def test_an_employee_with_default_permissions_can_write(
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection
+) -> None:
     writer = bearer(settings, await create_user(db, "employee"))
     created = await client.post("/api/products", json=MINIMAL, headers=writer)
     assert created.status_code == 201, created.text

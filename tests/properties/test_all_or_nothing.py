@@ -27,11 +27,17 @@ SECRET = "injected failure: SELECT password FROM users"  # must never reach a cl
 async def snapshot(db: asyncpg.Connection) -> dict[str, list[str]]:
     """Every row of every table (dbmate's and the rate limits' aside: a failed request still took its rate-limit
     slot), as sorted text: counts and values in one comparison."""
-    tables = [r["tablename"] for r in await db.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        " AND tablename NOT IN ('schema_migrations', 'rate_limits')")]
-    return {table: sorted(repr(tuple(row.values())) for row in await db.fetch(f'SELECT * FROM "{table}"'))
-            for table in tables}
+    tables = [
+        r["tablename"]
+        for r in await db.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT IN ('schema_migrations', 'rate_limits')"
+        )
+    ]
+    return {
+        table: sorted(repr(tuple(row.values())) for row in await db.fetch(f'SELECT * FROM "{table}"'))
+        for table in tables
+    }
 
 
 class World:
@@ -56,14 +62,22 @@ async def world(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Set
     victim_headers = bearer(settings, w.victim)
     w.customer = await create_customer(db)
     w.products = [await create_product(db, stock=20), await create_product(db, stock=20)]
-    w.pending = await create_presale(db, w.customer["id"], [(w.products[0]["id"], Decimal("2"), Decimal("15.00"))],
-                                     created_by=w.victim["id"])
-    w.approved = await create_presale(db, w.customer["id"], [(p["id"], Decimal("3"), Decimal("15.00"))
-                                                             for p in w.products], status="approved",
-                                      created_by=w.admin["id"])
+    w.pending = await create_presale(
+        db, w.customer["id"], [(w.products[0]["id"], Decimal("2"), Decimal("15.00"))], created_by=w.victim["id"]
+    )
+    w.approved = await create_presale(
+        db,
+        w.customer["id"],
+        [(p["id"], Decimal("3"), Decimal("15.00")) for p in w.products],
+        status="approved",
+        created_by=w.admin["id"],
+    )
     # The victim's own history: a stock adjustment, an audit row, a revoked token (deleting it touches them all).
-    response = await client.post(f"/api/products/{w.products[1]['id']}/stock-adjustment", headers=victim_headers,
-                                 json={"adjustmentType": "add", "quantity": 5, "reason": "delivery"})
+    response = await client.post(
+        f"/api/products/{w.products[1]['id']}/stock-adjustment",
+        headers=victim_headers,
+        json={"adjustmentType": "add", "quantity": 5, "reason": "delivery"},
+    )
     assert response.status_code == 200, response.text
     assert (await client.post("/api/auth/logout", headers=victim_headers)).status_code == 200
     assert await db.fetchval("SELECT count(*) FROM revoked_tokens WHERE user_id = $1", w.victim["id"]) == 1
@@ -72,9 +86,11 @@ async def world(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Set
 
 def fail_after(original: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     """The step runs (its rows are written), then the request fails."""
+
     async def step(*args: Any, **kwargs: Any) -> Any:
         await original(*args, **kwargs)
         raise RuntimeError(SECRET)
+
     return step
 
 
@@ -92,15 +108,27 @@ Inject = Callable[[pytest.MonkeyPatch], None]
 
 
 def create_presale_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
-    return client.post("/api/presales", headers=w.headers, json={
-        "customerId": str(w.customer["id"]), "discountType": "percentage", "discountPercentage": "10",
-        "items": [{"productId": str(p["id"]), "quantity": "2", "unitPrice": "15.00"} for p in w.products]})
+    return client.post(
+        "/api/presales",
+        headers=w.headers,
+        json={
+            "customerId": str(w.customer["id"]),
+            "discountType": "percentage",
+            "discountPercentage": "10",
+            "items": [{"productId": str(p["id"]), "quantity": "2", "unitPrice": "15.00"} for p in w.products],
+        },
+    )
 
 
 def update_presale_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
-    return client.put(f"/api/presales/{w.pending['id']}", headers=w.headers, json={
-        "notes": "changed", "items": [{"productId": str(p["id"]), "quantity": "1", "unitPrice": "20.00"}
-                                      for p in w.products]})
+    return client.put(
+        f"/api/presales/{w.pending['id']}",
+        headers=w.headers,
+        json={
+            "notes": "changed",
+            "items": [{"productId": str(p["id"]), "quantity": "1", "unitPrice": "20.00"} for p in w.products],
+        },
+    )
 
 
 def convert_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
@@ -112,8 +140,11 @@ def convert_by_patch_request(client: httpx.AsyncClient, w: World) -> Awaitable[h
 
 
 def adjust_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
-    return client.post(f"/api/products/{w.products[0]['id']}/stock-adjustment", headers=w.headers,
-                       json={"adjustmentType": "remove", "quantity": 4, "reason": "breakage"})
+    return client.post(
+        f"/api/products/{w.products[0]['id']}/stock-adjustment",
+        headers=w.headers,
+        json={"adjustmentType": "remove", "quantity": 4, "reason": "breakage"},
+    )
 
 
 def delete_user_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
@@ -121,49 +152,77 @@ def delete_user_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.
 
 
 def register_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Response]:
-    return client.post("/api/auth/register", headers=w.headers, json={
-        "email": "new.user@example.com", "password": "a-long-password-1", "name": "New User", "role": "employee"})
+    return client.post(
+        "/api/auth/register",
+        headers=w.headers,
+        json={"email": "new.user@example.com", "password": "a-long-password-1", "name": "New User", "role": "employee"},
+    )
 
 
 CASES: list[Any] = [
     # presale create: presale row, then items, then audit row
-    pytest.param(create_presale_request,
-                 lambda mp: mp.setattr(PresaleService, "_insert_items", fail_after(PresaleService._insert_items)),
-                 id="presale-create-after-items"),
-    pytest.param(create_presale_request, lambda mp: after_audit_row(mp, "service.presales.service"),
-                 id="presale-create-after-audit"),
+    pytest.param(
+        create_presale_request,
+        lambda mp: mp.setattr(PresaleService, "_insert_items", fail_after(PresaleService._insert_items)),
+        id="presale-create-after-items",
+    ),
+    pytest.param(
+        create_presale_request,
+        lambda mp: after_audit_row(mp, "service.presales.service"),
+        id="presale-create-after-audit",
+    ),
     # presale update with items: delete items, insert new ones, update the row, audit row
-    pytest.param(update_presale_request,
-                 lambda mp: mp.setattr(PresaleService, "_insert_items", fail_after(PresaleService._insert_items)),
-                 id="presale-update-after-items"),
-    pytest.param(update_presale_request, lambda mp: after_audit_row(mp, "service.presales.service"),
-                 id="presale-update-after-audit"),
+    pytest.param(
+        update_presale_request,
+        lambda mp: mp.setattr(PresaleService, "_insert_items", fail_after(PresaleService._insert_items)),
+        id="presale-update-after-items",
+    ),
+    pytest.param(
+        update_presale_request,
+        lambda mp: after_audit_row(mp, "service.presales.service"),
+        id="presale-update-after-audit",
+    ),
     # conversion: stock of both products deducted, then history rows, status, audit row
-    pytest.param(convert_request, lambda mp: mp.setattr(presale_queries, "insert_adjustments", explode),
-                 id="convert-after-stock-deducted"),
-    pytest.param(convert_request,
-                 lambda mp: mp.setattr(PresaleService, "_change_status", fail_after(PresaleService._change_status)),
-                 id="convert-after-history-and-status"),
-    pytest.param(convert_by_patch_request, lambda mp: after_audit_row(mp, "service.presales.service"),
-                 id="patch-converted-after-audit"),
+    pytest.param(
+        convert_request,
+        lambda mp: mp.setattr(presale_queries, "insert_adjustments", explode),
+        id="convert-after-stock-deducted",
+    ),
+    pytest.param(
+        convert_request,
+        lambda mp: mp.setattr(PresaleService, "_change_status", fail_after(PresaleService._change_status)),
+        id="convert-after-history-and-status",
+    ),
+    pytest.param(
+        convert_by_patch_request,
+        lambda mp: after_audit_row(mp, "service.presales.service"),
+        id="patch-converted-after-audit",
+    ),
     # stock adjustment: product stock, history row, audit row
-    pytest.param(adjust_request, lambda mp: mp.setattr(stock_queries, "insert_adjustment", explode),
-                 id="adjustment-after-stock-set"),
-    pytest.param(adjust_request, lambda mp: after_audit_row(mp, "service.stock.service"),
-                 id="adjustment-after-audit"),
+    pytest.param(
+        adjust_request,
+        lambda mp: mp.setattr(stock_queries, "insert_adjustment", explode),
+        id="adjustment-after-stock-set",
+    ),
+    pytest.param(adjust_request, lambda mp: after_audit_row(mp, "service.stock.service"), id="adjustment-after-audit"),
     # user delete: the user, its revoked tokens (cascade), SET NULL on its pre-sales/history/audit rows, audit row
-    pytest.param(delete_user_request, lambda mp: after_audit_row(mp, "service.users.service"),
-                 id="user-delete-after-audit"),
+    pytest.param(
+        delete_user_request, lambda mp: after_audit_row(mp, "service.users.service"), id="user-delete-after-audit"
+    ),
     # register: the user row, audit row
-    pytest.param(register_request, lambda mp: after_audit_row(mp, "service.users.service"),
-                 id="register-after-audit"),
+    pytest.param(register_request, lambda mp: after_audit_row(mp, "service.users.service"), id="register-after-audit"),
 ]
 
 
 @pytest.mark.parametrize(("send", "inject"), CASES)
 async def test_a_failure_in_the_middle_leaves_the_database_as_it_was(
-        client: httpx.AsyncClient, db: asyncpg.Connection, world: World, monkeypatch: pytest.MonkeyPatch,
-        send: Request, inject: Inject) -> None:
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    send: Request,
+    inject: Inject,
+) -> None:
     before = await snapshot(db)
     inject(monkeypatch)
     response = await send(client, world)
@@ -183,7 +242,8 @@ async def test_a_failure_in_the_middle_leaves_the_database_as_it_was(
 
 
 async def test_a_domain_error_in_the_middle_is_a_clean_4xx_and_writes_nothing(
-        client: httpx.AsyncClient, db: asyncpg.Connection, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: httpx.AsyncClient, db: asyncpg.Connection, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A refusal raised late (after the stock was deducted) is the same: its 4xx, nothing written."""
     before = await snapshot(db)
 

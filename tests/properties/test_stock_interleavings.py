@@ -23,27 +23,49 @@ presales = st.lists(st.tuples(st.integers(1, 12), st.sampled_from(["convert", "p
 adjustments = st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.integers(1, 8)), min_size=0, max_size=6)
 
 
-async def send_all(client: httpx.AsyncClient, headers: dict[str, str], product_id: object,
-                   conversions: list[tuple[object, str]], manual: list[tuple[str, int]]) -> list[httpx.Response]:
+async def send_all(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    product_id: object,
+    conversions: list[tuple[object, str]],
+    manual: list[tuple[str, int]],
+) -> list[httpx.Response]:
     calls = []
     for presale_id, via in conversions:
         if via == "convert":
             calls.append(client.post(f"/api/presales/{presale_id}/convert", headers=headers))
         else:
-            calls.append(client.patch(f"/api/presales/{presale_id}/status", json={"status": "converted"},
-                                      headers=headers))
+            calls.append(
+                client.patch(f"/api/presales/{presale_id}/status", json={"status": "converted"}, headers=headers)
+            )
     for kind, amount in manual:
-        calls.append(client.post(f"/api/products/{product_id}/stock-adjustment", headers=headers,
-                                 json={"adjustmentType": kind, "quantity": amount, "reason": "property test"}))
+        calls.append(
+            client.post(
+                f"/api/products/{product_id}/stock-adjustment",
+                headers=headers,
+                json={"adjustmentType": kind, "quantity": amount, "reason": "property test"},
+            )
+        )
     return list(await asyncio.gather(*calls))
 
 
-@settings(derandomize=True, max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    derandomize=True,
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(initial=st.integers(0, 20), wanted=presales, manual=adjustments, fractional=st.booleans())
 async def test_concurrent_conversions_and_adjustments_keep_the_stock_exact(
-        client: httpx.AsyncClient, settings: Settings, database_url: str, reset_database: Reset,
-        initial: int, wanted: list[tuple[int, str]], manual: list[tuple[str, int]], fractional: bool) -> None:
+    client: httpx.AsyncClient,
+    settings: Settings,
+    database_url: str,
+    reset_database: Reset,
+    initial: int,
+    wanted: list[tuple[int, str]],
+    manual: list[tuple[str, int]],
+    fractional: bool,
+) -> None:
     await reset_database.run()  # fixtures are per test function: every example starts from a clean database
     db = await asyncpg.connect(database_url, server_settings={"timezone": "UTC"})
     try:
@@ -55,17 +77,22 @@ async def test_concurrent_conversions_and_adjustments_keep_the_stock_exact(
         quantities = []
         for halves, via in wanted:
             quantity = Decimal(halves) / 2 if fractional else Decimal(halves)
-            presale = await create_presale(db, customer["id"], [(product["id"], quantity, Decimal("3.00"))],
-                                           status="approved" if via == "convert" else "pending",
-                                           created_by=admin["id"])
+            presale = await create_presale(
+                db,
+                customer["id"],
+                [(product["id"], quantity, Decimal("3.00"))],
+                status="approved" if via == "convert" else "pending",
+                created_by=admin["id"],
+            )
             conversions.append((presale["id"], via))
             quantities.append(quantity)
 
         responses = await send_all(client, headers, product["id"], conversions, manual)
 
         deducted = 0
-        for (presale_id, _via), quantity, response in zip(conversions, quantities,
-                                                          responses[:len(conversions)], strict=True):
+        for (presale_id, _via), quantity, response in zip(
+            conversions, quantities, responses[: len(conversions)], strict=True
+        ):
             status = await db.fetchval("SELECT status FROM presales WHERE id = $1", presale_id)
             if response.status_code == 200:
                 assert status == "converted"
@@ -75,7 +102,7 @@ async def test_concurrent_conversions_and_adjustments_keep_the_stock_exact(
                 assert response.json()["error"]["code"] == "INSUFFICIENT_STOCK", response.text
                 assert status != "converted"
         added = removed = 0
-        for (kind, amount), response in zip(manual, responses[len(conversions):], strict=True):
+        for (kind, amount), response in zip(manual, responses[len(conversions) :], strict=True):
             if response.status_code == 200:
                 added += amount if kind == "add" else 0
                 removed += amount if kind == "remove" else 0
@@ -85,12 +112,22 @@ async def test_concurrent_conversions_and_adjustments_keep_the_stock_exact(
         final = await db.fetchval("SELECT stock FROM products WHERE id = $1", product["id"])
         assert final == initial + added - removed - deducted >= 0
 
-        rows = await db.fetch("SELECT * FROM stock_adjustments WHERE product_id = $1 ORDER BY created_at, id",
-                              product["id"])
+        rows = await db.fetch(
+            "SELECT * FROM stock_adjustments WHERE product_id = $1 ORDER BY created_at, id", product["id"]
+        )
         successes = sum(r.status_code == 200 for r in responses)
         assert len(rows) == successes  # one history row per successful change, none for a refused one
-        chain = [(str(r["created_at"]), r["adjustment_type"], r["quantity"], r["previous_stock"], r["new_stock"],
-                  "conversion" if r["presale_id"] else "manual") for r in rows]
+        chain = [
+            (
+                str(r["created_at"]),
+                r["adjustment_type"],
+                r["quantity"],
+                r["previous_stock"],
+                r["new_stock"],
+                "conversion" if r["presale_id"] else "manual",
+            )
+            for r in rows
+        ]
         current = initial
         for row in rows:
             assert row["previous_stock"] == current, (initial, chain)
@@ -103,24 +140,29 @@ async def test_concurrent_conversions_and_adjustments_keep_the_stock_exact(
 
 
 async def test_a_conversion_that_waited_for_the_product_sorts_after_the_change_it_waited_for(
-        client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection, database_url: str) -> None:
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection, database_url: str
+) -> None:
     """The interleaving the property test found, made deterministic: a conversion whose transaction began
     before another change of the product, but locked the product after it, must get the later created_at
     (its history row is written at clock time under the lock, not at its transaction's start)."""
     admin = await create_user(db, "admin")
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    presale = await create_presale(db, customer["id"], [(product["id"], Decimal("2"), Decimal("3.00"))],
-                                   status="approved")
+    presale = await create_presale(
+        db, customer["id"], [(product["id"], Decimal("2"), Decimal("3.00"))], status="approved"
+    )
     holder = await asyncpg.connect(database_url, server_settings={"timezone": "UTC"})
     try:
         async with holder.transaction():
             await holder.execute("SELECT 1 FROM products WHERE id = $1 FOR UPDATE", product["id"])
-            conversion = asyncio.ensure_future(client.post(f"/api/presales/{presale['id']}/convert",
-                                                           headers=bearer(settings, admin)))
+            conversion = asyncio.ensure_future(
+                client.post(f"/api/presales/{presale['id']}/convert", headers=bearer(settings, admin))
+            )
             for _ in range(200):  # until the conversion's transaction waits for our lock
-                if await db.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                     " AND datname = current_database()"):
+                if await db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                ):
                     break
                 await asyncio.sleep(0.01)
             else:
@@ -130,12 +172,19 @@ async def test_a_conversion_that_waited_for_the_product_sorts_after_the_change_i
             await holder.execute(
                 "INSERT INTO stock_adjustments (product_id, adjustment_type, quantity, previous_stock, new_stock,"
                 " reason, user_name, created_at) VALUES ($1, 'remove', 3, 10, 7, 'manual', 'Clerk',"
-                " clock_timestamp())", product["id"])
+                " clock_timestamp())",
+                product["id"],
+            )
         response = await conversion
     finally:
         await holder.close()
     assert response.status_code == 200, response.text
-    rows = await db.fetch("SELECT previous_stock, new_stock, presale_id FROM stock_adjustments"
-                          " WHERE product_id = $1 ORDER BY created_at, id", product["id"])
+    rows = await db.fetch(
+        "SELECT previous_stock, new_stock, presale_id FROM stock_adjustments"
+        " WHERE product_id = $1 ORDER BY created_at, id",
+        product["id"],
+    )
     assert [(r["previous_stock"], r["new_stock"], r["presale_id"]) for r in rows] == [
-        (10, 7, None), (7, 5, presale["id"])]
+        (10, 7, None),
+        (7, 5, presale["id"]),
+    ]

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from service.presales.totals import DiscountExceedsLine, item_totals, presale_totals
 
-PROPERTY_SETTINGS = settings(derandomize=True, max_examples=300, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    derandomize=True, max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -29,8 +30,7 @@ def cents(value: Decimal) -> Decimal:
 def decimals(places: int, low: str, high: str) -> st.SearchStrategy[Decimal]:
     """Decimals with at most `places` decimal places in [low, high], as the wire would carry them."""
     scale = 10**places
-    return st.integers(int(Decimal(low) * scale), int(Decimal(high) * scale)).map(
-        lambda n: Decimal(n).scaleb(-places))
+    return st.integers(int(Decimal(low) * scale), int(Decimal(high) * scale)).map(lambda n: Decimal(n).scaleb(-places))
 
 
 quantities = decimals(3, "0.001", "9999.999")
@@ -45,8 +45,9 @@ def share(amount: Decimal, base: Decimal) -> Decimal:
     return min(cents(amount * 100 / base), Decimal("100.00"))
 
 
-def model_item(quantity: Decimal, unit_price: Decimal, kind: str, discount: Decimal,
-               percentage: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+def model_item(
+    quantity: Decimal, unit_price: Decimal, kind: str, discount: Decimal, percentage: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
     """(totalPrice, discount amount, discountPercentage) of one line, straight from contract 7.5."""
     line = cents(quantity * unit_price)
     amount = discount if kind == "fixed" else min(cents(line * percentage / 100), line)
@@ -54,8 +55,9 @@ def model_item(quantity: Decimal, unit_price: Decimal, kind: str, discount: Deci
     return line - amount, amount, share(amount, line)
 
 
-def model_presale(item_totals_: list[Decimal], kind: str, discount: Decimal,
-                  percentage: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+def model_presale(
+    item_totals_: list[Decimal], kind: str, discount: Decimal, percentage: Decimal
+) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     """(subtotal, total, stored discount, stored discountPercentage) of the pre-sale."""
     subtotal = sum(item_totals_, Decimal("0"))
     amount = discount if kind == "fixed" else cents(subtotal * percentage / 100)
@@ -89,15 +91,23 @@ def test_totals_match_the_contract_model(lines: list, global_discount: tuple[str
         got = item_totals(quantity, unit_price, kind, discount, percentage)  # type: ignore[arg-type]
         total, amount, pct = model_item(quantity, unit_price, kind, discount, percentage)
         assert (got.base, got.total, got.discount, got.discount_percentage) == (
-            cents(quantity * unit_price), total, amount, pct), (quantity, unit_price, kind, discount, percentage)
+            cents(quantity * unit_price),
+            total,
+            amount,
+            pct,
+        ), (quantity, unit_price, kind, discount, percentage)
         assert got.total >= 0 and got.discount >= 0 and Decimal("0") <= got.discount_percentage <= 100
         for value in (got.total, got.discount, got.discount_percentage):
             assert value == cents(value)  # whole cents (numeric(10,2) / (5,2))
         expected_items.append(total)
 
     kind, discount, percentage = global_discount
-    got = presale_totals([item_totals(q, p, k, d, pc).total for q, p, k, d, pc in lines],  # type: ignore[arg-type]
-                         kind, discount, percentage)  # type: ignore[arg-type]
+    got = presale_totals(
+        [item_totals(q, p, k, d, pc).total for q, p, k, d, pc in lines],  # type: ignore[arg-type]
+        kind,
+        discount,
+        percentage,
+    )  # type: ignore[arg-type]
     subtotal, total, taken, pct = model_presale(expected_items, kind, discount, percentage)
     assert (got.base, got.total, got.discount, got.discount_percentage) == (subtotal, total, taken, pct)
     assert got.total >= 0 and got.discount <= got.base
@@ -107,8 +117,9 @@ def test_totals_match_the_contract_model(lines: list, global_discount: tuple[str
 
 @PROPERTY_SETTINGS
 @given(quantities, prices, decimals(2, "0.01", "1000"))
-def test_a_fixed_item_discount_above_the_line_is_refused(quantity: Decimal, unit_price: Decimal,
-                                                         excess: Decimal) -> None:
+def test_a_fixed_item_discount_above_the_line_is_refused(
+    quantity: Decimal, unit_price: Decimal, excess: Decimal
+) -> None:
     line = cents(quantity * unit_price)
     assume(line + excess <= Decimal("99999999.99"))
     with pytest.raises(DiscountExceedsLine):

@@ -41,8 +41,9 @@ class Sales:
         self.customer: asyncpg.Record | None = None
         self.product: asyncpg.Record | None = None
 
-    async def add(self, total: str, at: datetime | None, *, method: uuid.UUID | None = None,
-                  status: str = "converted") -> uuid.UUID:
+    async def add(
+        self, total: str, at: datetime | None, *, method: uuid.UUID | None = None, status: str = "converted"
+    ) -> uuid.UUID:
         if self.customer is None:
             self.customer = await create_customer(self.db)
             self.product = await create_product(self.db)
@@ -60,8 +61,9 @@ async def march(db: asyncpg.Connection) -> dict[str, uuid.UUID]:
     """Sales around March 2024; PM0005 (Boleto) made inactive; PM0006 'Vale' added, active, never used."""
     ids = await method_ids(db)
     await db.execute("UPDATE payment_methods SET is_active = false WHERE code = 'PM0005'")
-    ids["PM0006"] = await db.fetchval("INSERT INTO payment_methods (code, description) VALUES ('PM0006', 'Vale') "
-                                      "RETURNING id")
+    ids["PM0006"] = await db.fetchval(
+        "INSERT INTO payment_methods (code, description) VALUES ('PM0006', 'Vale') RETURNING id"
+    )
     cash, credit, debit, pix, boleto = (ids[c] for c in ("PM0001", "PM0002", "PM0003", "PM0004", "PM0005"))
     sales = Sales(db)
     await sales.add("100.10", datetime(2024, 3, 5, 10, 0), method=pix)
@@ -103,6 +105,7 @@ def totals(response: httpx.Response) -> tuple[Decimal, int]:
 
 # --- payment methods report ------------------------------------------------------------------------------
 
+
 async def test_one_row_per_active_method_sorted_by_total_then_description(
     client: httpx.AsyncClient, admin_headers: dict, march: dict[str, uuid.UUID]
 ) -> None:
@@ -117,18 +120,27 @@ async def test_one_row_per_active_method_sorted_by_total_then_description(
     ]
 
 
-async def test_payment_methods_envelope_and_row_shape(client: httpx.AsyncClient, admin_headers: dict,
-                                                      db: asyncpg.Connection, march: dict[str, uuid.UUID]) -> None:
+async def test_payment_methods_envelope_and_row_shape(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, march: dict[str, uuid.UUID]
+) -> None:
     response = await client.get(PAYMENT_METHODS, params=MARCH_2024, headers=admin_headers)
     payload = body(response)
     assert list(payload) == ["success", "data", "message", "timestamp"]
     assert payload["success"] is True and payload["timestamp"].endswith("Z")
     row = payload["data"][1]
-    assert list(row) == ["paymentMethod", "totalAmount", "salesCount", "convertedPresalesCount",
-                         "convertedPresalesAmount"]
+    assert list(row) == [
+        "paymentMethod",
+        "totalAmount",
+        "salesCount",
+        "convertedPresalesCount",
+        "convertedPresalesAmount",
+    ]
     pix = await db.fetchrow("SELECT * FROM payment_methods WHERE code = 'PM0004'")
     assert row["paymentMethod"] == {
-        "id": str(pix["id"]), "code": "PM0004", "description": "PIX", "isActive": True,
+        "id": str(pix["id"]),
+        "code": "PM0004",
+        "description": "PIX",
+        "isActive": True,
         "createdAt": pix["created_at"].isoformat(timespec="milliseconds") + "Z",
         "updatedAt": pix["updated_at"].isoformat(timespec="milliseconds") + "Z",
     }
@@ -138,8 +150,9 @@ async def test_payment_methods_envelope_and_row_shape(client: httpx.AsyncClient,
     assert isinstance(response.json()["data"][0]["totalAmount"], float)
 
 
-async def test_date_times_are_inclusive_bounds(client: httpx.AsyncClient, admin_headers: dict,
-                                               march: dict[str, uuid.UUID]) -> None:
+async def test_date_times_are_inclusive_bounds(
+    client: httpx.AsyncClient, admin_headers: dict, march: dict[str, uuid.UUID]
+) -> None:
     period = {"startDate": "2024-03-10T09:00:00.000Z", "endDate": "2024-03-20T15:30:00Z"}
     assert rows(await client.get(PAYMENT_METHODS, params=period, headers=admin_headers)) == [
         ("PM0001", Decimal("200.00"), 1),  # exactly at the start
@@ -152,8 +165,9 @@ async def test_date_times_are_inclusive_bounds(client: httpx.AsyncClient, admin_
     assert totals(await client.get(SUMMARY, params=period, headers=admin_headers)) == (Decimal("350.25"), 4)
 
 
-async def test_offsets_are_converted_to_utc(client: httpx.AsyncClient, admin_headers: dict,
-                                            march: dict[str, uuid.UUID]) -> None:
+async def test_offsets_are_converted_to_utc(
+    client: httpx.AsyncClient, admin_headers: dict, march: dict[str, uuid.UUID]
+) -> None:
     at_cash_sale = {"startDate": "2024-03-10T06:00:00-03:00", "endDate": "2024-03-10T12:00:00+01:00"}
     assert totals(await client.get(SUMMARY, params=at_cash_sale, headers=admin_headers)) == (Decimal("200.00"), 1)
     just_after = {**at_cash_sale, "startDate": "2024-03-10T06:00:00.001-03:00"}
@@ -162,16 +176,19 @@ async def test_offsets_are_converted_to_utc(client: httpx.AsyncClient, admin_hea
     assert totals(await client.get(SUMMARY, params=no_offset_is_utc, headers=admin_headers)) == (Decimal("200.00"), 1)
 
 
-async def test_payment_method_filter_applies_to_both_reports(client: httpx.AsyncClient, admin_headers: dict,
-                                                             march: dict[str, uuid.UUID]) -> None:
+async def test_payment_method_filter_applies_to_both_reports(
+    client: httpx.AsyncClient, admin_headers: dict, march: dict[str, uuid.UUID]
+) -> None:
     pix = {**MARCH_2024, "paymentMethodId": str(march["PM0004"])}
     assert rows(await client.get(PAYMENT_METHODS, params=pix, headers=admin_headers)) == [
-        ("PM0004", Decimal("150.35"), 2)]
+        ("PM0004", Decimal("150.35"), 2)
+    ]
     assert totals(await client.get(SUMMARY, params=pix, headers=admin_headers)) == (Decimal("150.35"), 2)
 
     unused = {**MARCH_2024, "paymentMethodId": str(march["PM0006"])}
     assert rows(await client.get(PAYMENT_METHODS, params=unused, headers=admin_headers)) == [
-        ("PM0006", Decimal("0.00"), 0)]
+        ("PM0006", Decimal("0.00"), 0)
+    ]
     assert totals(await client.get(SUMMARY, params=unused, headers=admin_headers)) == (Decimal("0.00"), 0)
 
     # An inactive method has no row, but its sales are still sales.
@@ -186,8 +203,10 @@ async def test_payment_method_filter_applies_to_both_reports(client: httpx.Async
 
 # --- summary ----------------------------------------------------------------------------------------------
 
-async def test_summary_counts_every_converted_presale_of_the_period(client: httpx.AsyncClient, admin_headers: dict,
-                                                                    march: dict[str, uuid.UUID]) -> None:
+
+async def test_summary_counts_every_converted_presale_of_the_period(
+    client: httpx.AsyncClient, admin_headers: dict, march: dict[str, uuid.UUID]
+) -> None:
     response = await client.get(SUMMARY, params=MARCH_2024, headers=admin_headers)
     payload = body(response)
     assert list(payload) == ["success", "data", "message", "timestamp"]
@@ -240,16 +259,19 @@ async def test_default_period_is_this_year_until_now_for_both_reports(
         ]
 
 
-async def test_an_end_date_in_the_future_is_accepted(client: httpx.AsyncClient, admin_headers: dict,
-                                                     db: asyncpg.Connection) -> None:
+async def test_an_end_date_in_the_future_is_accepted(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await Sales(db).add("3000.00", utc_now() + timedelta(days=2))
     tomorrow_plus = (utc_now() + timedelta(days=3)).date().isoformat()
-    response = await client.get(SUMMARY, params={"startDate": "2024-01-01", "endDate": tomorrow_plus},
-                                headers=admin_headers)
+    response = await client.get(
+        SUMMARY, params={"startDate": "2024-01-01", "endDate": tomorrow_plus}, headers=admin_headers
+    )
     assert totals(response) == (Decimal("3000.00"), 1)
 
 
 # --- validation ------------------------------------------------------------------------------------------
+
 
 def _future() -> str:
     return (utc_now() + timedelta(hours=1)).isoformat(timespec="seconds") + "Z"
@@ -262,8 +284,11 @@ def _future() -> str:
         ({"startDate": "2024-03-01"}, "endDate", "startDate and endDate must be given together"),
         ({"endDate": "2024-03-01"}, "startDate", "startDate and endDate must be given together"),
         ({"startDate": "2024-03-02", "endDate": "2024-03-01"}, "endDate", "startDate must not be after endDate"),
-        ({"startDate": "2024-03-01T10:00:00.001Z", "endDate": "2024-03-01T10:00:00Z"}, "endDate",
-         "startDate must not be after endDate"),
+        (
+            {"startDate": "2024-03-01T10:00:00.001Z", "endDate": "2024-03-01T10:00:00Z"},
+            "endDate",
+            "startDate must not be after endDate",
+        ),
         ({"startDate": "FUTURE", "endDate": "2999-01-01"}, "startDate", "startDate must not be in the future"),
         ({"startDate": "2999-01-01", "endDate": "2999-01-02"}, "startDate", "startDate must not be in the future"),
         ({"paymentMethodId": "not-a-uuid"}, "paymentMethodId", None),
@@ -273,8 +298,9 @@ def _future() -> str:
         ({"startDate": "1709251200", "endDate": "2024-03-31"}, "startDate", None),
     ],
 )
-async def test_bad_filters_are_422(client: httpx.AsyncClient, admin_headers: dict, path: str,
-                                   params: dict[str, str], field: str, message: str | None) -> None:
+async def test_bad_filters_are_422(
+    client: httpx.AsyncClient, admin_headers: dict, path: str, params: dict[str, str], field: str, message: str | None
+) -> None:
     params = {key: _future() if value == "FUTURE" else value for key, value in params.items()}
     response = await client.get(path, params=params, headers=admin_headers)
     payload = body(response, 422)
@@ -289,23 +315,28 @@ async def test_bad_filters_are_422(client: httpx.AsyncClient, admin_headers: dic
 async def test_today_as_a_date_is_not_in_the_future(client: httpx.AsyncClient, admin_headers: dict) -> None:
     today = utc_now().date().isoformat()
     response = await client.get(SUMMARY, params={"startDate": today, "endDate": today}, headers=admin_headers)
-    assert body(response)["data"]["period"] == {"startDate": f"{today}T00:00:00.000Z",
-                                                "endDate": f"{today}T23:59:59.999Z"}
+    assert body(response)["data"]["period"] == {
+        "startDate": f"{today}T00:00:00.000Z",
+        "endDate": f"{today}T23:59:59.999Z",
+    }
 
 
 # --- access ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", [PAYMENT_METHODS, SUMMARY])
-async def test_access_needs_admin_or_the_reports_permission(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                            settings: Settings, path: str) -> None:
+async def test_access_needs_admin_or_the_reports_permission(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, path: str
+) -> None:
     employee = await create_user(db, "employee")
     denied = await client.get(path, headers=bearer(settings, employee))
     payload = body(denied, 403)
     assert payload["error"] == {"code": "FORBIDDEN", "message": DENIED, "requestId": denied.headers["x-request-id"]}
     assert payload["message"] == DENIED and payload["success"] is False
 
-    stored_without = await create_user(db, "manager", permissions={"modules": {"reports": False},
-                                                                   "presales": {"canViewAll": True}})
+    stored_without = await create_user(
+        db, "manager", permissions={"modules": {"reports": False}, "presales": {"canViewAll": True}}
+    )
     assert (await client.get(path, headers=bearer(settings, stored_without))).status_code == 403
 
     admin_without_flag = await create_user(db, "admin", permissions={"modules": {"reports": False}})
@@ -328,8 +359,9 @@ async def test_a_valid_token_is_required(client: httpx.AsyncClient, path: str) -
         assert response.json()["error"]["code"] in {"UNAUTHORIZED", "INVALID_TOKEN"}
 
 
-async def test_token_is_checked_before_the_query(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                 settings: Settings) -> None:
+async def test_token_is_checked_before_the_query(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     bad = {"startDate": "2024-03-01"}
     assert (await client.get(SUMMARY, params=bad)).status_code == 401
     employee = await create_user(db, "employee")

@@ -48,12 +48,16 @@ async def test_add_increases_stock_and_writes_one_history_row(
     assert row["presale_id"] is None
 
 
-async def test_remove_decreases_stock_down_to_zero(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                   settings: Settings) -> None:
+async def test_remove_decreases_stock_down_to_zero(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     clerk, headers = await new_user(db, settings, "employee", name="Joana Clerk")  # any logged-in user may adjust
     product = await create_product(db, stock=5)
-    response = await client.post(adjust_url(product["id"]), json={"adjustmentType": "remove", "quantity": 5,
-                                                                   "reason": "Damaged"}, headers=headers)
+    response = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "remove", "quantity": 5, "reason": "Damaged"},
+        headers=headers,
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["stock"] == 0 and data["previousStock"] == 5 and data["adjustment"]["type"] == "remove"
@@ -63,11 +67,15 @@ async def test_remove_decreases_stock_down_to_zero(client: httpx.AsyncClient, db
     assert row["user_id"] == clerk["id"] and row["user_name"] == "Joana Clerk"
 
 
-async def test_remove_below_zero_is_400_and_writes_nothing(client: httpx.AsyncClient, admin_headers: dict,
-                                                          db: asyncpg.Connection) -> None:
+async def test_remove_below_zero_is_400_and_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=3)
-    response = await client.post(adjust_url(product["id"]), json={"adjustmentType": "remove", "quantity": 4,
-                                                                   "reason": "Lost"}, headers=admin_headers)
+    response = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "remove", "quantity": 4, "reason": "Lost"},
+        headers=admin_headers,
+    )
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["success"] is False and body["error"]["code"] == "BAD_REQUEST"
@@ -80,11 +88,15 @@ async def test_remove_below_zero_is_400_and_writes_nothing(client: httpx.AsyncCl
     assert await rows_of(db, product["id"]) == []
 
 
-async def test_add_past_the_integer_column_is_400_and_writes_nothing(client: httpx.AsyncClient, admin_headers: dict,
-                                                                     db: asyncpg.Connection) -> None:
+async def test_add_past_the_integer_column_is_400_and_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=2_147_483_000)
-    response = await client.post(adjust_url(product["id"]), json={"adjustmentType": "add", "quantity": 999_999,
-                                                                   "reason": "Too much"}, headers=admin_headers)
+    response = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "add", "quantity": 999_999, "reason": "Too much"},
+        headers=admin_headers,
+    )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "BAD_REQUEST"
     assert await stock_of(db, product["id"]) == 2_147_483_000
@@ -95,30 +107,41 @@ async def test_missing_user_agent_is_stored_as_null(server, admin_headers: dict,
     product = await create_product(db, stock=1)
     async with httpx.AsyncClient(base_url=server.url) as bare:
         del bare.headers["user-agent"]
-        response = await bare.post(adjust_url(product["id"]), json={"adjustmentType": "add", "quantity": 1,
-                                                                     "reason": "x"}, headers=admin_headers)
+        response = await bare.post(
+            adjust_url(product["id"]),
+            json={"adjustmentType": "add", "quantity": 1, "reason": "x"},
+            headers=admin_headers,
+        )
     assert response.status_code == 200, response.text
     [row] = await rows_of(db, product["id"])
     assert row["user_agent"] is None
 
 
-async def test_a_long_user_agent_is_cut_as_in_the_audit_log(client: httpx.AsyncClient, admin_headers: dict,
-                                                            db: asyncpg.Connection) -> None:
+async def test_a_long_user_agent_is_cut_as_in_the_audit_log(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=1)
-    response = await client.post(adjust_url(product["id"]), json={"adjustmentType": "add", "quantity": 1, "reason": "x"},
-                                 headers={**admin_headers, "User-Agent": "a" * 1500})
+    response = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "add", "quantity": 1, "reason": "x"},
+        headers={**admin_headers, "User-Agent": "a" * 1500},
+    )
     assert response.status_code == 200, response.text
     [row] = await rows_of(db, product["id"])
     assert row["user_agent"] == "a" * 1000  # service/auth/current_user.USER_AGENT_MAX, the audit log's rule
 
 
-async def test_unknown_product_is_404_and_bad_id_is_422(client: httpx.AsyncClient, admin_headers: dict,
-                                                       db: asyncpg.Connection) -> None:
+async def test_unknown_product_is_404_and_bad_id_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     body = {"adjustmentType": "add", "quantity": 1, "reason": "x"}
     missing = await client.post(adjust_url(uuid.uuid4()), json=body, headers=admin_headers)
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "NOT_FOUND", "message": "Product not found",
-                                       "requestId": missing.headers["x-request-id"]}
+    assert missing.json()["error"] == {
+        "code": "NOT_FOUND",
+        "message": "Product not found",
+        "requestId": missing.headers["x-request-id"],
+    }
     bad = await client.post(adjust_url("not-a-uuid"), json=body, headers=admin_headers)
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "VALIDATION_ERROR"
@@ -164,8 +187,9 @@ async def test_invalid_body_is_422_naming_the_field_and_changes_nothing(
 
 
 @pytest.mark.parametrize("missing", ["adjustmentType", "quantity", "reason"])
-async def test_missing_field_is_422(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection,
-                                    missing: str) -> None:
+async def test_missing_field_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, missing: str
+) -> None:
     product = await create_product(db, stock=10)
     body = {key: value for key, value in VALID.items() if key != missing}
     response = await client.post(adjust_url(product["id"]), json=body, headers=admin_headers)
@@ -173,33 +197,45 @@ async def test_missing_field_is_422(client: httpx.AsyncClient, admin_headers: di
     assert [d["field"] for d in response.json()["error"]["details"]] == [missing]
 
 
-async def test_boundaries_are_accepted_and_reason_is_collapsed(client: httpx.AsyncClient, admin_headers: dict,
-                                                               db: asyncpg.Connection) -> None:
+async def test_boundaries_are_accepted_and_reason_is_collapsed(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=0)
     reason = "  " + "y" * 500 + "  "
-    big = await client.post(adjust_url(product["id"]), json={"adjustmentType": "add", "quantity": 999_999,
-                                                              "reason": reason}, headers=admin_headers)
+    big = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "add", "quantity": 999_999, "reason": reason},
+        headers=admin_headers,
+    )
     assert big.status_code == 200, big.text
     assert big.json()["data"]["stock"] == 999_999 and big.json()["data"]["adjustment"]["reason"] == "y" * 500
-    one = await client.post(adjust_url(product["id"]), json={"adjustmentType": "remove", "quantity": 1,
-                                                              "reason": "a"}, headers=admin_headers)
+    one = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "remove", "quantity": 1, "reason": "a"},
+        headers=admin_headers,
+    )
     assert one.status_code == 200, one.text
     assert await stock_of(db, product["id"]) == 999_998
 
 
-async def test_malformed_json_is_400_and_missing_body_is_422(client: httpx.AsyncClient, admin_headers: dict,
-                                                             db: asyncpg.Connection) -> None:
+async def test_malformed_json_is_400_and_missing_body_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, stock=10)
-    malformed = await client.post(adjust_url(product["id"]), content=b'{"adjustmentType": ',
-                                  headers={**admin_headers, "Content-Type": "application/json"})
+    malformed = await client.post(
+        adjust_url(product["id"]),
+        content=b'{"adjustmentType": ',
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
     assert malformed.status_code == 400
     empty = await client.post(adjust_url(product["id"]), headers=admin_headers)
     assert empty.status_code == 422
     assert await stock_of(db, product["id"]) == 10
 
 
-async def test_a_user_without_any_module_may_adjust(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                    settings: Settings) -> None:
+async def test_a_user_without_any_module_may_adjust(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     nobody = await create_user(db, "employee", permissions={"modules": {}, "presales": {}})
     product = await create_product(db, stock=1)
     response = await client.post(adjust_url(product["id"]), json=VALID, headers=bearer(settings, nobody))
@@ -219,6 +255,7 @@ async def test_without_or_with_a_bad_token_is_401(client: httpx.AsyncClient, db:
 
 # --- concurrency ----------------------------------------------------------------------------------------------
 
+
 def assert_chain(rows: list[asyncpg.Record], start: int) -> None:
     """Written in order, each row starts where the previous one ended: no update was lost or interleaved."""
     stock = start
@@ -229,13 +266,15 @@ def assert_chain(rows: list[asyncpg.Record], start: int) -> None:
         stock = row["new_stock"]
 
 
-async def test_concurrent_removes_never_oversell(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                 settings: Settings) -> None:
+async def test_concurrent_removes_never_oversell(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     _, headers = await new_user(db, settings)
     product = await create_product(db, stock=10)
     body = {"adjustmentType": "remove", "quantity": 1, "reason": "Sold at the counter"}
-    responses = await asyncio.gather(*(client.post(adjust_url(product["id"]), json=body, headers=headers)
-                                       for _ in range(15)))
+    responses = await asyncio.gather(
+        *(client.post(adjust_url(product["id"]), json=body, headers=headers) for _ in range(15))
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 10 + [400] * 5, [r.text for r in responses if r.status_code not in (200, 400)]
     assert sorted(r.json()["data"]["stock"] for r in responses if r.status_code == 200) == list(range(10))
@@ -246,8 +285,9 @@ async def test_concurrent_removes_never_oversell(client: httpx.AsyncClient, db: 
     assert_chain(rows, 10)
 
 
-async def test_concurrent_adds_and_removes_end_at_the_exact_stock(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                                  settings: Settings) -> None:
+async def test_concurrent_adds_and_removes_end_at_the_exact_stock(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     _, adder = await new_user(db, settings, name="Adder")
     _, remover = await new_user(db, settings, name="Remover")
     product = await create_product(db, stock=50)

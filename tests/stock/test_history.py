@@ -13,8 +13,22 @@ from service.config import Settings
 from tests.factories import bearer, create_product, create_user
 from tests.stock.helpers import adjust_url, new_user, seed_adjustment
 
-ITEM_KEYS = {"id", "productId", "productCode", "productName", "adjustmentType", "quantity", "previousStock",
-             "newStock", "reason", "userId", "userName", "ipAddress", "userAgent", "createdAt"}
+ITEM_KEYS = {
+    "id",
+    "productId",
+    "productCode",
+    "productName",
+    "adjustmentType",
+    "quantity",
+    "previousStock",
+    "newStock",
+    "reason",
+    "userId",
+    "userName",
+    "ipAddress",
+    "userAgent",
+    "createdAt",
+}
 URL = "/api/stock-adjustments"
 T0 = datetime(2025, 3, 10, 12, 0, 0)
 
@@ -25,36 +39,67 @@ async def ids(client: httpx.AsyncClient, headers: dict, **params: object) -> lis
     return [item["id"] for item in response.json()["data"]]
 
 
-async def test_items_carry_every_field_newest_first(client: httpx.AsyncClient, admin_headers: dict,
-                                                    admin: asyncpg.Record, db: asyncpg.Connection) -> None:
+async def test_items_carry_every_field_newest_first(
+    client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     product = await create_product(db, code="WIDGET-1", name="Widget")
-    older = await seed_adjustment(db, product, created_at=T0, adjustment_type="remove", quantity=4,
-                                  previous_stock=10, user=admin, reason="Broken", ip_address="::1", user_agent=None)
+    older = await seed_adjustment(
+        db,
+        product,
+        created_at=T0,
+        adjustment_type="remove",
+        quantity=4,
+        previous_stock=10,
+        user=admin,
+        reason="Broken",
+        ip_address="::1",
+        user_agent=None,
+    )
     newer = await seed_adjustment(db, product, created_at=T0 + timedelta(seconds=1), user=admin)
     response = await client.get(URL, headers=admin_headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["success"] is True and body["message"] == "Stock adjustments retrieved"
-    assert body["pagination"] == {"total": 2, "page": 1, "limit": 50, "totalPages": 1, "hasNext": False,
-                                  "hasPrev": False, "totalExact": True}
+    assert body["pagination"] == {
+        "total": 2,
+        "page": 1,
+        "limit": 50,
+        "totalPages": 1,
+        "hasNext": False,
+        "hasPrev": False,
+        "totalExact": True,
+    }
     assert [item["id"] for item in body["data"]] == [str(newer["id"]), str(older["id"])]
     item = body["data"][1]
     assert set(item) == ITEM_KEYS
     assert item == {
-        "id": str(older["id"]), "productId": str(product["id"]), "productCode": "WIDGET-1", "productName": "Widget",
-        "adjustmentType": "remove", "quantity": 4, "previousStock": 10, "newStock": 6, "reason": "Broken",
-        "userId": str(admin["id"]), "userName": "Admin", "ipAddress": "::1", "userAgent": None,
+        "id": str(older["id"]),
+        "productId": str(product["id"]),
+        "productCode": "WIDGET-1",
+        "productName": "Widget",
+        "adjustmentType": "remove",
+        "quantity": 4,
+        "previousStock": 10,
+        "newStock": 6,
+        "reason": "Broken",
+        "userId": str(admin["id"]),
+        "userName": "Admin",
+        "ipAddress": "::1",
+        "userAgent": None,
         "createdAt": "2025-03-10T12:00:00.000Z",
     }
 
 
-async def test_an_adjustment_made_over_http_shows_up(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                     settings: Settings) -> None:
+async def test_an_adjustment_made_over_http_shows_up(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     clerk, headers = await new_user(db, settings, "employee", name="Clerk")
     product = await create_product(db, stock=7)
-    made = await client.post(adjust_url(product["id"]), json={"adjustmentType": "remove", "quantity": 2,
-                                                              "reason": "Count fix"},
-                             headers={**headers, "User-Agent": "ua/1"})
+    made = await client.post(
+        adjust_url(product["id"]),
+        json={"adjustmentType": "remove", "quantity": 2, "reason": "Count fix"},
+        headers={**headers, "User-Agent": "ua/1"},
+    )
     assert made.status_code == 200, made.text
     response = await client.get(URL, headers=headers)
     assert response.status_code == 200, response.text
@@ -66,9 +111,9 @@ async def test_an_adjustment_made_over_http_shows_up(client: httpx.AsyncClient, 
     assert item["userAgent"] == "ua/1" and item["ipAddress"] == "127.0.0.1"
 
 
-async def test_filters_by_product_type_and_user(client: httpx.AsyncClient, admin_headers: dict,
-                                                admin: asyncpg.Record, db: asyncpg.Connection,
-                                                settings: Settings) -> None:
+async def test_filters_by_product_type_and_user(
+    client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record, db: asyncpg.Connection, settings: Settings
+) -> None:
     other, _ = await new_user(db, settings)
     pen = await create_product(db, code="PEN-BLUE")
     pencil = await create_product(db, code="PENCIL-2B")
@@ -92,12 +137,14 @@ async def test_filters_by_product_type_and_user(client: httpx.AsyncClient, admin
     assert await ids(client, admin_headers, userId=str(admin["id"]), adjustmentType="add") == [a]
     assert await ids(client, admin_headers, productCode="pen", adjustmentType="add") == [a]
     # empty values count as absent (decision 10.11)
-    assert await ids(client, admin_headers, productId="", productCode="", adjustmentType="", userId="",
-                     startDate="", endDate="") == [c, b, a]
+    assert await ids(
+        client, admin_headers, productId="", productCode="", adjustmentType="", userId="", startDate="", endDate=""
+    ) == [c, b, a]
 
 
-async def test_date_only_bounds_include_whole_days(client: httpx.AsyncClient, admin_headers: dict,
-                                                   db: asyncpg.Connection) -> None:
+async def test_date_only_bounds_include_whole_days(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db)
     before = await seed_adjustment(db, product, created_at=datetime(2025, 3, 9, 23, 59, 59, 999999))
     first = await seed_adjustment(db, product, created_at=datetime(2025, 3, 10, 0, 0, 0))
@@ -113,15 +160,18 @@ async def test_date_only_bounds_include_whole_days(client: httpx.AsyncClient, ad
     assert await ids(client, admin_headers, startDate="2025-03-14") == []
 
 
-async def test_date_time_bounds_are_inclusive_and_zone_aware(client: httpx.AsyncClient, admin_headers: dict,
-                                                             db: asyncpg.Connection) -> None:
+async def test_date_time_bounds_are_inclusive_and_zone_aware(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db)
     at_noon = await seed_adjustment(db, product, created_at=T0)
     at_three = await seed_adjustment(db, product, created_at=T0 + timedelta(hours=3))
     noon, three = str(at_noon["id"]), str(at_three["id"])
 
-    assert await ids(client, admin_headers, startDate="2025-03-10T12:00:00Z", endDate="2025-03-10T15:00:00Z") \
-        == [three, noon]
+    assert await ids(client, admin_headers, startDate="2025-03-10T12:00:00Z", endDate="2025-03-10T15:00:00Z") == [
+        three,
+        noon,
+    ]
     assert await ids(client, admin_headers, startDate="2025-03-10T12:00:00.001Z") == [three]
     assert await ids(client, admin_headers, endDate="2025-03-10T14:59:59.999Z") == [noon]
     # 12:00 at UTC-3 is 15:00 UTC; a date-time without zone is UTC
@@ -150,8 +200,9 @@ async def test_date_time_bounds_are_inclusive_and_zone_aware(client: httpx.Async
         ({"page": "two"}, "page"),
     ],
 )
-async def test_invalid_query_is_422_naming_the_field(client: httpx.AsyncClient, admin_headers: dict,
-                                                     params: dict, field: str) -> None:
+async def test_invalid_query_is_422_naming_the_field(
+    client: httpx.AsyncClient, admin_headers: dict, params: dict, field: str
+) -> None:
     response = await client.get(URL, params=params, headers=admin_headers)
     assert response.status_code == 422, response.text
     body = response.json()
@@ -169,8 +220,15 @@ async def test_pagination(client: httpx.AsyncClient, admin_headers: dict, db: as
         response = await client.get(URL, params={"page": number, "limit": 3}, headers=admin_headers)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert body["pagination"] == {"total": 7, "page": number, "limit": 3, "totalPages": 3,
-                                      "hasNext": number < 3, "hasPrev": number > 1, "totalExact": True}
+        assert body["pagination"] == {
+            "total": 7,
+            "page": number,
+            "limit": 3,
+            "totalPages": 3,
+            "hasNext": number < 3,
+            "hasPrev": number > 1,
+            "totalExact": True,
+        }
         pages.extend(item["id"] for item in body["data"])
     assert pages == newest_first
 
@@ -180,8 +238,9 @@ async def test_pagination(client: httpx.AsyncClient, admin_headers: dict, db: as
     assert filtered.json()["data"] == [] and filtered.json()["pagination"]["total"] == 0
 
 
-async def test_same_instant_rows_have_a_stable_order(client: httpx.AsyncClient, admin_headers: dict,
-                                                     db: asyncpg.Connection) -> None:
+async def test_same_instant_rows_have_a_stable_order(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     product = await create_product(db)
     for _ in range(6):
         await seed_adjustment(db, product, created_at=T0)
@@ -192,8 +251,9 @@ async def test_same_instant_rows_have_a_stable_order(client: httpx.AsyncClient, 
     assert len(set(one_by_one)) == 6
 
 
-async def test_a_deleted_user_leaves_its_name(client: httpx.AsyncClient, admin_headers: dict,
-                                              db: asyncpg.Connection, settings: Settings) -> None:
+async def test_a_deleted_user_leaves_its_name(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     gone, _ = await new_user(db, settings, name="Former Clerk")
     product = await create_product(db)
     await seed_adjustment(db, product, created_at=T0, user=gone)
@@ -203,8 +263,9 @@ async def test_a_deleted_user_leaves_its_name(client: httpx.AsyncClient, admin_h
     assert item["userId"] is None and item["userName"] == "Former Clerk"
 
 
-async def test_any_logged_in_user_may_read_but_not_without_a_token(client: httpx.AsyncClient,
-                                                                   db: asyncpg.Connection, settings: Settings) -> None:
+async def test_any_logged_in_user_may_read_but_not_without_a_token(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     # an employee whose stored permissions grant nothing still sees the inventory history
     nobody = await create_user(db, "employee", permissions={"modules": {}, "presales": {}})
     assert (await client.get(URL, headers=bearer(settings, nobody))).status_code == 200

@@ -35,6 +35,7 @@ class Clock:
 # --- the limits -----------------------------------------------------------------------------------------------
 # (the limiter itself, against the database: tests/test_rate_limits.py)
 
+
 def test_default_limits_and_lazy_state() -> None:
     state: dict = {}
     first = limiter_for(state)
@@ -47,6 +48,7 @@ def test_default_limits_and_lazy_state() -> None:
 
 
 # --- over HTTP against the session's app ----------------------------------------------------------------------
+
 
 async def test_21st_adjustment_in_a_minute_is_429_but_reads_and_other_users_still_work(
     client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
@@ -81,8 +83,9 @@ async def test_101st_read_in_a_minute_is_429_but_adjustments_still_work(
     _, other = await new_user(db, settings)
     product = await create_product(db, stock=0)
     for batch in range(10):
-        responses = await asyncio.gather(*(client.get(HISTORY_URL, params={"limit": 1}, headers=headers)
-                                           for _ in range(10)))
+        responses = await asyncio.gather(
+            *(client.get(HISTORY_URL, params={"limit": 1}, headers=headers) for _ in range(10))
+        )
         assert [r.status_code for r in responses] == [200] * 10, (batch, [r.text for r in responses])
 
     refused = await client.get(HISTORY_URL, headers=headers)
@@ -94,20 +97,21 @@ async def test_101st_read_in_a_minute_is_429_but_adjustments_still_work(
     assert (await client.get(HISTORY_URL, headers=other)).status_code == 200
 
 
-async def test_invalid_requests_count_too(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                          settings: Settings) -> None:
+async def test_invalid_requests_count_too(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     """The slot is taken after authentication and before validation: 20 rejected bodies use up the minute."""
     _, headers = await new_user(db, settings)
     product = await create_product(db, stock=0)
     for _ in range(20):
-        assert (await client.post(adjust_url(product["id"]), json={"quantity": 0},
-                                  headers=headers)).status_code == 422
+        assert (await client.post(adjust_url(product["id"]), json={"quantity": 0}, headers=headers)).status_code == 422
     assert (await client.post(adjust_url(product["id"]), json=ADD, headers=headers)).status_code == 429
     assert await stock_of(db, product["id"]) == 0
 
 
-async def test_unauthenticated_requests_do_not_use_anyones_slots(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                                 settings: Settings) -> None:
+async def test_unauthenticated_requests_do_not_use_anyones_slots(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
     _, headers = await new_user(db, settings)
     product = await create_product(db, stock=0)
     for _ in range(25):
@@ -115,8 +119,9 @@ async def test_unauthenticated_requests_do_not_use_anyones_slots(client: httpx.A
     assert (await client.post(adjust_url(product["id"]), json=ADD, headers=headers)).status_code == 200
 
 
-async def test_a_slot_frees_when_the_window_slides(database_url: str, settings: Settings,
-                                                   db: asyncpg.Connection) -> None:
+async def test_a_slot_frees_when_the_window_slides(
+    database_url: str, settings: Settings, db: asyncpg.Connection
+) -> None:
     """An app given its own limiter (other limits, a clock the test moves) before it starts."""
     app = create_app(settings)
     clock = Clock()
@@ -140,16 +145,18 @@ async def test_a_slot_frees_when_the_window_slides(database_url: str, settings: 
     assert await stock_of(db, product["id"]) == 3
 
 
-async def test_concurrent_adjustments_never_exceed_the_limit(database_url: str, db: asyncpg.Connection,
-                                                             settings: Settings) -> None:
+async def test_concurrent_adjustments_never_exceed_the_limit(
+    database_url: str, db: asyncpg.Connection, settings: Settings
+) -> None:
     """Forty adjustments at once by one user: exactly twenty go through, whichever requests win. (An app of its
     own with a generous acquire timeout: forty requests share five pooled connections on a busy machine.)"""
     _, headers = await new_user(db, settings)
     product = await create_product(db, stock=0)
     with live_server(create_app(make_settings(database_url, DB_ACQUIRE_TIMEOUT=60))) as running:
         async with httpx.AsyncClient(base_url=running.url, timeout=120) as http:
-            responses = await asyncio.gather(*(http.post(adjust_url(product["id"]), json=ADD, headers=headers)
-                                               for _ in range(40)))
+            responses = await asyncio.gather(
+                *(http.post(adjust_url(product["id"]), json=ADD, headers=headers) for _ in range(40))
+            )
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] * 20 + [429] * 20, [r.text for r in responses if r.status_code not in (200, 429)]
     assert await stock_of(db, product["id"]) == 20

@@ -25,14 +25,21 @@ def admin_env(database_url: str, **extra: str) -> dict[str, str]:
     return {**env, "DATABASE_URL": database_url, **extra}
 
 
-def create_admin(database_url: str, *args: str, password: str | None = None,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def create_admin(
+    database_url: str, *args: str, password: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`flowcrm users create-admin ARGS`, the password (if any) piped with --password-stdin."""
     if password is not None:
         args = (*args, "--password-stdin")
-    return subprocess.run([sys.executable, "-m", "service.cli", "users", "create-admin", *args],
-                          env=env or admin_env(database_url), cwd=ROOT, input=password if password is not None else "",
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "users", "create-admin", *args],
+        env=env or admin_env(database_url),
+        cwd=ROOT,
+        input=password if password is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def login_status(url: str, email: str, password: str) -> int:
@@ -96,9 +103,16 @@ def on_a_terminal(database_url: str, answers: list[str]) -> tuple[int, str, str]
     """create-admin with a pseudo-terminal as stdin and stderr (getpass's prompts): each answer typed once its
     prompt has appeared. The exit status, the terminal's transcript and stdout."""
     master, slave = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "users", "create-admin", "--email",
-                                "root@example.com"], env=admin_env(database_url), cwd=ROOT, stdin=slave,
-                               stderr=slave, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "users", "create-admin", "--email", "root@example.com"],
+        env=admin_env(database_url),
+        cwd=ROOT,
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     os.close(slave)
     transcript = ""
 
@@ -111,9 +125,12 @@ def on_a_terminal(database_url: str, answers: list[str]) -> tuple[int, str, str]
                     transcript += os.read(master, 1024).decode()
                 except OSError:  # the child closed the terminal (Linux: EIO)
                     return
+
     try:
         for number, answer in enumerate(answers, start=1):
-            read_until(lambda text: text.lower().count("password") >= number and text.rstrip(" ").endswith(":"))
+            read_until(
+                lambda text, number=number: text.lower().count("password") >= number and text.rstrip(" ").endswith(":")
+            )
             os.write(master, f"{answer}\n".encode())
         stdout, _ = process.communicate(timeout=120)
         read_until(lambda _text: False)  # the rest, up to the terminal's end
@@ -155,8 +172,9 @@ async def test_cli_without_a_terminal_or_a_password_says_how(database_url: str, 
 
 
 async def test_bootstrap_creates_the_admin_once(database_url: str, db: asyncpg.Connection) -> None:
-    settings = make_settings(database_url, ADMIN_EMAIL="Boot@Example.com", ADMIN_PASSWORD="bootstrap-pass",
-                             ADMIN_NAME="Boot Admin")
+    settings = make_settings(
+        database_url, ADMIN_EMAIL="Boot@Example.com", ADMIN_PASSWORD="bootstrap-pass", ADMIN_NAME="Boot Admin"
+    )
     with live_server(create_app(settings)) as server:
         assert await login_status(server.url, "boot@example.com", "bootstrap-pass") == 200
     row = await db.fetchrow("SELECT * FROM users")

@@ -13,15 +13,19 @@ from tests.conftest import make_settings
 from tests.factories import create_user
 
 
-@pytest.mark.parametrize(("environment", "admin_password", "wanted"), [
-    ("development", None, True),
-    ("development", "set-by-the-operator", False),  # the start-up bootstrap makes that one
-    ("test", None, False),
-    ("production", None, False),
-])
+@pytest.mark.parametrize(
+    ("environment", "admin_password", "wanted"),
+    [
+        ("development", None, True),
+        ("development", "set-by-the-operator", False),  # the start-up bootstrap makes that one
+        ("test", None, False),
+        ("production", None, False),
+    ],
+)
 def test_only_in_development(environment: str, admin_password: str | None, wanted: bool) -> None:
-    settings = make_settings("postgresql://x@h/db", ENVIRONMENT=environment, ADMIN_PASSWORD=admin_password,
-                             JWT_SECRET="x" * 40)
+    settings = make_settings(
+        "postgresql://x@h/db", ENVIRONMENT=environment, ADMIN_PASSWORD=admin_password, JWT_SECRET="x" * 40
+    )
     assert wants_first_run_admin(settings) is wanted
 
 

@@ -16,17 +16,37 @@ from service.config import Settings
 from tests.factories import PASSWORD, bearer, create_customer, create_presale, create_product, create_user
 
 USER_KEYS = {"id", "email", "name", "role", "permissions", "createdAt", "updatedAt"}
-CUSTOM = {"modules": {"products": True, "customers": False, "reports": True, "paymentMethods": False,
-                      "userManagement": False},
-          "presales": {"canCreate": True, "canViewOwn": False, "canViewAll": True}}
-EMPLOYEE_DEFAULTS = {"modules": {"products": True, "customers": True, "reports": False, "paymentMethods": False,
-                                 "userManagement": False},
-                     "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False}}
-MANAGER_DEFAULTS = {"modules": {"products": True, "customers": True, "reports": True, "paymentMethods": False,
-                                "userManagement": False},
-                    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": True}}
-NEW = {"name": " Nova   Pessoa ", "email": " Nova@Example.COM ", "password": "longenough-1", "role": "employee",
-       "permissions": CUSTOM}
+CUSTOM = {
+    "modules": {
+        "products": True,
+        "customers": False,
+        "reports": True,
+        "paymentMethods": False,
+        "userManagement": False,
+    },
+    "presales": {"canCreate": True, "canViewOwn": False, "canViewAll": True},
+}
+EMPLOYEE_DEFAULTS = {
+    "modules": {
+        "products": True,
+        "customers": True,
+        "reports": False,
+        "paymentMethods": False,
+        "userManagement": False,
+    },
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
+}
+MANAGER_DEFAULTS = {
+    "modules": {"products": True, "customers": True, "reports": True, "paymentMethods": False, "userManagement": False},
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": True},
+}
+NEW = {
+    "name": " Nova   Pessoa ",
+    "email": " Nova@Example.COM ",
+    "password": "longenough-1",
+    "role": "employee",
+    "permissions": CUSTOM,
+}
 
 
 def assert_no_secrets(response: httpx.Response) -> None:
@@ -44,8 +64,10 @@ async def me_status(client: httpx.AsyncClient, headers: dict) -> int:
 
 # --- register -------------------------------------------------------------------------------------------------
 
-async def test_register_as_admin_creates_the_user(client: httpx.AsyncClient, admin_headers: dict,
-                                                  db: asyncpg.Connection) -> None:
+
+async def test_register_as_admin_creates_the_user(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     response = await client.post("/api/auth/register", json=NEW, headers=admin_headers)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -72,14 +94,16 @@ async def test_register_without_permissions_shows_role_defaults(
     assert response.status_code == 201, response.text
     assert response.json()["data"]["permissions"] == expected
     assert await db.fetchval("SELECT permissions FROM users WHERE email = 'nova@example.com'") is None
-    explicit_null = await client.post("/api/auth/register", json=body | {"email": "x@example.com", "permissions": None},
-                                      headers=admin_headers)
+    explicit_null = await client.post(
+        "/api/auth/register", json=body | {"email": "x@example.com", "permissions": None}, headers=admin_headers
+    )
     assert explicit_null.status_code == 201 and explicit_null.json()["data"]["permissions"] == expected
 
 
 @pytest.mark.parametrize("role", ["employee", "manager"])
-async def test_register_by_non_admin_is_403(client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings,
-                                            role: str) -> None:
+async def test_register_by_non_admin_is_403(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, role: str
+) -> None:
     everything = {"modules": {**CUSTOM["modules"], "userManagement": True}, "presales": CUSTOM["presales"]}
     caller = await create_user(db, role, permissions=everything)
     response = await client.post("/api/auth/register", json=NEW, headers=bearer(settings, caller))
@@ -90,15 +114,26 @@ async def test_register_by_non_admin_is_403(client: httpx.AsyncClient, db: async
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"role": "superuser"}, "role"), ({"role": None}, "role"), ({"name": "   "}, "name"),
-     ({"name": "x" * 256}, "name"),
-     ({"email": "not-an-email"}, "email"), ({"email": "a" * 250 + "@example.com"}, "email"),
-     ({"password": "short12"}, "password"), ({"password": "x" * 129}, "password"), ({"password": 12345678}, "password"),
-     ({"permissions": {**CUSTOM, "extra": {}}}, "permissions.extra"),
-     ({"permissions": {**CUSTOM, "modules": {**CUSTOM["modules"], "admin": True}}}, "permissions.modules.admin"),
-     ({"permissions": {**CUSTOM, "modules": {**CUSTOM["modules"], "reports": "yes"}}}, "permissions.modules.reports"),
-     ({"permissions": {"modules": CUSTOM["modules"]}}, "permissions.presales"),
-     ({"permissions": ["all"]}, "permissions"), ({"isActive": True}, "isActive")],
+    [
+        ({"role": "superuser"}, "role"),
+        ({"role": None}, "role"),
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 256}, "name"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "a" * 250 + "@example.com"}, "email"),
+        ({"password": "short12"}, "password"),
+        ({"password": "x" * 129}, "password"),
+        ({"password": 12345678}, "password"),
+        ({"permissions": {**CUSTOM, "extra": {}}}, "permissions.extra"),
+        ({"permissions": {**CUSTOM, "modules": {**CUSTOM["modules"], "admin": True}}}, "permissions.modules.admin"),
+        (
+            {"permissions": {**CUSTOM, "modules": {**CUSTOM["modules"], "reports": "yes"}}},
+            "permissions.modules.reports",
+        ),
+        ({"permissions": {"modules": CUSTOM["modules"]}}, "permissions.presales"),
+        ({"permissions": ["all"]}, "permissions"),
+        ({"isActive": True}, "isActive"),
+    ],
 )
 async def test_register_validation_is_422_naming_the_field(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, change: dict, field: str
@@ -114,13 +149,15 @@ async def test_register_validation_is_422_naming_the_field(
 
 @pytest.mark.parametrize("missing", ["name", "email", "password", "role"])
 async def test_register_required_fields(client: httpx.AsyncClient, admin_headers: dict, missing: str) -> None:
-    response = await client.post("/api/auth/register", json={k: v for k, v in NEW.items() if k != missing},
-                                 headers=admin_headers)
+    response = await client.post(
+        "/api/auth/register", json={k: v for k, v in NEW.items() if k != missing}, headers=admin_headers
+    )
     assert response.status_code == 422, response.text
 
 
-async def test_register_duplicate_email_in_any_case_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                                           db: asyncpg.Connection) -> None:
+async def test_register_duplicate_email_in_any_case_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     assert (await client.post("/api/auth/register", json=NEW, headers=admin_headers)).status_code == 201
     for email in ("nova@example.com", "NOVA@EXAMPLE.COM", "admin@example.com"):
         again = await client.post("/api/auth/register", json=NEW | {"email": email}, headers=admin_headers)
@@ -138,8 +175,9 @@ async def test_concurrent_duplicate_registers_end_in_one_201_and_one_409(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
 ) -> None:
     bodies = [NEW | {"email": "race@example.com"}, NEW | {"email": "RACE@example.com"}]
-    responses = await asyncio.gather(*(client.post("/api/auth/register", json=body, headers=admin_headers)
-                                       for body in bodies))
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/register", json=body, headers=admin_headers) for body in bodies)
+    )
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
     conflict = next(r for r in responses if r.status_code == 409)
     assert conflict.json()["error"]["code"] == "USER_ALREADY_EXISTS"
@@ -148,8 +186,10 @@ async def test_concurrent_duplicate_registers_end_in_one_201_and_one_409(
 
 # --- list and get ----------------------------------------------------------------------------------------------
 
-async def test_list_for_admin_and_manager_ordered_by_name(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                          settings: Settings, admin: asyncpg.Record) -> None:
+
+async def test_list_for_admin_and_manager_ordered_by_name(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, admin: asyncpg.Record
+) -> None:
     manager = await create_user(db, "manager", name="Bruno")
     await create_user(db, "employee", name="Carla", permissions=CUSTOM)
     await create_user(db, "employee", name="Aline")
@@ -167,10 +207,12 @@ async def test_list_for_admin_and_manager_ordered_by_name(client: httpx.AsyncCli
         assert_no_secrets(response)
 
 
-async def test_list_and_get_are_403_for_employees(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                  settings: Settings) -> None:
-    employee = await create_user(db, "employee", permissions={**CUSTOM, "modules": {**CUSTOM["modules"],
-                                                                                    "userManagement": True}})
+async def test_list_and_get_are_403_for_employees(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings
+) -> None:
+    employee = await create_user(
+        db, "employee", permissions={**CUSTOM, "modules": {**CUSTOM["modules"], "userManagement": True}}
+    )
     headers = bearer(settings, employee)
     for path in ("/api/users", f"/api/users/{employee['id']}"):
         response = await client.get(path, headers=headers)
@@ -193,13 +235,18 @@ async def test_get_user_404_and_bad_uuid(client: httpx.AsyncClient, db: asyncpg.
 
 # --- update ----------------------------------------------------------------------------------------------------
 
-async def test_update_name_keeps_sessions(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection,
-                                          settings: Settings) -> None:
+
+async def test_update_name_keeps_sessions(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee", email="keep@example.com", name="Old Name")
     user_headers = bearer(settings, user)
     # The web app's edit form re-sends email and role unchanged: that is not a change.
-    response = await client.put(f"/api/users/{user['id']}", headers=admin_headers,
-                                json={"name": "New  Name", "email": "KEEP@example.com", "role": "employee"})
+    response = await client.put(
+        f"/api/users/{user['id']}",
+        headers=admin_headers,
+        json={"name": "New  Name", "email": "KEEP@example.com", "role": "employee"},
+    )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
     assert data["name"] == "New Name" and data["email"] == "keep@example.com"
@@ -208,8 +255,9 @@ async def test_update_name_keeps_sessions(client: httpx.AsyncClient, admin_heade
     assert await me_status(client, user_headers) == 200
 
 
-async def test_password_change_invalidates_old_tokens(client: httpx.AsyncClient, admin_headers: dict,
-                                                      db: asyncpg.Connection, settings: Settings) -> None:
+async def test_password_change_invalidates_old_tokens(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee", email="pw@example.com")
     old_headers = bearer(settings, user)
     logged_in = {"Authorization": f"Bearer {(await login(client, 'pw@example.com')).json()['data']['token']}"}
@@ -228,8 +276,9 @@ async def test_password_change_invalidates_old_tokens(client: httpx.AsyncClient,
     assert await me_status(client, {"Authorization": f"Bearer {fresh.json()['data']['token']}"}) == 200
 
 
-async def test_email_change_invalidates_old_tokens(client: httpx.AsyncClient, admin_headers: dict,
-                                                   db: asyncpg.Connection, settings: Settings) -> None:
+async def test_email_change_invalidates_old_tokens(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee", email="before@example.com")
     old_headers = bearer(settings, user)
     response = await client.put(f"/api/users/{user['id']}", json={"email": " After@Example.com"}, headers=admin_headers)
@@ -241,8 +290,9 @@ async def test_email_change_invalidates_old_tokens(client: httpx.AsyncClient, ad
     assert (await login(client, "after@example.com")).status_code == 200
 
 
-async def test_role_change_invalidates_old_tokens(client: httpx.AsyncClient, admin_headers: dict,
-                                                  db: asyncpg.Connection, settings: Settings) -> None:
+async def test_role_change_invalidates_old_tokens(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee")
     old_headers = bearer(settings, user)
     response = await client.put(f"/api/users/{user['id']}", json={"role": "manager"}, headers=admin_headers)
@@ -252,8 +302,9 @@ async def test_role_change_invalidates_old_tokens(client: httpx.AsyncClient, adm
     assert await me_status(client, old_headers) == 401
 
 
-async def test_update_email_conflict_is_409(client: httpx.AsyncClient, admin_headers: dict,
-                                            db: asyncpg.Connection) -> None:
+async def test_update_email_conflict_is_409(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection
+) -> None:
     await create_user(db, "employee", email="taken@example.com")
     user = await create_user(db, "employee", email="mine@example.com")
     response = await client.put(f"/api/users/{user['id']}", json={"email": "TAKEN@example.com"}, headers=admin_headers)
@@ -263,8 +314,9 @@ async def test_update_email_conflict_is_409(client: httpx.AsyncClient, admin_hea
     assert await db.fetchval("SELECT email FROM users WHERE id = $1", user["id"]) == "mine@example.com"
 
 
-async def test_permissions_replace_and_null_clears(client: httpx.AsyncClient, admin_headers: dict,
-                                                   db: asyncpg.Connection, settings: Settings) -> None:
+async def test_permissions_replace_and_null_clears(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     user = await create_user(db, "employee")
     user_headers = bearer(settings, user)
     url = f"/api/users/{user['id']}"
@@ -278,11 +330,23 @@ async def test_permissions_replace_and_null_clears(client: httpx.AsyncClient, ad
     assert await me_status(client, user_headers) == 200  # permissions are not a reason to log out
 
 
-@pytest.mark.parametrize("body", [{}, {"name": None}, {"email": None}, {"role": None}, {"password": None},
-                                  {"role": "owner"}, {"password": "short"}, {"isActive": False},
-                                  {"permissions": {"modules": {}}}])
-async def test_update_validation_is_422(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection,
-                                        body: dict) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": None},
+        {"email": None},
+        {"role": None},
+        {"password": None},
+        {"role": "owner"},
+        {"password": "short"},
+        {"isActive": False},
+        {"permissions": {"modules": {}}},
+    ],
+)
+async def test_update_validation_is_422(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, body: dict
+) -> None:
     user = await create_user(db, "employee", name="Same")
     response = await client.put(f"/api/users/{user['id']}", json=body, headers=admin_headers)
     assert response.status_code == 422, response.text
@@ -296,8 +360,9 @@ async def test_update_missing_user_is_404(client: httpx.AsyncClient, admin_heade
 
 
 @pytest.mark.parametrize("role", ["employee", "manager"])
-async def test_update_and_delete_by_non_admin_are_403(client: httpx.AsyncClient, db: asyncpg.Connection,
-                                                      settings: Settings, role: str) -> None:
+async def test_update_and_delete_by_non_admin_are_403(
+    client: httpx.AsyncClient, db: asyncpg.Connection, settings: Settings, role: str
+) -> None:
     caller = await create_user(db, role)
     target = await create_user(db, "employee", name="Target")
     headers = bearer(settings, caller)
@@ -310,8 +375,10 @@ async def test_update_and_delete_by_non_admin_are_403(client: httpx.AsyncClient,
 
 # --- delete ----------------------------------------------------------------------------------------------------
 
-async def test_delete_self_is_400(client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record,
-                                  db: asyncpg.Connection) -> None:
+
+async def test_delete_self_is_400(
+    client: httpx.AsyncClient, admin_headers: dict, admin: asyncpg.Record, db: asyncpg.Connection
+) -> None:
     response = await client.delete(f"/api/users/{admin['id']}", headers=admin_headers)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "CANNOT_DELETE_SELF"
@@ -324,15 +391,23 @@ async def test_delete_missing_is_404_and_bad_uuid_422(client: httpx.AsyncClient,
     assert (await client.delete("/api/users/nope", headers=admin_headers)).status_code == 422
 
 
-async def test_delete_keeps_history_and_ends_sessions(client: httpx.AsyncClient, admin_headers: dict,
-                                                      db: asyncpg.Connection, settings: Settings) -> None:
+async def test_delete_keeps_history_and_ends_sessions(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, settings: Settings
+) -> None:
     seller = await create_user(db, "employee", email="seller@example.com")
     seller_headers = bearer(settings, seller)
     product = await create_product(db)
-    presale = await create_presale(db, (await create_customer(db))["id"],
-                                   [(product["id"], Decimal("1"), Decimal("15.00"))], created_by=seller["id"])
-    await db.execute("INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
-                     uuid.uuid4(), seller["id"])
+    presale = await create_presale(
+        db,
+        (await create_customer(db))["id"],
+        [(product["id"], Decimal("1"), Decimal("15.00"))],
+        created_by=seller["id"],
+    )
+    await db.execute(
+        "INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ($1, $2, now() + interval '1 hour')",
+        uuid.uuid4(),
+        seller["id"],
+    )
 
     response = await client.delete(f"/api/users/{seller['id']}", headers=admin_headers)
     assert response.status_code == 200, response.text
