@@ -225,15 +225,7 @@ async def acting_admin(conn: asyncpg.Connection) -> CurrentUser:
             created_at=now,
             updated_at=now,
         )
-    return CurrentUser(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=row["role"],
-        stored_permissions=row["permissions"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return CurrentUser.from_row(row)
 
 
 async def existing_presale_numbers(conn: asyncpg.Connection) -> set[int]:

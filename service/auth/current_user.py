@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,6 +39,20 @@ class CurrentUser:
     claims: Claims | None = None  # None for users acting outside a request (seed, CLI)
     ip_address: str | None = None  # where the request came from (the audit log's "from where")
     user_agent: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], **request: Any) -> CurrentUser:
+        """From a users row (`permissions` is the stored column), with what the request adds (claims, client)."""
+        return cls(
+            id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            role=row["role"],
+            stored_permissions=row["permissions"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            **request,
+        )
 
     @property
     def flags(self) -> frozenset[str]:
@@ -112,16 +126,7 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
         or claims.issued_at < row["tokens_valid_after"].replace(tzinfo=UTC).timestamp()
     ):
         raise Unauthorized("Invalid or expired token", code="INVALID_TOKEN")
-    return CurrentUser(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=row["role"],
-        stored_permissions=row["permissions"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        claims=claims,
-    )
+    return CurrentUser.from_row(row, claims=claims)
 
 
 async def verified_caller(request: Request, state: State, conn: asyncpg.Connection, token: str) -> CurrentUser:

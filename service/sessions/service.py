@@ -60,17 +60,7 @@ class AuthService:
         if limiter is not None:
             await limiter.succeeded(self.conn, data.email)
         new_hash = await hash_password(data.password) if needs_rehash else None
-        actor = CurrentUser(
-            id=row["id"],
-            email=row["email"],
-            name=row["name"],
-            role=row["role"],
-            stored_permissions=row["permissions"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
+        actor = CurrentUser.from_row(row, ip_address=ip_address, user_agent=user_agent)
         async with self.conn.transaction():
             if new_hash is not None:  # bcrypt from the earlier backend, or older argon2 parameters
                 await self.conn.execute(*queries.replace_password_hash(row["id"], row["password"], new_hash))
