@@ -139,3 +139,31 @@ async def create_presale(
             (quantity * unit_price).quantize(Decimal("0.01")),
         )
     return presale
+
+
+# What an employee may do by default (contract 2.5), as the API writes it.
+EMPLOYEE_DEFAULTS = {
+    "modules": {
+        "products": True,
+        "customers": True,
+        "reports": False,
+        "paymentMethods": False,
+        "userManagement": False,
+    },
+    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
+}
+
+# The keys of a product as the API writes it.
+PRODUCT_KEYS = {
+    "id",
+    "code",
+    "name",
+    "unit",
+    "description",
+    "stock",
+    "purchasePrice",
+    "salePrice",
+    "saleType",
+    "createdAt",
+    "updatedAt",
+}

@@ -17,23 +17,13 @@ import pytest
 
 from service.auth.tokens import issue_token
 from service.config import Settings
-from tests.factories import PASSWORD, bearer, create_user, token_for
+from tests.factories import EMPLOYEE_DEFAULTS, PASSWORD, bearer, create_user, token_for
 from tests.support import wait_until
 
 USER_KEYS = {"id", "email", "name", "role", "permissions", "createdAt", "updatedAt"}
 ALL_TRUE = {
     "modules": {"products": True, "customers": True, "reports": True, "paymentMethods": True, "userManagement": True},
     "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": True},
-}
-EMPLOYEE_DEFAULTS = {
-    "modules": {
-        "products": True,
-        "customers": True,
-        "reports": False,
-        "paymentMethods": False,
-        "userManagement": False,
-    },
-    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
 }
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tests.factories import PRODUCT_KEYS
+
 PRESALE_KEYS = {
     "id",
     "customerId",
@@ -36,19 +38,6 @@ ITEM_KEYS = {
     "discountType",
     "discountPercentage",
     "product",
-}
-PRODUCT_KEYS = {
-    "id",
-    "code",
-    "name",
-    "unit",
-    "description",
-    "stock",
-    "purchasePrice",
-    "salePrice",
-    "saleType",
-    "createdAt",
-    "updatedAt",
 }
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from service.config import Settings
-from tests.factories import bearer, create_customer, create_presale, create_product, create_user
+from tests.factories import PRODUCT_KEYS, bearer, create_customer, create_presale, create_product, create_user
 
 NEW = {
     "code": "  abc-12_x ",
@@ -24,19 +24,6 @@ NEW = {
     "saleType": "unit",
 }
 MINIMAL = {"name": "Caderno", "unit": "pc", "purchasePrice": "3.00", "salePrice": "5.00", "saleType": "unit"}
-PRODUCT_KEYS = {
-    "id",
-    "code",
-    "name",
-    "unit",
-    "description",
-    "stock",
-    "purchasePrice",
-    "salePrice",
-    "saleType",
-    "createdAt",
-    "updatedAt",
-}
 PRICE_RULE = "Sale price should not be lower than purchase price"
 REFERENCED = "Cannot delete product that is referenced in pre-sales or stock history"
 

@@ -13,7 +13,15 @@ import httpx
 import pytest
 
 from service.config import Settings
-from tests.factories import PASSWORD, bearer, create_customer, create_presale, create_product, create_user
+from tests.factories import (
+    EMPLOYEE_DEFAULTS,
+    PASSWORD,
+    bearer,
+    create_customer,
+    create_presale,
+    create_product,
+    create_user,
+)
 
 USER_KEYS = {"id", "email", "name", "role", "permissions", "createdAt", "updatedAt"}
 CUSTOM = {
@@ -25,16 +33,6 @@ CUSTOM = {
         "userManagement": False,
     },
     "presales": {"canCreate": True, "canViewOwn": False, "canViewAll": True},
-}
-EMPLOYEE_DEFAULTS = {
-    "modules": {
-        "products": True,
-        "customers": True,
-        "reports": False,
-        "paymentMethods": False,
-        "userManagement": False,
-    },
-    "presales": {"canCreate": True, "canViewOwn": True, "canViewAll": False},
 }
 MANAGER_DEFAULTS = {
     "modules": {"products": True, "customers": True, "reports": True, "paymentMethods": False, "userManagement": False},
