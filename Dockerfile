@@ -1,5 +1,5 @@
-# The API image: runtime dependencies only (no embedded PostgreSQL, no dbmate: it always gets a DATABASE_URL,
-# and compose.yaml applies the migrations with the dbmate image), run as an unprivileged user.
+# The API image: runtime dependencies only (no embedded PostgreSQL: it always gets a DATABASE_URL; compose.yaml
+# applies the migrations with the dbmate image, and `flowcrm db up` works in it too), run as an unprivileged user.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app

