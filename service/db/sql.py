@@ -68,8 +68,9 @@ class StatementTexts:
         return (sql, *p.values)
 
 
-# For json that PostgreSQL writes ready for the wire (json_build_object), in the formats the response models
-# write. Timestamps as service.http.schemas.UtcDatetime: stored in UTC without zone, milliseconds (truncated, as
+# Columns read as the text the response carries, in the formats the response models write (for the pre-sales,
+# whose rows go to the wire as they come: service/presales/queries.py).
+# Timestamps as service.http.schemas.UtcDatetime: stored in UTC without zone, milliseconds (truncated, as
 # Python's isoformat does), "Z".
 WIRE_TIMESTAMP = 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 
@@ -78,9 +79,10 @@ def wire_timestamp(term: Term) -> Function:
     return Function("to_char", term, ValueWrapper(WIRE_TIMESTAMP))
 
 
-def wire_decimal(term: Term) -> Term:
-    """A numeric(p, s) column as the contract's decimal string: its text has exactly s decimals ("19.90",
-    "2.000"), the format of the money, quantity and percentage strings of the response models."""
+def wire_text(term: Term) -> Term:
+    """A column's text: a numeric(p, s) has exactly s decimals ("19.90", "2.000"), as the money, quantity and
+    percentage strings of the response models; a uuid its canonical form. Read as text, asyncpg builds no Decimal
+    or UUID object that the JSON encoder would turn back into the same string."""
     return Cast(term, "text")
 
 

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import asyncpg
-import msgspec
 
 from service import errors
 from service.audit.service import fields, record
@@ -51,13 +50,27 @@ STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
 DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
 
 
-def decode(raw: str) -> dict[str, Any]:
-    """The pre-sale json PostgreSQL built (queries.presale_json), already in the wire format of `PresaleOut`.
-
-    Parsed only to sit in the envelope (msgspec: faster than the json module); its decimals are strings, so none
-    passes through a float. Validating it again through pydantic was most of a list page's time (bench/README.md).
-    """
-    return msgspec.json.decode(raw)
+def assemble_presales(rows: Sequence[asyncpg.Record], item_rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Pre-sales in the wire format of `PresaleOut`, from rows of `queries.page` / `queries.get` and the
+    `queries.ITEMS_OF` rows of their items. Every value is already its wire text (queries.py): zipped with its key,
+    no value converted; a test holds the result to what PresaleOut writes (tests/presales/test_wire_format.py)."""
+    presale_keys, customer_keys = tuple(queries.PRESALE_FIELDS), tuple(queries.CUSTOMER_FIELDS)
+    item_keys, product_keys = tuple(queries.ITEM_FIELDS), tuple(queries.PRODUCT_FIELDS)
+    split, item_split = len(presale_keys), len(item_keys)
+    presales: list[dict[str, Any]] = []
+    items_by_presale: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        values = tuple(row)
+        presale = dict(zip(presale_keys, values[:split], strict=True))
+        presale["customer"] = dict(zip(customer_keys, values[split:], strict=True))
+        presale["items"] = items_by_presale[presale["id"]] = []
+        presales.append(presale)
+    for row in item_rows:
+        values = tuple(row)
+        item = dict(zip(item_keys, values[:item_split], strict=True))
+        item["product"] = dict(zip(product_keys, values[item_split:], strict=True))
+        items_by_presale[item["preSaleId"]].append(item)
+    return presales
 
 
 def new_item_ids(count: int) -> list[uuid.UUID]:
@@ -105,16 +118,14 @@ class PresaleService:
     # --- reads ---------------------------------------------------------------------------------------------
 
     async def get(self, presale_id: uuid.UUID) -> dict[str, Any]:
-        raw = await self.conn.fetchval(*queries.get(presale_id, self.user.presale_owner))
-        if raw is None:
-            raise errors.NotFound(NOT_FOUND)
-        return decode(raw)
+        async with self._snapshot():
+            return await self._read(presale_id, self.user.presale_owner)
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], Total]:
-        rows, total = await fetch_page(
-            self.conn, queries.page(q, self.user.presale_owner), lambda: queries.count(q, self.user.presale_owner), q
-        )
-        return [decode(row["presale"]) for row in rows], total
+        owner = self.user.presale_owner
+        async with self._snapshot():
+            rows, total = await fetch_page(self.conn, queries.page(q, owner), lambda: queries.count(q, owner), q)
+            return await self._with_items(rows), total
 
     # --- writes --------------------------------------------------------------------------------------------
 
@@ -278,11 +289,23 @@ class PresaleService:
 
     # --- helpers -------------------------------------------------------------------------------------------
 
-    async def _read(self, presale_id: uuid.UUID) -> dict[str, Any]:
-        raw = await self.conn.fetchval(*queries.get(presale_id))
-        if raw is None:
+    async def _read(self, presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any]:
+        """The whole pre-sale (in a write's transaction, or a read's snapshot: get)."""
+        row = await self.conn.fetchrow(*queries.get(presale_id, owner))
+        if row is None:
             raise errors.NotFound(NOT_FOUND)
-        return decode(raw)
+        return (await self._with_items([row]))[0]
+
+    def _snapshot(self) -> asyncpg.transaction.Transaction:
+        """A read's two statements (the pre-sales, then their items) see one snapshot: a pre-sale changed in between
+        cannot show its old total with its new items."""
+        return self.conn.transaction(isolation="repeatable_read", readonly=True)
+
+    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+        if not rows:
+            return []
+        item_rows = await self.conn.fetch(*queries.items_of([row[0] for row in rows]))  # row[0]: the pre-sale id
+        return assemble_presales(rows, item_rows)
 
     async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
         """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""

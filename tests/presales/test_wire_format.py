@@ -1,5 +1,6 @@
-"""PostgreSQL writes the pre-sale JSON in the wire format (queries.presale_json) and the service passes it on
-unparsed by pydantic: it must be exactly what `PresaleOut` would write from the same values."""
+"""PostgreSQL gives every pre-sale column as its wire text (queries.PRESALE_FIELDS and the others) and the service
+zips them with their keys, unparsed by pydantic: it must be exactly what `PresaleOut` would write from the same
+values."""
 
 from __future__ import annotations
 
