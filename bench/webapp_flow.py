@@ -53,7 +53,13 @@ function request()
   if slot == nil then slot = ((tid or 0) * 7) % #SLOTS end
   slot = slot % #SLOTS + 1
   local s = SLOTS[slot]
-  if s[1] == "POST" then return presale_request() end
+  if s[1] == "POST" then
+    -- Content-Type with the body only, as the web app's axios sends it
+    wrk.headers["Content-Type"] = "application/json"
+    local req = presale_request()
+    wrk.headers["Content-Type"] = nil
+    return req
+  end
   return wrk.format(s[1], s[2])
 end
 """
