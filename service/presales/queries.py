@@ -1,8 +1,9 @@
 """Pre-sales' statements: constants written once at import, and the builders of the list and of an update.
 Each function returns (sql, *params); no I/O here.
 
-A pre-sale is read in two statements: its row with its customer's (`page` / `get`), then the items of every
-pre-sale read, each with its product (`ITEMS_OF`); the service assembles them (service.assemble_presales). Every
+A page of pre-sales is read in two statements, the pre-sales with their customers (`page`), then the items of all
+of them with their products (`ITEMS_OF`); one pre-sale in one (`get`: a row per item). The service assembles
+them (service.assemble_presales). Every
 column comes as the text the contract sends (`wire_text`, `wire_timestamp`), so neither asyncpg nor the JSON
 encoder converts a value. Measured against one statement building the json in PostgreSQL: bench/README.md.
 """
@@ -102,8 +103,6 @@ def _with_customer() -> QueryBuilder:
     return Query.from_(presales).join(customers).on(customers.id == presales.customer_id)
 
 
-GET_ANY = _with_customer().select(*READ_COLUMNS).where(presales.id == P[1]).get_sql()
-GET_OWN = _with_customer().select(*READ_COLUMNS).where(presales.id == P[1]).where(presales.created_by == P[2]).get_sql()
 # $1: the ids of the pre-sales read. Item ids are time-ordered: request order (see service.new_item_ids).
 ITEMS_OF = (
     Query.from_(items)
@@ -116,8 +115,27 @@ ITEMS_OF = (
 )
 
 
+def _whole_presale() -> QueryBuilder:
+    """One pre-sale in one statement (one snapshot, one round trip): a row per item (one with no item columns
+    when it has none), each holding READ_COLUMNS then ITEMS_OF's columns."""
+    return (
+        _with_customer()
+        .left_join(items)
+        .on(items.presale_id == presales.id)
+        .left_join(products)
+        .on(products.id == items.product_id)
+        .select(*READ_COLUMNS, *ITEM_FIELDS.values(), *PRODUCT_FIELDS.values())
+        .where(presales.id == P[1])
+        .orderby(items.id)
+    )
+
+
+GET_ANY = _whole_presale().get_sql()
+GET_OWN = _whole_presale().where(presales.created_by == P[2]).get_sql()
+
+
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
-    """The pre-sale's row with its customer's (then ITEMS_OF for its items)."""
+    """The whole pre-sale: its rows (see _whole_presale), none when there is no such pre-sale for this owner."""
     if owner is None:
         return (GET_ANY, presale_id)
     return (GET_OWN, presale_id, owner)
@@ -147,7 +165,7 @@ TEXTS = StatementTexts()
 
 
 def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
-    """One page of pre-sales with their customers (then ITEMS_OF for their items), in one statement."""
+    """One page of pre-sales with their customers (then ITEMS_OF for their items, in the same snapshot)."""
     p = Params()
     order = Order.asc if q.sort_order == "asc" else Order.desc
     column = q.SORT_COLUMNS[q.sort_by]

@@ -50,27 +50,28 @@ STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
 DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
 
 
-def assemble_presales(rows: Sequence[asyncpg.Record], item_rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
-    """Pre-sales in the wire format of `PresaleOut`, from rows of `queries.page` / `queries.get` and the
-    `queries.ITEMS_OF` rows of their items. Every value is already its wire text (queries.py): zipped with its key,
-    no value converted; a test holds the result to what PresaleOut writes (tests/presales/test_wire_format.py)."""
-    presale_keys, customer_keys = tuple(queries.PRESALE_FIELDS), tuple(queries.CUSTOMER_FIELDS)
-    item_keys, product_keys = tuple(queries.ITEM_FIELDS), tuple(queries.PRODUCT_FIELDS)
-    split, item_split = len(presale_keys), len(item_keys)
+def assemble_presales(rows: Sequence[Sequence[Any]], item_rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Pre-sales in the wire format of `PresaleOut`, from their READ_COLUMNS values (queries.page) and those of
+    their items (queries.ITEMS_OF). Every value is already its wire text (queries.py): zipped with its key, none
+    converted; a test holds the result to what PresaleOut writes (tests/presales/test_wire_format.py)."""
     presales: list[dict[str, Any]] = []
     items_by_presale: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        values = tuple(row)
-        presale = dict(zip(presale_keys, values[:split], strict=True))
-        presale["customer"] = dict(zip(customer_keys, values[split:], strict=True))
+    for values in rows:
+        presale = dict(zip(PRESALE_KEYS, values[:CUSTOMER_AT], strict=True))
+        presale["customer"] = dict(zip(CUSTOMER_KEYS, values[CUSTOMER_AT:], strict=True))
         presale["items"] = items_by_presale[presale["id"]] = []
         presales.append(presale)
-    for row in item_rows:
-        values = tuple(row)
-        item = dict(zip(item_keys, values[:item_split], strict=True))
-        item["product"] = dict(zip(product_keys, values[item_split:], strict=True))
+    for values in item_rows:
+        item = dict(zip(ITEM_KEYS, values[:PRODUCT_AT], strict=True))
+        item["product"] = dict(zip(PRODUCT_KEYS, values[PRODUCT_AT:], strict=True))
         items_by_presale[item["preSaleId"]].append(item)
     return presales
+
+
+PRESALE_KEYS, CUSTOMER_KEYS = tuple(queries.PRESALE_FIELDS), tuple(queries.CUSTOMER_FIELDS)
+ITEM_KEYS, PRODUCT_KEYS = tuple(queries.ITEM_FIELDS), tuple(queries.PRODUCT_FIELDS)
+CUSTOMER_AT, PRODUCT_AT = len(PRESALE_KEYS), len(ITEM_KEYS)  # where the nested object's values start in a row
+ITEMS_AT = len(queries.READ_COLUMNS)  # in a row of queries.get, where the item's values start
 
 
 def new_item_ids(count: int) -> list[uuid.UUID]:
@@ -118,8 +119,7 @@ class PresaleService:
     # --- reads ---------------------------------------------------------------------------------------------
 
     async def get(self, presale_id: uuid.UUID) -> dict[str, Any]:
-        async with self._snapshot():
-            return await self._read(presale_id, self.user.presale_owner)
+        return await self._read(presale_id, self.user.presale_owner)
 
     async def list(self, q: PresaleListQuery) -> tuple[list[dict[str, Any]], Total]:
         owner = self.user.presale_owner
@@ -290,22 +290,23 @@ class PresaleService:
     # --- helpers -------------------------------------------------------------------------------------------
 
     async def _read(self, presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any]:
-        """The whole pre-sale (in a write's transaction, or a read's snapshot: get)."""
-        row = await self.conn.fetchrow(*queries.get(presale_id, owner))
-        if row is None:
+        """The whole pre-sale, in one statement: a row per item (service.queries.get)."""
+        rows = [tuple(row) for row in await self.conn.fetch(*queries.get(presale_id, owner))]
+        if not rows:
             raise errors.NotFound(NOT_FOUND)
-        return (await self._with_items([row]))[0]
+        items = [row[ITEMS_AT:] for row in rows if row[ITEMS_AT] is not None]  # no item: its columns are null
+        return assemble_presales([rows[0][:ITEMS_AT]], items)[0]
 
     def _snapshot(self) -> asyncpg.transaction.Transaction:
-        """A read's two statements (the pre-sales, then their items) see one snapshot: a pre-sale changed in between
-        cannot show its old total with its new items."""
+        """The list's two statements (the pre-sales, then their items) see one snapshot: a pre-sale changed in
+        between cannot show its old total with its new items."""
         return self.conn.transaction(isolation="repeatable_read", readonly=True)
 
     async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
         if not rows:
             return []
         item_rows = await self.conn.fetch(*queries.items_of([row[0] for row in rows]))  # row[0]: the pre-sale id
-        return assemble_presales(rows, item_rows)
+        return assemble_presales([tuple(row) for row in rows], [tuple(row) for row in item_rows])
 
     async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
         """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""
