@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
-from service.audit.service import fields, record
+from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerOut, CustomerUpdate
@@ -38,24 +38,20 @@ class CustomerService:
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:
         with translate_errors(Action.CREATE):
-            async with self.conn.transaction():
-                row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
-                await record(self.conn, self.user, "create", "customers", row["id"])
+            row = await change_audited(self.conn, queries.insert(data.model_dump()), self.user, "create", "customers")
         return to_wire(row)
 
     async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> dict[str, Any]:
         values = data.sent_fields()
         with translate_errors(Action.UPDATE):
-            async with self.conn.transaction():
-                row = await self.conn.fetchrow(*queries.update(customer_id, values))
-                if row is None:
-                    raise errors.NotFound("Customer not found")
-                await record(self.conn, self.user, "update", "customers", customer_id, fields(values))
+            change = queries.update(customer_id, values)
+            row = await change_audited(self.conn, change, self.user, "update", "customers", fields(values))
+        if row is None:
+            raise errors.NotFound("Customer not found")
         return to_wire(row)
 
     async def delete(self, customer_id: uuid.UUID) -> None:
         with translate_errors(Action.DELETE):
-            async with self.conn.transaction():
-                if await self.conn.fetchval(*queries.delete(customer_id)) is None:
-                    raise errors.NotFound("Customer not found")
-                await record(self.conn, self.user, "delete", "customers", customer_id)
+            row = await change_audited(self.conn, queries.delete(customer_id), self.user, "delete", "customers")
+        if row is None:
+            raise errors.NotFound("Customer not found")

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
-from service.audit.service import fields, record
+from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors
 from service.db.pages import Total, fetch_page
@@ -61,8 +61,8 @@ class PaymentMethodService:
             async with self.conn.transaction():
                 await self.conn.execute(*queries.lock_codes())
                 taken = [row["code"] for row in await self.conn.fetch(*queries.generated_codes())]
-                row = await self.conn.fetchrow(*queries.insert({"code": first_free_code(taken), **values}))
-                await record(self.conn, self.user, "create", "payment_methods", row["id"])
+                change = queries.insert({"code": first_free_code(taken), **values})
+                row = await change_audited(self.conn, change, self.user, "create", "payment_methods")
         return to_wire(row)
 
     async def update(self, payment_method_id: uuid.UUID, data: PaymentMethodUpdate) -> dict[str, Any]:
@@ -77,17 +77,15 @@ class PaymentMethodService:
     async def delete(self, payment_method_id: uuid.UUID) -> None:
         # No check-then-delete: the foreign key of presales decides, also against a concurrent pre-sale write.
         with translate_errors(Action.DELETE):
-            async with self.conn.transaction():
-                if await self.conn.fetchval(*queries.delete(payment_method_id)) is None:
-                    raise errors.NotFound(NOT_FOUND)
-                await record(self.conn, self.user, "delete", "payment_methods", payment_method_id)
+            change = queries.delete(payment_method_id)
+            if await change_audited(self.conn, change, self.user, "delete", "payment_methods") is None:
+                raise errors.NotFound(NOT_FOUND)
 
     async def _update(
         self, payment_method_id: uuid.UUID, values: dict[str, Any], details: dict[str, Any]
     ) -> dict[str, Any]:
-        async with self.conn.transaction():
-            row = await self.conn.fetchrow(*queries.update(payment_method_id, values))
-            if row is None:
-                raise errors.NotFound(NOT_FOUND)
-            await record(self.conn, self.user, "update", "payment_methods", payment_method_id, details)
+        change = queries.update(payment_method_id, values)
+        row = await change_audited(self.conn, change, self.user, "update", "payment_methods", details)
+        if row is None:
+            raise errors.NotFound(NOT_FOUND)
         return to_wire(row)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from service import errors
-from service.audit.service import fields, record
+from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors
 from service.db.pages import Total, fetch_page
@@ -65,8 +65,7 @@ class ProductService:
                     await self.conn.execute(*queries.lock_codes())
                     if values["code"] is None:
                         values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
-                row = await self.conn.fetchrow(*queries.insert(values))
-                await record(self.conn, self.user, "create", "products", row["id"])
+                row = await change_audited(self.conn, queries.insert(values), self.user, "create", "products")
         return to_wire(row)
 
     async def update(self, product_id: uuid.UUID, data: ProductUpdate) -> dict[str, Any]:
@@ -75,26 +74,19 @@ class ProductService:
         # Both prices sent: the schema already checked them. One sent: check it against the stored other one,
         # inside the UPDATE itself so a concurrent price change cannot slip between a read and the write.
         guarded = (sale is None) != (purchase is None)
-        async with self.conn.transaction():
-            row = await self.conn.fetchrow(
-                *queries.update(
-                    product_id,
-                    values,
-                    sale_at_least=sale if guarded else None,
-                    purchase_at_most=purchase if guarded else None,
-                )
-            )
-            if row is None:
-                if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
-                    field = "salePrice" if sale is not None else "purchasePrice"
-                    raise errors.BadRequest(PRICE_RULE, details=[{"field": field, "message": PRICE_RULE}])
-                raise errors.NotFound("Product not found")
-            await record(self.conn, self.user, "update", "products", product_id, fields(values))
+        change = queries.update(
+            product_id, values, sale_at_least=sale if guarded else None, purchase_at_most=purchase if guarded else None
+        )
+        row = await change_audited(self.conn, change, self.user, "update", "products", fields(values))
+        if row is None:
+            if guarded and await self.conn.fetchval(*queries.exists(product_id)) is not None:
+                field = "salePrice" if sale is not None else "purchasePrice"
+                raise errors.BadRequest(PRICE_RULE, details=[{"field": field, "message": PRICE_RULE}])
+            raise errors.NotFound("Product not found")
         return to_wire(row)
 
     async def delete(self, product_id: uuid.UUID) -> None:
         with translate_errors(Action.DELETE):
-            async with self.conn.transaction():
-                if await self.conn.fetchval(*queries.delete(product_id)) is None:
-                    raise errors.NotFound("Product not found")
-                await record(self.conn, self.user, "delete", "products", product_id)
+            row = await change_audited(self.conn, queries.delete(product_id), self.user, "delete", "products")
+        if row is None:
+            raise errors.NotFound("Product not found")

@@ -11,7 +11,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from service import errors
-from service.audit.service import fields, record
+from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.auth.passwords import hash_password
 from service.auth.permissions import effective_permissions
@@ -58,9 +58,7 @@ class UserService:
         values = {**data.values(), "password": await hash_password(data.password)}
         actor = self.actor
         with translate_errors(Action.CREATE):  # the database decides, so concurrent registers end in 409
-            async with self.conn.transaction():
-                row = await self.conn.fetchrow(*queries.insert(values))
-                await record(self.conn, actor, "create", "users", row["id"])
+            row = await change_audited(self.conn, queries.insert(values), actor, "create", "users")
         return to_wire(row)
 
     async def update(self, user_id: uuid.UUID, data: UserUpdate) -> dict[str, Any]:
@@ -74,21 +72,17 @@ class UserService:
         if "password" in values:
             values["password"] = await hash_password(values["password"])
         with translate_errors(Action.UPDATE):
-            async with self.conn.transaction():
-                row = await self.conn.fetchrow(*queries.update(user_id, values))
-                if row is None:
-                    raise errors.NotFound("User not found", code="USER_NOT_FOUND")
-                await record(self.conn, actor, "update", "users", user_id, details)
+            row = await change_audited(self.conn, queries.update(user_id, values), actor, "update", "users", details)
+        if row is None:
+            raise errors.NotFound("User not found", code="USER_NOT_FOUND")
         return to_wire(row)
 
     async def delete(self, user_id: uuid.UUID, *, acting_user_id: uuid.UUID) -> None:
         if user_id == acting_user_id:
             raise errors.BadRequest("You cannot delete your own account", code="CANNOT_DELETE_SELF")
         actor = self.actor
-        async with self.conn.transaction():
-            if await self.conn.fetchval(*queries.delete(user_id)) is None:
-                raise errors.NotFound("User not found", code="USER_NOT_FOUND")
-            await record(self.conn, actor, "delete", "users", user_id)
+        if await change_audited(self.conn, queries.delete(user_id), actor, "delete", "users") is None:
+            raise errors.NotFound("User not found", code="USER_NOT_FOUND")
 
     async def create_or_promote_admin(
         self, account: AdminAccount
