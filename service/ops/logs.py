@@ -13,6 +13,7 @@ import logging.config
 import os
 import re
 import time
+from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +44,7 @@ class RequestContext:
 _current: ContextVar[RequestContext | None] = ContextVar("flowcrm_request", default=None)
 
 
-def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The client's X-Request-ID when it is valid, else a new one: 128 random bits in 32 hex digits, what
     uuid4().hex gives less its version bits, for a fraction of its cost (measured: bench/README.md)."""
     for name, value in headers:
