@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import asyncpg
 from pydantic import ValidationError
@@ -160,7 +160,7 @@ async def bootstrap_admin(pool: asyncpg.Pool, settings: Settings) -> None:
         raise ValueError(f"invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: {exc}") from exc
     try:
         async with pool.acquire(timeout=settings.db_acquire_timeout) as conn:
-            created = await UserService(conn).ensure_admin(account)
+            created = await UserService(cast(asyncpg.Connection, conn)).ensure_admin(account)  # see db.pool.acquire
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.error("admin bootstrap failed (are the migrations applied?): %s: %s", type(exc).__name__, exc)
         return
