@@ -6,6 +6,7 @@ change it records: when the change rolls back, so does its audit row.
 
 from __future__ import annotations
 
+import builtins  # builtins.list: in the class below, after its own `list` method, `list` names the method
 import json
 import uuid
 from collections.abc import Iterable
@@ -64,5 +65,5 @@ class AuditService:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 
-    async def recent(self, limit: int) -> list[dict[str, Any]]:
+    async def recent(self, limit: int) -> builtins.list[dict[str, Any]]:
         return [to_wire(row) for row in await self.conn.fetch(*queries.recent(limit))]

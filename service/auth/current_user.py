@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,6 +21,7 @@ from service.auth.requirements import REQUIRES, Requirement
 from service.auth.tokens import Claims, decode_token
 from service.db.pool import acquire
 from service.errors import Forbidden, Unauthorized
+from service.http.schemas import Row
 from service.ops.logs import set_user
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class CurrentUser:
     user_agent: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], **request: Any) -> CurrentUser:
+    def from_row(cls, row: Row, **request: Any) -> CurrentUser:
         """From a users row (`permissions` is the stored column), with what the request adds (claims, client)."""
         return cls(
             id=row["id"],

@@ -40,6 +40,7 @@ class CustomerService:
         with translate_errors(Action.CREATE):
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.insert(data.model_dump()))
+                assert row is not None  # INSERT ... RETURNING gives the row
                 await record(self.conn, self.user, "create", "customers", row["id"])
         return to_wire(row)
 

@@ -36,7 +36,7 @@ class ObservedRequests:
             await self.app(scope, receive, send)
             return
         context = RequestContext(request_id_from(scope["headers"]))
-        scope[OBSERVED] = context  # type: ignore[literal-required]
+        scope[OBSERVED] = context  # type: ignore[literal-required]  # ASGI allows extension keys; Litestar types none
         id_header = (REQUEST_ID_HEADER, context.request_id.encode("ascii"))
         status = 500  # if the app fails before it answers, the server answers 500
         token = begin_request(context)

@@ -62,6 +62,7 @@ class PaymentMethodService:
                 await self.conn.execute(*queries.lock_codes())
                 taken = [row["code"] for row in await self.conn.fetch(*queries.generated_codes())]
                 row = await self.conn.fetchrow(*queries.insert({"code": first_free_code(taken), **values}))
+                assert row is not None  # INSERT ... RETURNING gives the row
                 await record(self.conn, self.user, "create", "payment_methods", row["id"])
         return to_wire(row)
 

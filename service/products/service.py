@@ -66,6 +66,7 @@ class ProductService:
                     if values["code"] is None:
                         values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
                 row = await self.conn.fetchrow(*queries.insert(values))
+                assert row is not None  # INSERT ... RETURNING gives the row
                 await record(self.conn, self.user, "create", "products", row["id"])
         return to_wire(row)
 

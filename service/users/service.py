@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 import asyncpg
@@ -17,6 +16,7 @@ from service.auth.passwords import hash_password
 from service.auth.permissions import effective_permissions
 from service.config import Settings
 from service.db.errors import Action, translate_errors
+from service.http.schemas import Row
 from service.users import queries
 from service.users.schemas import AdminAccount, UserCreate, UserOut, UserUpdate
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ADMIN_NAME = "Administrator"
 
 
-def to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
+def to_wire(row: Row) -> dict[str, Any]:
     """The user JSON: the complete effective permissions object, never the stored null, never the hash."""
     values = dict(row)
     values["permissions"] = effective_permissions(values["role"], values.get("permissions"))
@@ -60,6 +60,7 @@ class UserService:
         with translate_errors(Action.CREATE):  # the database decides, so concurrent registers end in 409
             async with self.conn.transaction():
                 row = await self.conn.fetchrow(*queries.insert(values))
+                assert row is not None  # INSERT ... RETURNING gives the row
                 await record(self.conn, actor, "create", "users", row["id"])
         return to_wire(row)
 
