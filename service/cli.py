@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
@@ -64,6 +64,8 @@ def _runner(settings: Settings, url: str) -> MigrationRunner:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
     from service.ops.cpus import available_cpus
     from service.ops.shutdown import lame_duck
@@ -90,14 +92,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = Granian(
             "service.app:create_server_app",
             factory=True,
-            interface="asgi",
+            interface=Interfaces.ASGI,
             address=settings.host,
             port=settings.port,
             workers=workers,
-            loop="auto",
+            loop=Loops.auto,
             websockets=False,
             workers_kill_timeout=settings.shutdown_timeout_seconds,
-            log_level="info",
+            log_level=LogLevels.info,
             log_access=False,
             log_dictconfig=logging_config(settings),
         )
@@ -321,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
     except (EmbeddedPostgresError, MigrationError) as exc:  # e.g. `flowcrm seed` without the embedded extra
         sys.exit(f"flowcrm {args.command}: {one_line(exc)}")
 

@@ -217,10 +217,10 @@ async def acting_admin(conn: asyncpg.Connection) -> CurrentUser:
     if row is None:
         now = datetime.now(UTC).replace(tzinfo=None)
         return CurrentUser(
-            id=None,
+            id=None,  # type: ignore[arg-type]  # no users row: the seeded pre-sales get no creator (created_by null)
             email="",
             name="Dados de demonstração",
-            role="admin",  # type: ignore[arg-type]
+            role="admin",
             stored_permissions=None,
             created_at=now,
             updated_at=now,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema_rs
 import pytest
@@ -36,9 +36,9 @@ DOCUMENT: dict[str, Any] = json.loads(
 
 # Each type with the characters its rule is about: whitespace of several kinds, NUL, digits, signs, letters.
 TYPES = {
-    "clean_text(6)": (clean_text(6), " \t\n\u00a0\x00ab"),
-    "clean_text(6, min_length=2)": (clean_text(6, min_length=2), " \t\n\x00ab"),
-    "nullable_text(5)": (nullable_text(5), " \t\n\u2003\x00ab"),
+    "clean_text(6)": (Annotated[str, *clean_text(6)], " \t\n\u00a0\x00ab"),
+    "clean_text(6, min_length=2)": (Annotated[str, *clean_text(6, min_length=2)], " \t\n\x00ab"),
+    "nullable_text(5)": (Annotated[str | None, *nullable_text(5)], " \t\n\u2003\x00ab"),
     "Money": (Money, "0129. \t-e"),
     "Percentage": (Percentage, "01009. "),
     "Quantity": (Quantity, "019. \n"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get
 
 from service.audit.schemas import AuditLogListQuery, AuditLogOut, RecentQuery
@@ -21,7 +23,7 @@ class AuditLogController(Controller):
 
     @get("/", opt={**ADMIN, "query": AuditLogListQuery}, summary="Audit log (admin; paginated, filtered, newest first)")
     async def list_audit_logs(
-        self, request: Request, session: SessionDependency
+        self, request: Request[Any, Any, Any], session: SessionDependency
     ) -> Response[PageEnvelope[AuditLogOut]]:
         conn = session.conn
         query = AuditLogListQuery.from_query(dict(request.query_params))
@@ -30,7 +32,7 @@ class AuditLogController(Controller):
 
     @get("/recent", opt={**ADMIN, "query": RecentQuery}, summary="The latest audit rows (admin; newest first)")
     async def recent_audit_logs(
-        self, request: Request, session: SessionDependency
+        self, request: Request[Any, Any, Any], session: SessionDependency
     ) -> Response[Envelope[list[AuditLogOut]]]:
         conn = session.conn
         query = RecentQuery.model_validate(

@@ -6,6 +6,7 @@ A change of one row and its audit row are one statement (`change_audited`). A ch
 
 from __future__ import annotations
 
+import builtins  # builtins.list: in the class below, after its own `list` method, `list` names the method
 import json
 import uuid
 from collections.abc import Iterable
@@ -85,5 +86,5 @@ class AuditService:
         rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
         return [to_wire(row) for row in rows], total
 
-    async def recent(self, limit: int) -> list[dict[str, Any]]:
+    async def recent(self, limit: int) -> builtins.list[dict[str, Any]]:
         return [to_wire(row) for row in await self.conn.fetch(*queries.recent(limit))]

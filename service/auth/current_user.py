@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -21,6 +21,7 @@ from service.auth.requirements import REQUIRES, Requirement
 from service.auth.tokens import Claims, decode_token
 from service.db.pool import acquire
 from service.errors import Forbidden, Unauthorized
+from service.http.schemas import Row
 from service.ops.logs import set_user
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class CurrentUser:
     user_agent: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], **request: Any) -> CurrentUser:
+    def from_row(cls, row: Row, **request: Any) -> CurrentUser:
         """From a users row (`permissions` is the stored column), with what the request adds (claims, client)."""
         return cls(
             id=row["id"],
@@ -94,17 +95,17 @@ def clean_header(value: str | None, limit: int) -> str | None:
     return value or None
 
 
-def client_ip(request: Request) -> str | None:
+def client_ip(request: Request[Any, Any, Any]) -> str | None:
     """The peer address as the server saw it (a proxy's own address unless the server is told to trust
     X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
     return clean_header(request.client.host if request.client else None, IP_MAX)
 
 
-def client_user_agent(request: Request) -> str | None:
+def client_user_agent(request: Request[Any, Any, Any]) -> str | None:
     return clean_header(request.headers.get("user-agent"), USER_AGENT_MAX)
 
 
-def bearer_token(request: Request) -> str:
+def bearer_token(request: Request[Any, Any, Any]) -> str:
     header = request.headers.get("authorization")
     if not header or not header.startswith("Bearer ") or not header[7:].strip():
         raise Unauthorized("Authentication required", code="UNAUTHORIZED")
@@ -129,7 +130,9 @@ async def authenticate(conn: asyncpg.Connection, secret: str, token: str) -> Cur
     return CurrentUser.from_row(row, claims=claims)
 
 
-async def verified_caller(request: Request, state: State, conn: asyncpg.Connection, token: str) -> CurrentUser:
+async def verified_caller(
+    request: Request[Any, Any, Any], state: State, conn: asyncpg.Connection, token: str
+) -> CurrentUser:
     """The request's user, from a valid token (401 otherwise) holding the route's permission (403 otherwise)."""
     tokens: TokenCache = state.tokens
     user = tokens.get(token) or await tokens.verify(token, lambda: authenticate(conn, state.settings.jwt_secret, token))
@@ -161,7 +164,7 @@ class Session(NamedTuple):
 SessionDependency = NamedDependency[Session]
 
 
-async def provide_session(request: Request) -> AsyncGenerator[Session, None]:
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[Session, None]:
     token = bearer_token(request)  # a request without a token is refused before it takes a pooled connection
     state = request.app.state  # not a `state` parameter: Litestar builds that object anew for every request
     conn = await acquire(state)

@@ -56,7 +56,7 @@ class LoginLimiter:
 def login_limiter_for(state: MutableMapping[str, Any]) -> LoginLimiter:
     """The app's login limiter, created on first use with the app's settings. An app may be given its own
     beforehand (`app.state[STATE_KEY] = LoginLimiter(settings, clock=...)`)."""
-    limiter = state.get(STATE_KEY)
+    limiter: LoginLimiter | None = state.get(STATE_KEY)
     if limiter is None:
         limiter = state.setdefault(STATE_KEY, LoginLimiter(state["settings"]))
     return limiter

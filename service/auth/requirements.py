@@ -47,7 +47,7 @@ def requires(
     *permissions: Permission,
     roles: tuple[Role, ...] = (),
     forbidden_message: str | None = None,
-) -> dict[str, Requirement]:
+) -> dict[str, Requirement | list[int]]:
     """The `opt` of a protected route: `opt=requires(Permission.CUSTOMERS)`; no argument: any signed-in user.
     A restricted route also lists 403 among its `errors`, for the OpenAPI document (service.http.openapi)."""
     requirement = Requirement(permissions, roles, forbidden_message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -24,7 +25,9 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @get("/", opt={**READ, "query": CustomerListQuery}, summary="List customers (paginated, searchable)")
-    async def list_customers(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[CustomerOut]]:
+    async def list_customers(
+        self, request: Request[Any, Any, Any], session: SessionDependency
+    ) -> Response[PageEnvelope[CustomerOut]]:
         conn, user = session
         query = CustomerListQuery.from_query(dict(request.query_params))
         rows, total = await CustomerService(conn, user).list(query)

@@ -6,11 +6,12 @@ import re
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BeforeValidator, EmailStr, Field
 
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
     AtLeastOneField,
+    ExampleConfig,
     JsonSchema,
     ListQuery,
     NoNul,
@@ -32,7 +33,7 @@ def _phone(value: str) -> str:
     return value
 
 
-Name = clean_text(255)
+Name = Annotated[str, *clean_text(255)]
 
 
 def _trimmed(value: object) -> object:
@@ -63,11 +64,11 @@ Cpf = Annotated[
         description="11 digits, '.' and '-' allowed; the check digits must be right (else 422)",
     ),
 ]
-Address = nullable_text(1000)
+Address = Annotated[str | None, *nullable_text(1000)]
 
 
 class CustomerCreate(StrictInput):
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **StrictInput.model_config,
         example={
             "name": "Maria da Silva",
@@ -86,7 +87,7 @@ class CustomerCreate(StrictInput):
 
 
 class CustomerUpdate(AtLeastOneField):
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **AtLeastOneField.model_config, example={"name": "Maria da Silva Souza", "phone": "(11) 91234-5678"}
     )
     NULLABLE = frozenset({"address"})

@@ -39,6 +39,7 @@ class CustomerService:
     async def create(self, data: CustomerCreate) -> dict[str, Any]:
         with translate_errors(Action.CREATE):
             row = await change_audited(self.conn, queries.insert(data.model_dump()), self.user, "create", "customers")
+            assert row is not None  # INSERT ... RETURNING gives the row
         return to_wire(row)
 
     async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class DashboardService:
     async def figures(self, now: datetime | None = None) -> dict[str, Any]:
         bounds = month_boundaries(now or utc_now())
         row = await self.conn.fetchrow(*queries.figures(self.user.presale_owner, bounds))
+        assert row is not None  # one row of aggregates
         revenue = [row[f"revenue_{i}"] for i in range(len(bounds) - 1)]
         return Dashboard.model_validate(
             {

@@ -60,7 +60,8 @@ def _open_for_others(path: Path) -> None:
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class EmbeddedPostgres:
@@ -77,9 +78,13 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        kwargs = {"user": SYSTEM_USER} if self._as_root else {}
         return subprocess.run(
-            [str(pg_bin_dir() / tool), *args], capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+            [str(pg_bin_dir() / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            user=SYSTEM_USER if self._as_root else None,
         )
 
     def _prepare_for_system_user(self) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import asyncpg
 from pypika import Order, Table
@@ -37,7 +37,8 @@ class Total:
     exact: bool = True
 
 
-class BoundedCount(NamedTuple):
+@dataclass(frozen=True)
+class BoundedCount:
     count: Statement  # the matching rows, counted up to limit + 1
     estimate: Statement  # EXPLAIN of the same conditions: the planner's row estimate
     limit: int
@@ -54,8 +55,13 @@ class PageRequest(Protocol):
 
 class SortedPageRequest(PageRequest, Protocol):
     SORT_COLUMNS: ClassVar[dict[str, str]]
-    sort_by: str
-    sort_order: str
+
+    # Read-only, so that a query's narrower Literal fields match.
+    @property
+    def sort_by(self) -> str: ...
+
+    @property
+    def sort_order(self) -> str: ...
 
 
 def shape(p: Params, where: list[Criterion], *, joined: bool = False) -> tuple[str, int]:
@@ -135,12 +141,15 @@ PLAN_FOR_VALUES = "SET LOCAL plan_cache_mode = force_custom_plan"
 async def count_rows(conn: asyncpg.Connection, statements: BoundedCount) -> int:
     """The bounded count; under conditions, with a plan made for their values (two more round trips, against
     milliseconds of PostgreSQL's CPU for a search)."""
+    counted: int
     if not statements.filtered:
-        return await conn.fetchval(*statements.count)
+        counted = await conn.fetchval(*statements.count)
+        return counted
     own = not conn.is_in_transaction()  # else the setting ends with the caller's transaction
     await conn.execute(f"BEGIN; {PLAN_FOR_VALUES}" if own else PLAN_FOR_VALUES)
     try:
-        return await conn.fetchval(*statements.count)
+        counted = await conn.fetchval(*statements.count)
+        return counted
     finally:
         if own:
             await conn.execute("ROLLBACK")  # it only read

@@ -9,7 +9,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from litestar.datastructures import State
@@ -91,6 +91,7 @@ async def check_session_defaults(pool: asyncpg.Pool, settings: Settings) -> None
     except _CONNECT_ERRORS as exc:
         log.warning("could not read the server connections' time zone and statement_timeout: %s", exc)
         return
+    assert row is not None  # a SELECT without FROM gives one row
     if row["timezone"] != "UTC":
         log.error(
             "server connections use time zone %s, not UTC: timestamps would be stored wrong; PgBouncer "
@@ -164,6 +165,8 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
     return pool
 
 
+# The pool hands out a PoolConnectionProxy: not a Connection subclass, but asyncpg gives it every Connection method
+# (forwarded to the connection it holds), so the code takes it as the Connection it stands for (the casts).
 async def acquire(state: State) -> asyncpg.Connection:
     """A pooled connection for one request; give it back with `state.pool.release(conn)`.
 
@@ -176,9 +179,9 @@ async def acquire(state: State) -> asyncpg.Connection:
             # A connection is free: take it without arming the timeout, which on Python < 3.12 makes asyncpg
             # run the acquisition as a task of its own (a visible share of a simple read's CPU, bench/README.md).
             # Free connections wait in a LIFO queue, so this one was in use a moment ago.
-            return await pool.acquire()
+            return cast(asyncpg.Connection, await pool.acquire())
         with POOL_WAITING.track_inprogress():  # the pool's "waiting" gauge (service/ops/metrics.py)
-            return await pool.acquire(timeout=state.settings.db_acquire_timeout)
+            return cast(asyncpg.Connection, await pool.acquire(timeout=state.settings.db_acquire_timeout))
     except TimeoutError as exc:
         raise Unavailable("All database connections are busy, please retry", code="DATABASE_BUSY") from exc
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -94,7 +94,7 @@ def json_object(**fields: Term) -> Function:
     return Function("json_build_object", *args)
 
 
-class JsonAgg(AggregateFunction):
+class JsonAgg(AggregateFunction):  # type: ignore[misc]  # PyPika's classes are Any to mypy (pyproject.toml)
     """json_agg(expr ORDER BY t1, t2 ...): the aggregate's input order stated, not left to the plan."""
 
     def __init__(self, term: Term, *order_by: tuple[Term, Order]) -> None:
@@ -148,12 +148,14 @@ def insert_sql(
     whose value PostgreSQL gives (such as clock_timestamp()): for a module constant."""
     computed = computed or {}
     query = Query.into(table).columns(*columns, *computed).insert(*placeholders(len(columns)), *computed.values())
-    return query.returning(*returning).get_sql() if returning else query.get_sql()
+    sql: str = query.returning(*returning).get_sql() if returning else query.get_sql()
+    return sql
 
 
 def delete_sql(table: Table) -> str:
     """The DELETE of one row by id ($1), returning its id (none: there was no such row): for a module constant."""
-    return Query.from_(table).delete().where(table.id == P[1]).returning(table.id).get_sql()
+    sql: str = Query.from_(table).delete().where(table.id == P[1]).returning(table.id).get_sql()
+    return sql
 
 
 # Held until the transaction ends (transaction-level: safe behind PgBouncer transaction pooling). $1: the key.

@@ -7,6 +7,8 @@ into a NotFoundException, which the exception handler answers with the envelope 
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Response, Router
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
@@ -14,7 +16,7 @@ from litestar.openapi import OpenAPIConfig
 DOCS_PATH = "/schema"
 
 
-def _envelope_404(response: Response) -> Response:
+def _envelope_404(response: Response[Any]) -> Response[Any]:
     if response.status_code == 404:
         raise NotFoundException()
     return response

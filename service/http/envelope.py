@@ -16,7 +16,9 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Response[dict[str, Any]]:
+# Response[Any]: the body is a dict already in wire form; a route's return annotation (Response[Envelope[X]])
+# states its schema for the OpenAPI document.
+def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Response[Any]:
     body: dict[str, Any] = {"success": True}
     if data is not None:
         body["data"] = data
@@ -25,7 +27,7 @@ def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Resp
     return Response(body, status_code=status_code)
 
 
-def paginated(data: list[Any], *, total: Total, page: int, limit: int, message: str = "OK") -> Response[dict[str, Any]]:
+def paginated(data: list[Any], *, total: Total, page: int, limit: int, message: str = "OK") -> Response[Any]:
     total_pages = math.ceil(total.value / limit) if limit else 0
     body = {
         "success": True,

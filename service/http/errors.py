@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pydantic
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 _TYPE_ERRORS_WITHOUT_VALUE = ("_type", "missing", "_parsing")
 
 
-def _detail_from_pydantic(error: dict[str, Any]) -> dict[str, Any]:
+def _detail_from_pydantic(error: Mapping[str, Any]) -> dict[str, Any]:
     field = ".".join(str(part) for part in error.get("loc", ()))
     message = str(error.get("msg", "Invalid value"))
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -85,7 +86,7 @@ def to_app_error(exc: Exception) -> errors.AppError:
     return errors.AppError()
 
 
-def exception_to_response(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+def exception_to_response(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     count_in_metrics(exc)
     error = to_app_error(exc)
     request_id = current_request_id()  # on the log line as in the body (error_body)

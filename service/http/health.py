@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from service import __version__
@@ -41,7 +42,7 @@ class LivenessFirst:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
-            scope["type"] == "http"
+            scope["type"] == ScopeType.HTTP
             and scope["path"] == "/health"
             and scope["method"] == "GET"
             and not any(name == b"origin" for name, _ in scope["headers"])
@@ -55,7 +56,7 @@ class LivenessFirst:
                     "headers": [*self.headers, (b"content-length", str(len(body)).encode())],
                 }
             )
-            await send({"type": "http.response.body", "body": body})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
             return
         await self.app(scope, receive, send)
 

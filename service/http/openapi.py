@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.openapi.spec import (
     OpenAPI,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -60,7 +61,7 @@ ERROR_ENVELOPE = Schema(
             },
         ),
         "message": Schema(type=OpenAPIType.STRING),
-        "timestamp": Schema(type=OpenAPIType.STRING, format="date-time"),
+        "timestamp": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
         "path": Schema(type=OpenAPIType.STRING),
     },
 )
@@ -115,7 +116,7 @@ def _error_response(status: int, path: str) -> OpenAPIResponse:
 
 def _schema(field: dict[str, Any]) -> Schema:
     options = [f for f in field.get("anyOf", [field]) if f.get("type") != "null"]
-    spec = options[0] if options else {"type": "string"}
+    spec: dict[str, Any] = options[0] if options else {"type": "string"}
     kind = spec.get("type", "string")
     return Schema(
         type=_TYPES.get(kind, OpenAPIType.STRING),
@@ -226,9 +227,10 @@ def publish_request_bodies(app: Litestar, schema: OpenAPI) -> None:
 def _readiness_not_ready(schema: OpenAPI) -> None:
     """`GET /health/ready` answers 503 with the same report when not ready (service/http/health.py)."""
     ready = schema.paths.get("/health/ready") if schema.paths else None
-    if ready is not None and ready.get is not None and "200" in (ready.get.responses or {}):
-        ok = ready.get.responses["200"]
-        ready.get.responses["503"] = OpenAPIResponse(
+    responses = ready.get.responses if ready is not None and ready.get is not None else None
+    ok = (responses or {}).get("200")
+    if responses is not None and isinstance(ok, OpenAPIResponse):
+        responses["503"] = OpenAPIResponse(
             description="Not ready: the database does not answer, or migrations are pending", content=ok.content
         )
 
@@ -237,11 +239,12 @@ def complete_openapi(app: Litestar) -> OpenAPI:
     schema = app.openapi_schema
     publish_request_bodies(app, schema)
     _readiness_not_ready(schema)
+    paths = schema.paths or {}
     for route in app.routes:
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # "/x/{id:str}" is "/x/{id}" in OpenAPI
-        if not path.startswith("/api") or path not in (schema.paths or {}):
+        if not path.startswith("/api") or path not in paths:
             continue
-        item = schema.paths[path]
+        item = paths[path]
         for handler in getattr(route, "route_handlers", ()):
             for method in handler.http_methods:
                 operation: Operation | None = getattr(item, method.lower(), None)

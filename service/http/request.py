@@ -26,7 +26,7 @@ def is_json_media_type(media_type: str) -> bool:
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
-class JsonRequest(Request):
+class JsonRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         if not is_json_media_type(self.content_type[0]) and await self.body():
             raise errors.UnsupportedMediaType()

@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 import types
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Protocol,
+    Self,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 from pydantic import (
     AfterValidator,
@@ -16,11 +29,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
@@ -45,7 +60,7 @@ class JsonSchema:
     def __init__(self, **schema: Any) -> None:
         self.schema = schema
 
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
         return dict(self.schema)
 
 
@@ -64,7 +79,7 @@ def _collapse_spaces(value: str) -> str:
 
 
 class _NoNulValidator(BeforeValidator):
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
         schema = handler(core_schema)
         if schema.get("type") == "string":
             schema.setdefault("pattern", NO_NUL)
@@ -74,8 +89,12 @@ class _NoNulValidator(BeforeValidator):
 NoNul = _NoNulValidator(_reject_nul)
 
 
-def clean_text(max_length: int, *, min_length: int = 1) -> Any:
-    """Text trimmed with internal whitespace collapsed (names, reasons), no NUL, length-checked after."""
+# The rules below are pydantic metadata for a type written out where it is named, so that mypy sees the type:
+# `Name = Annotated[str, *clean_text(255)]`.
+
+
+def clean_text(max_length: int, *, min_length: int = 1) -> tuple[Any, ...]:
+    """Text trimmed with internal whitespace collapsed (names, reasons), no NUL, length-checked after: for `str`."""
 
     def check(value: str) -> str:
         value = _collapse_spaces(value)
@@ -93,7 +112,7 @@ def clean_text(max_length: int, *, min_length: int = 1) -> Any:
         pattern=rf"^(?=[^\u0000]*$)\s*\S{inner}\s*$",
         description=f"Trimmed, inner whitespace collapsed to one space: then {min_length} to {max_length} characters",
     )
-    return Annotated[str, NoNul, AfterValidator(check), schema]
+    return (NoNul, AfterValidator(check), schema)
 
 
 def _optional_text(value: Any) -> Any:
@@ -104,24 +123,21 @@ def _optional_text(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def nullable_text(max_length: int) -> Any:
-    # Blank, or at most max_length characters from the first non-space one to the last; no NUL anywhere.
+def nullable_text(max_length: int) -> tuple[Any, ...]:
+    """For `str | None`. Blank, or at most max_length characters from the first non-space one to the last; no NUL
+    anywhere. The length constraint applies to the text (pydantic puts a nullable type's constraints on its inner
+    type)."""
     trimmed = rf"^(?=[^\u0000]*$)\s*(?:\S(?:[\s\S]{{0,{max_length - 2}}}\S)?)?\s*$"
     schema = JsonSchema(
         anyOf=[{"type": "string", "pattern": trimmed}, {"type": "null"}],
         default=None,
         description=f"Trimmed, at most {max_length} characters; blank text counts as null",
     )
-    return Annotated[
-        Annotated[str, StringConstraints(max_length=max_length)] | None,
-        BeforeValidator(_optional_text),
-        Field(default=None),
-        schema,
-    ]
+    return (StringConstraints(max_length=max_length), BeforeValidator(_optional_text), Field(default=None), schema)
 
 
-def decimal_string(places: int, *, maximum: Decimal) -> Any:
-    """A non-negative decimal sent as a string (or an integer), with at most `places` decimals.
+def decimal_string(places: int, *, maximum: Decimal) -> tuple[Any, ...]:
+    """For `Decimal`: a non-negative decimal sent as a string (or an integer), with at most `places` decimals.
 
     JSON floats are refused: money and quantities never pass through binary floating point.
     """
@@ -139,9 +155,7 @@ def decimal_string(places: int, *, maximum: Decimal) -> Any:
             raise ValueError(f"Must not exceed {maximum}")
         return number
 
-    return Annotated[
-        Decimal, BeforeValidator(parse), PlainSerializer(str, return_type=str), decimal_json_schema(places, maximum)
-    ]
+    return (BeforeValidator(parse), PlainSerializer(str, return_type=str), decimal_json_schema(places, maximum))
 
 
 def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False) -> JsonSchema:
@@ -167,22 +181,33 @@ def decimal_json_schema(places: int, maximum: Decimal, *, positive: bool = False
 
 
 MONEY_MAX = Decimal("99999999.99")  # numeric(10,2)
-Money = decimal_string(2, maximum=MONEY_MAX)
-Percentage = decimal_string(2, maximum=Decimal("100"))  # numeric(5,2), 0..100
-Quantity = decimal_string(3, maximum=Decimal("9999999.999"))  # numeric(10,3)
+Money = Annotated[Decimal, *decimal_string(2, maximum=MONEY_MAX)]
+Percentage = Annotated[Decimal, *decimal_string(2, maximum=Decimal("100"))]  # numeric(5,2), 0..100
+Quantity = Annotated[Decimal, *decimal_string(3, maximum=Decimal("9999999.999"))]  # numeric(10,3)
 MoneyOut = Annotated[Decimal, PlainSerializer(str, return_type=str)]
 
 
 # How a database value of a plain field becomes its JSON value; None: as it is.
 _Convert = Callable[[Any], Any] | None
 _AS_IS = (str, int, bool)
+# A response model's fields as (alias, column, converter); False: the model is not plain (see from_row).
+_RowWriter = list[tuple[str, str, _Convert]] | Literal[False]
+
+
+class Row(Protocol):
+    """A database row read by column name: an asyncpg.Record, or a dict of one."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def _field_converter(annotation: Any, metadata: list[Any]) -> tuple[bool, _Convert]:
     """(supported, converter) for one field of a response model, as pydantic would serialise it in JSON mode."""
     for item in metadata:
         if isinstance(item, PlainSerializer):  # UtcDatetime, MoneyOut
-            return True, item.func
+            # pydantic's type allows serialisers taking an info argument too; these take the value alone.
+            return True, cast(_Convert, item.func)
     if get_origin(annotation) in (Union, types.UnionType):  # `X | None`: None stays None (see from_row)
         inner = [arg for arg in get_args(annotation) if arg is not type(None)]
         return _field_converter(inner[0], []) if len(inner) == 1 else (False, None)
@@ -199,12 +224,13 @@ class WireModel(BaseModel):
     """camelCase on the wire, snake_case in Python."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    _row_writer: ClassVar[_RowWriter]  # each model's own, made on its first from_row
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> dict[str, Any]:
+    def from_row(cls, row: Row) -> dict[str, Any]:
         """The JSON object of a database row, as `model_validate(row).to_wire()` gives it.
 
         Response rows come from columns whose types the schema fixes, so for a model of plain fields (text,
@@ -212,7 +238,7 @@ class WireModel(BaseModel):
         of its time there (bench/README.md). Such models are written field by field; any other model (nested
         objects) goes through pydantic.
         """
-        writer = cls.__dict__.get("_row_writer")
+        writer: _RowWriter | None = cls.__dict__.get("_row_writer")
         if writer is None:
             writer = cls._row_writer = _row_writer(cls)
         if writer is False:
@@ -224,8 +250,8 @@ class WireModel(BaseModel):
         return wire
 
 
-def _row_writer(model: type[WireModel]) -> list[tuple[str, str, _Convert]] | bool:
-    writer = []
+def _row_writer(model: type[WireModel]) -> _RowWriter:
+    writer: list[tuple[str, str, _Convert]] = []
     for name, field in model.model_fields.items():
         supported, convert = _field_converter(field.annotation, field.metadata)
         if not supported:
@@ -234,10 +260,18 @@ def _row_writer(model: type[WireModel]) -> list[tuple[str, str, _Convert]] | boo
     return writer
 
 
+class ExampleConfig(ConfigDict, total=False):
+    """A model's config with the request example Litestar shows in the OpenAPI document (it reads `example`)."""
+
+    example: dict[str, Any]
+
+
 class StrictInput(WireModel):
     """Request bodies the contract calls strict: an unknown key is a 422."""
 
-    model_config = ConfigDict(
+    # Only generated (camelCase) aliases: the pydantic mypy plugin cannot write __init__'s signature (it says so).
+    # Request bodies are validated from JSON, never built by keyword.
+    model_config = ConfigDict(  # type: ignore[pydantic-alias]
         alias_generator=to_camel, populate_by_name=False, extra="forbid", str_strip_whitespace=False
     )
 
@@ -263,7 +297,7 @@ class AtLeastOneField(StrictInput):
         return self
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
         """The schema says what `_at_least_one` checks: null only for NULLABLE fields, one field at least."""
         schema = handler.resolve_ref_schema(handler(core_schema))
         properties = schema.get("properties", {})
@@ -304,7 +338,7 @@ class ListQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 50
 
     @classmethod
-    def from_query(cls, params: dict[str, Any]) -> ListQuery:
+    def from_query(cls, params: dict[str, Any]) -> Self:
         cleaned = {key: value for key, value in params.items() if blank_is_absent(value) is not None}
         return cls.model_validate(cleaned)
 

@@ -31,7 +31,7 @@ def metrics_directory(settings: Settings) -> Iterator[Path | None]:
         yield None
         return
     temporary = settings.metrics_dir is None
-    directory = Path(tempfile.mkdtemp(prefix="flowcrm-metrics-")) if temporary else settings.metrics_dir
+    directory = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="flowcrm-metrics-"))
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
@@ -52,6 +52,7 @@ def start_listener(settings: Settings) -> None:
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+    assert settings.metrics_port is not None, "called only with METRICS_PORT set"
     mark_process_dead(os.getpid())
 
     registry = CollectorRegistry()

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
@@ -31,11 +32,11 @@ class ObservedRequests:
         self.access_log = AccessLog(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or OBSERVED in scope:
+        if scope["type"] != ScopeType.HTTP or OBSERVED in scope:
             await self.app(scope, receive, send)
             return
         context = RequestContext(request_id_from(scope["headers"]))
-        scope[OBSERVED] = context  # type: ignore[literal-required]
+        scope[OBSERVED] = context  # type: ignore[literal-required]  # ASGI allows extension keys; Litestar types none
         id_header = (REQUEST_ID_HEADER, context.request_id.encode("ascii"))
         status = 500  # if the app fails before it answers, the server answers 500
         token = begin_request(context)
@@ -52,7 +53,7 @@ class ObservedRequests:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route: str = scope.get("path_template") or metrics.UNMATCHED_ROUTE  # type: ignore[assignment]
+            route: str = scope.get("path_template") or metrics.UNMATCHED_ROUTE
             method: str = scope["method"]
             metrics.observe_request(method, route, status, seconds)
             if self.access_log.wanted(status):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody
@@ -38,7 +39,7 @@ class PaymentMethodController(Controller):
         summary="List payment methods (paginated, inactive included unless filtered)",
     )
     async def list_payment_methods(
-        self, request: Request, session: SessionDependency
+        self, request: Request[Any, Any, Any], session: SessionDependency
     ) -> Response[PageEnvelope[PaymentMethodOut]]:
         conn, user = session
         query = PaymentMethodListQuery.from_query(dict(request.query_params))

@@ -42,7 +42,7 @@ def _query_boolean(value: Any) -> Any:
 Flag = Annotated[bool, BeforeValidator(_json_boolean)]
 QueryFlag = Annotated[bool, BeforeValidator(_query_boolean)]
 # Trimmed (inner runs of whitespace collapsed), then 2..255 characters: the same rule as the table's CHECK.
-Description = clean_text(DESCRIPTION_MAX, min_length=DESCRIPTION_MIN)
+Description = Annotated[str, *clean_text(DESCRIPTION_MAX, min_length=DESCRIPTION_MIN)]
 # The web app's create form sends a code it computed itself (`PAG` + 8 digits): accepted, never used.
 IgnoredCode = Annotated[Any, Field(default=None, exclude=True)]
 

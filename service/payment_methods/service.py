@@ -63,6 +63,7 @@ class PaymentMethodService:
                 taken = [row["code"] for row in await self.conn.fetch(*queries.generated_codes())]
                 change = queries.insert({"code": first_free_code(taken), **values})
                 row = await change_audited(self.conn, change, self.user, "create", "payment_methods")
+                assert row is not None  # INSERT ... RETURNING gives the row
         return to_wire(row)
 
     async def update(self, payment_method_id: uuid.UUID, data: PaymentMethodUpdate) -> dict[str, Any]:

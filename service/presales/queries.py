@@ -235,7 +235,7 @@ ITEM_SUBTOTAL = (
 )
 DELETE_ITEMS = Query.from_(items_table).delete().where(items_table.presale_id == P[1]).get_sql()
 # For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard.
-DECREMENT_STOCK = (
+DECREMENT_STOCK: str = (
     Query.update(products_table)
     .set(products_table.stock, products_table.stock - P[1])
     .where(products_table.id == P[2])

@@ -20,14 +20,14 @@ READ = requires(Permission.PRESALES_VIEW_ALL, Permission.PRESALES_VIEW_OWN)  # t
 WRITE = requires(Permission.PRESALES_CREATE)
 
 
-def list_query(request: Request) -> PresaleListQuery:
+def list_query(request: Request[Any, Any, Any]) -> PresaleListQuery:
     """The query string, with `status` possibly repeated (`status=pending&status=approved`)."""
     params: dict[str, Any] = dict(request.query_params)
     params.pop("status", None)
     statuses = [value for value in request.query_params.getall("status", []) if blank_is_absent(value) is not None]
     if statuses:
         params["status"] = statuses
-    return PresaleListQuery.from_query(params)  # type: ignore[return-value]
+    return PresaleListQuery.from_query(params)
 
 
 class PresaleController(Controller):
@@ -39,7 +39,9 @@ class PresaleController(Controller):
         opt={**READ, "query": PresaleListQuery},
         summary="List pre-sales (paginated, filtered; own only without canViewAll)",
     )
-    async def list_presales(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[PresaleOut]]:
+    async def list_presales(
+        self, request: Request[Any, Any, Any], session: SessionDependency
+    ) -> Response[PageEnvelope[PresaleOut]]:
         conn, user = session
         query = list_query(request)
         rows, total = await PresaleService(conn, user).list(query)

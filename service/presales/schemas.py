@@ -54,7 +54,7 @@ def _positive(value: Decimal) -> Decimal:
 PositiveQuantity = Annotated[
     Quantity, AfterValidator(_positive), decimal_json_schema(3, Decimal("9999999.999"), positive=True)
 ]
-Notes = nullable_text(1000)
+Notes = Annotated[str | None, *nullable_text(1000)]
 
 
 class PresaleItemIn(StrictInput):

@@ -7,6 +7,7 @@ through `_change_status`, which deducts stock under row locks.
 
 from __future__ import annotations
 
+import builtins  # builtins.list: in the class below, after its own `list` method, `list` names the method
 import os
 import time
 import uuid
@@ -302,7 +303,7 @@ class PresaleService:
         between cannot show its old total with its new items."""
         return self.conn.transaction(isolation="repeatable_read", readonly=True)
 
-    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
+    async def _with_items(self, rows: Sequence[asyncpg.Record]) -> builtins.list[dict[str, Any]]:
         if not rows:
             return []
         item_rows = await self.conn.fetch(*queries.items_of([row[0] for row in rows]))  # row[0]: the pre-sale id
@@ -329,7 +330,9 @@ class PresaleService:
         if not row["is_active"]:
             raise errors.ValidationFailed.field("paymentMethodId", "Payment method is inactive", str(payment_method_id))
 
-    async def _prepare_items(self, items: Sequence[PresaleItemIn]) -> tuple[list[dict[str, Any]], list[Decimal]]:
+    async def _prepare_items(
+        self, items: Sequence[PresaleItemIn]
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[Decimal]]:
         """Check the items against their products and compute each line (contract 7.4, 7.5; decision 10.6).
 
         Order of refusals: a missing product (404), a fractional quantity for a unit product (422), a fixed
@@ -400,7 +403,7 @@ class PresaleService:
             raise errors.ValidationFailed.field("items", f"The pre-sale subtotal must not exceed {MONEY_MAX}")
         return lines, prices
 
-    async def _insert_items(self, presale_id: uuid.UUID, lines: list[dict[str, Any]]) -> None:
+    async def _insert_items(self, presale_id: uuid.UUID, lines: builtins.list[dict[str, Any]]) -> None:
         ids = new_item_ids(len(lines))
         await self.conn.execute(
             *queries.insert_items(

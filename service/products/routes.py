@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
@@ -26,7 +27,9 @@ class ProductController(Controller):
     tags = ["products"]
 
     @get("/", opt={**READ, "query": ProductListQuery}, summary="List products (paginated, searchable, filterable)")
-    async def list_products(self, request: Request, session: SessionDependency) -> Response[PageEnvelope[ProductOut]]:
+    async def list_products(
+        self, request: Request[Any, Any, Any], session: SessionDependency
+    ) -> Response[PageEnvelope[ProductOut]]:
         conn, user = session
         query = ProductListQuery.from_query(dict(request.query_params))
         rows, total = await ProductService(conn, user).list(query)

@@ -7,10 +7,11 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from service.http.schemas import (
     AtLeastOneField,
+    ExampleConfig,
     JsonSchema,
     ListQuery,
     Money,
@@ -59,10 +60,10 @@ Code = Annotated[
         description="Blank or null: generated (PROD + 7 digits); upper-cased",
     ),
 ]
-Name = clean_text(255)
-Unit = clean_text(20)
-SaleType = clean_text(50)
-Description = nullable_text(1000)
+Name = Annotated[str, *clean_text(255)]
+Unit = Annotated[str, *clean_text(20)]
+SaleType = Annotated[str, *clean_text(50)]
+Description = Annotated[str | None, *nullable_text(1000)]
 
 
 def _json_integer(value: Any) -> Any:
@@ -85,7 +86,7 @@ def _check_prices(sale_price: Decimal | None, info: ValidationInfo) -> Decimal |
 
 
 class ProductCreate(StrictInput):
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **StrictInput.model_config,
         example={
             "code": "PROD0000001",
@@ -114,7 +115,7 @@ class ProductCreate(StrictInput):
 class ProductUpdate(AtLeastOneField):
     """Every field but `code` (immutable: sending it is an unknown key), at least one."""
 
-    model_config = ConfigDict(**AtLeastOneField.model_config, example={"salePrice": "19.90", "stock": 25})
+    model_config = ExampleConfig(**AtLeastOneField.model_config, example={"salePrice": "19.90", "stock": 25})
     NULLABLE = frozenset({"description"})
     name: Name | None = None
     unit: Unit | None = None

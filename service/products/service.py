@@ -66,6 +66,7 @@ class ProductService:
                     if values["code"] is None:
                         values["code"] = next_code(await self.conn.fetchval(*queries.highest_generated_code()))
                 row = await change_audited(self.conn, queries.insert(values), self.user, "create", "products")
+                assert row is not None  # INSERT ... RETURNING gives the row
         return to_wire(row)
 
     async def update(self, product_id: uuid.UUID, data: ProductUpdate) -> dict[str, Any]:

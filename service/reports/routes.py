@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get
 
 from service.auth.current_user import SessionDependency
@@ -31,7 +33,7 @@ class ReportController(Controller):
         "year (UTC) to now.",
     )
     async def payment_methods(
-        self, request: Request, session: SessionDependency
+        self, request: Request[Any, Any, Any], session: SessionDependency
     ) -> Response[Envelope[list[PaymentMethodReportRow]]]:
         conn = session.conn
         query = ReportQuery.from_query(dict(request.query_params))
@@ -43,7 +45,9 @@ class ReportController(Controller):
         summary="Total and count of sales (converted pre-sales) in the period",
         description="Amounts are JSON numbers with two decimals; `period` is the period counted.",
     )
-    async def summary(self, request: Request, session: SessionDependency) -> Response[Envelope[ReportSummary]]:
+    async def summary(
+        self, request: Request[Any, Any, Any], session: SessionDependency
+    ) -> Response[Envelope[ReportSummary]]:
         conn = session.conn
         query = ReportQuery.from_query(dict(request.query_params))
         return ok(await ReportService(conn).summary(query), "Report summary generated successfully")

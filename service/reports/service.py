@@ -49,6 +49,7 @@ class ReportService:
     async def summary(self, query: ReportQuery) -> dict[str, Any]:
         f: ReportFilter = query.resolve(utc_now())
         record = await self.conn.fetchrow(*queries.summary(f))
+        assert record is not None  # one row of aggregates
         return ReportSummary(
             total_amount=record["total_amount"],
             total_sales_count=record["sales_count"],

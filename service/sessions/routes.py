@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
@@ -22,7 +24,7 @@ from service.users.service import UserService
 Conn = NamedDependency[asyncpg.Connection]
 
 
-def _presented_token(request: Request) -> str | None:
+def _presented_token(request: Request[Any, Any, Any]) -> str | None:
     header = request.headers.get("authorization") or ""
     if not header.startswith("Bearer "):
         return None
@@ -40,7 +42,7 @@ class AuthController(Controller):
         summary="Log in with email and password (public; rate limited per account and per client)",
     )
     async def login(
-        self, request: Request, data: JSONBody[LoginRequest], conn: Conn, state: State
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], conn: Conn, state: State
     ) -> Response[Envelope[LoginData]]:
         result = await AuthService(conn, state.settings).login(
             data, ip_address=client_ip(request), user_agent=client_user_agent(request), limiter=login_limiter_for(state)
@@ -52,7 +54,7 @@ class AuthController(Controller):
         return ok(current_user_wire(session.user), "User retrieved")
 
     @post("/logout", status_code=200, summary="Log out: revokes the presented token, if any (public, no body)")
-    async def logout(self, request: Request, conn: Conn, state: State) -> Response[MessageEnvelope]:
+    async def logout(self, request: Request[Any, Any, Any], conn: Conn, state: State) -> Response[MessageEnvelope]:
         token = _presented_token(request)
         await AuthService(conn, state.settings).logout(
             token, ip_address=client_ip(request), user_agent=client_user_agent(request)
@@ -67,7 +69,7 @@ class AuthController(Controller):
         summary="A new token for the current one, which is revoked (no body)",
     )
     async def refresh(
-        self, request: Request, state: State, session: SessionDependency
+        self, request: Request[Any, Any, Any], state: State, session: SessionDependency
     ) -> Response[Envelope[TokenData]]:
         conn, user = session
         result = await AuthService(conn, state.settings).refresh(user)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
-from service.http.schemas import NoNul, WireModel
+from service.http.schemas import ExampleConfig, NoNul, WireModel
 from service.users.schemas import UserOut
 
 
@@ -18,7 +18,7 @@ class LoginRequest(WireModel):
     """Any text is accepted as the email (a malformed one simply matches no account: 401, not 422), so an
     account created with an unusual address can still log in. Unknown keys are ignored."""
 
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **WireModel.model_config, example={"email": "admin@example.com", "password": "a long secret"}
     )
     email: Annotated[str, NoNul, BeforeValidator(_normalise_email), Field(min_length=1, max_length=255)]

@@ -87,12 +87,14 @@ class AuthService:
         except errors.Unauthorized:
             return
         actor = dataclasses.replace(user, ip_address=ip_address, user_agent=user_agent)
+        assert user.claims is not None  # read from the token
         async with self.conn.transaction():
             if await self._revoke(user.claims, user.id):
                 await record(self.conn, actor, "logout", "auth", user.id)
 
     async def refresh(self, user: CurrentUser) -> dict[str, Any]:
         """A new token for the same user; the presented one is revoked (and so can be used for one refresh)."""
+        assert user.claims is not None  # the request's caller, from its token
         if not await self._revoke(user.claims, user.id):
             raise errors.Unauthorized("Invalid or expired token", code="INVALID_TOKEN")
         return {"token": self._issue(user.id, user.email, user.role), "expiresIn": self.settings.jwt_expires_in}

@@ -22,7 +22,7 @@ STATE_KEY = "stock_rate_limiter"
 def limiter_for(state: MutableMapping[str, Any]) -> RateLimiter:
     """The app's limiter, created on first use. An app may be given its own beforehand
     (`app.state[STATE_KEY] = RateLimiter({...})`), e.g. with other limits."""
-    limiter = state.get(STATE_KEY)
+    limiter: RateLimiter | None = state.get(STATE_KEY)
     if limiter is None:
         limiter = state.setdefault(STATE_KEY, RateLimiter(DEFAULT_LIMITS))
     return limiter

@@ -10,6 +10,7 @@ check and its rate-limit row.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
@@ -27,12 +28,12 @@ from service.stock.service import StockService
 ANY_USER = {**requires(), "errors": [429]}
 
 
-async def adjustment_slot(request: Request, session: SessionDependency) -> None:
+async def adjustment_slot(request: Request[Any, Any, Any], session: SessionDependency) -> None:
     """One of the user's 20 adjustments per minute, or 429 RATE_LIMIT_EXCEEDED."""
     await limiter_for(request.app.state).check(session.conn, ADJUST, session.user.id)
 
 
-async def history_slot(request: Request, session: SessionDependency) -> None:
+async def history_slot(request: Request[Any, Any, Any], session: SessionDependency) -> None:
     """One of the user's 100 history reads per minute, or 429 RATE_LIMIT_EXCEEDED."""
     await limiter_for(request.app.state).check(session.conn, HISTORY, session.user.id)
 
@@ -65,7 +66,7 @@ class StockController(Controller):
         summary="Stock adjustment history (paginated, filterable, newest first)",
     )
     async def list_adjustments(
-        self, request: Request, session: SessionDependency, history_slot: NamedDependency[None]
+        self, request: Request[Any, Any, Any], session: SessionDependency, history_slot: NamedDependency[None]
     ) -> Response[PageEnvelope[StockAdjustmentOut]]:
         conn, user = session
         query = StockAdjustmentListQuery.from_query(dict(request.query_params))

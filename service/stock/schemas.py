@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
 
 from service.http.dates import DateRangeQuery
-from service.http.schemas import NoNul, StrictInput, UtcDatetime, WireModel, clean_text
+from service.http.schemas import ExampleConfig, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
 
 AdjustmentType = Literal["add", "remove"]
 MAX_QUANTITY = 999_999
@@ -23,11 +23,11 @@ def _json_integer(value: Any) -> Any:
 
 
 Quantity = Annotated[int, BeforeValidator(_json_integer), Field(ge=1, le=MAX_QUANTITY)]
-Reason = clean_text(500)
+Reason = Annotated[str, *clean_text(500)]
 
 
 class StockAdjustmentIn(StrictInput):
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **StrictInput.model_config,
         example={"adjustmentType": "add", "quantity": 12, "reason": "Supplier delivery NF 1234"},
     )

@@ -92,6 +92,7 @@ class StockService:
                         }
                     )
                 )
+                assert row is not None  # INSERT ... RETURNING gives the row
                 await record(
                     self.conn,
                     self.user,

@@ -23,7 +23,7 @@ FIRST_RUN_EMAIL = "admin@example.com"
 
 
 async def _connect(settings: Settings, url: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(**{**connect_options(settings), "dsn": url})
+    conn: asyncpg.Connection = await asyncpg.connect(**{**connect_options(settings), "dsn": url})
     await init_connection(conn)
     return conn
 

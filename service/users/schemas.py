@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, EmailStr
+from pydantic import AfterValidator, BeforeValidator, EmailStr
 
 from service import errors
-from service.http.schemas import AtLeastOneField, JsonSchema, NoNul, StrictInput, UtcDatetime, WireModel, clean_text
+from service.http.schemas import (
+    AtLeastOneField,
+    ExampleConfig,
+    JsonSchema,
+    NoNul,
+    StrictInput,
+    UtcDatetime,
+    WireModel,
+    clean_text,
+)
 
 Role = Literal["admin", "manager", "employee"]
-Name = clean_text(255)
+Name = Annotated[str, *clean_text(255)]
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -79,7 +88,7 @@ class Permissions(StrictInput):
 
 
 class UserCreate(StrictInput):
-    model_config = ConfigDict(
+    model_config = ExampleConfig(
         **StrictInput.model_config,
         example={
             "name": "Joana Vendas",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import asyncpg
 from pydantic import ValidationError
@@ -17,6 +16,7 @@ from service.auth.passwords import hash_password
 from service.auth.permissions import effective_permissions
 from service.config import Settings
 from service.db.errors import Action, translate_errors
+from service.http.schemas import Row
 from service.users import queries
 from service.users.schemas import AdminAccount, UserCreate, UserOut, UserUpdate
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_ADMIN_NAME = "Administrator"
 
 
-def to_wire(row: Mapping[str, Any]) -> dict[str, Any]:
+def to_wire(row: Row) -> dict[str, Any]:
     """The user JSON: the complete effective permissions object, never the stored null, never the hash."""
     values = dict(row)
     values["permissions"] = effective_permissions(values["role"], values.get("permissions"))
@@ -59,6 +59,7 @@ class UserService:
         actor = self.actor
         with translate_errors(Action.CREATE):  # the database decides, so concurrent registers end in 409
             row = await change_audited(self.conn, queries.insert(values), actor, "create", "users")
+            assert row is not None  # INSERT ... RETURNING gives the row
         return to_wire(row)
 
     async def update(self, user_id: uuid.UUID, data: UserUpdate) -> dict[str, Any]:
@@ -154,7 +155,7 @@ async def bootstrap_admin(pool: asyncpg.Pool, settings: Settings) -> None:
         raise ValueError(f"invalid ADMIN_EMAIL/ADMIN_PASSWORD/ADMIN_NAME: {exc}") from exc
     try:
         async with pool.acquire(timeout=settings.db_acquire_timeout) as conn:
-            created = await UserService(conn).ensure_admin(account)
+            created = await UserService(cast(asyncpg.Connection, conn)).ensure_admin(account)  # see db.pool.acquire
     except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
         log.error("admin bootstrap failed (are the migrations applied?): %s: %s", type(exc).__name__, exc)
         return
