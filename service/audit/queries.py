@@ -50,26 +50,31 @@ def insert(values: dict[str, Any]) -> Statement:
     return (INSERT, *(values[column] for column in INSERT_COLUMNS))
 
 
-# A one-row change and its audit row as one statement: a data-modifying CTE (PyPika writes none), atomic by itself,
-# so neither a transaction nor a second round trip (a transaction's BEGIN and COMMIT were most of a simple write's
-# client CPU: bench/README.md). The change returns its row with "id"; no row changed, no audit row.
-AUDITED = (
-    'WITH "changed" AS ({change}),"audit" AS (INSERT INTO "audit_logs" ({columns},"created_at") '
-    'SELECT {values},clock_timestamp() FROM "changed") SELECT * FROM "changed"'
-)
-AUDITED_COLUMNS = ",".join(f'"{column}"' for column in INSERT_COLUMNS)
+# A change and its audit row as one statement: a data-modifying CTE (PyPika writes none), atomic by itself, so
+# neither a transaction nor a second round trip (each round trip was ~10 % of a simple write's CPU: bench/README.md).
+AUDITED_COLUMNS = ",".join(f'"{column}"' for column in INSERT_COLUMNS) + ',"created_at"'
+
+
+def audit_rows_of(source: str, first: int) -> str:
+    """The INSERT of one audit row for each row of the CTE `source` (its "id": the resource_id), the row's other
+    values placeholders from `$first` on, given by `audit_params` (created_at: clock_timestamp(), as `insert`)."""
+    numbers = iter(range(first, first + len(INSERT_COLUMNS) - 1))
+    values = ",".join(
+        f'"{source}"."id"' if column == "resource_id" else f"${next(numbers)}" for column in INSERT_COLUMNS
+    )
+    return f'INSERT INTO "audit_logs" ({AUDITED_COLUMNS}) SELECT {values},clock_timestamp() FROM "{source}"'
+
+
+def audit_params(values: dict[str, Any]) -> list[Any]:
+    return [values[column] for column in INSERT_COLUMNS if column != "resource_id"]
 
 
 def audited(change: Statement, values: dict[str, Any]) -> Statement:
-    """`change` (an INSERT, UPDATE or DELETE of one row ... RETURNING its id and more) with the audit row of
-    `values` (its resource_id: the changed row's id), in one statement returning the change's row."""
+    """`change` (an INSERT, UPDATE or DELETE of one row ... RETURNING its "id" and more) and the audit row of
+    `values`, in one statement returning the change's row; no row changed, no audit row."""
     sql, *params = change
-    extra = [values[column] for column in INSERT_COLUMNS if column != "resource_id"]
-    numbers = iter(range(len(params) + 1, len(params) + len(extra) + 1))
-    placeholders = ",".join(
-        '"changed"."id"' if column == "resource_id" else f"${next(numbers)}" for column in INSERT_COLUMNS
-    )
-    return (AUDITED.format(change=sql, columns=AUDITED_COLUMNS, values=placeholders), *params, *extra)
+    audit = audit_rows_of("changed", len(params) + 1)
+    return (f'WITH "changed" AS ({sql}),"audit" AS ({audit}) SELECT * FROM "changed"', *params, *audit_params(values))
 
 
 def _filters(q: AuditLogListQuery, p: Params) -> list[Criterion]:

@@ -19,6 +19,7 @@ from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Function, Term
 
+from service.audit.queries import audit_params, audit_rows_of
 from service.db.pages import BoundedCount, count_statement, shape
 from service.db.sql import (
     P,
@@ -115,23 +116,25 @@ ITEMS_OF = (
 )
 
 
-def _whole_presale() -> QueryBuilder:
-    """One pre-sale in one statement (one snapshot, one round trip): a row per item (one with no item columns
-    when it has none), each holding READ_COLUMNS then ITEMS_OF's columns."""
+def _whole_presale(from_presales: Table = presales, from_items: Table = items) -> QueryBuilder:
+    """Pre-sales whole, in one statement (one snapshot, one round trip): a row per item (one with null item
+    columns for a pre-sale without items), each holding READ_COLUMNS then ITEMS_OF's columns. The sources are the
+    tables, or CTEs named like their aliases (CREATE)."""
     return (
-        _with_customer()
-        .left_join(items)
-        .on(items.presale_id == presales.id)
+        Query.from_(from_presales)
+        .join(customers)
+        .on(customers.id == from_presales.customer_id)
+        .left_join(from_items)
+        .on(from_items.presale_id == from_presales.id)
         .left_join(products)
-        .on(products.id == items.product_id)
+        .on(products.id == from_items.product_id)
         .select(*READ_COLUMNS, *ITEM_FIELDS.values(), *PRODUCT_FIELDS.values())
-        .where(presales.id == P[1])
-        .orderby(items.id)
+        .orderby(from_items.id)
     )
 
 
-GET_ANY = _whole_presale().get_sql()
-GET_OWN = _whole_presale().where(presales.created_by == P[2]).get_sql()
+GET_ANY = _whole_presale().where(presales.id == P[1]).get_sql()
+GET_OWN = _whole_presale().where(presales.id == P[1]).where(presales.created_by == P[2]).get_sql()
 
 
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
@@ -274,6 +277,31 @@ INSERT_ITEMS = (
     " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::numeric[], $5::numeric[], $6::numeric[],"
     " $7::numeric[], $8::discount_type[], $9::numeric[])"
 )
+# Creating a pre-sale is one statement: its row, its items (their presale_id: the new row's) and its audit row,
+# returning the whole pre-sale as `get` does, read from the CTEs' RETURNING rows (the statement's snapshot does not
+# see its own inserts in the tables). Plain SQL around PyPika's parts: PyPika writes no data-modifying CTE.
+NEW_ITEM_COLUMNS = {column: type_ for column, type_ in ITEM_COLUMNS.items() if column != "presale_id"}
+_ITEM_ARRAYS = ",".join(f"${number}::{type_}[]" for number, type_ in enumerate(NEW_ITEM_COLUMNS.values(), start=10))
+_ITEM_VALUES = ",".join('"ps"."id"' if column == "presale_id" else f'"i"."{column}"' for column in ITEM_COLUMNS)
+CREATE = (
+    f'WITH "ps" AS ({insert_sql(presales_table, PRESALE_COLUMNS)} RETURNING *),'
+    f'"pi" AS (INSERT INTO "presale_items" ({",".join(ITEM_COLUMNS)}) SELECT {_ITEM_VALUES}'
+    f' FROM "ps",unnest({_ITEM_ARRAYS}) AS "i"({",".join(NEW_ITEM_COLUMNS)}) RETURNING *),'
+    f'"audit" AS ({audit_rows_of("ps", 10 + len(NEW_ITEM_COLUMNS))}) '
+    + _whole_presale(Table("ps"), Table("pi")).get_sql()
+)
+
+
+def create(presale: dict[str, Any], item_rows: list[dict[str, Any]], audit: dict[str, Any]) -> Statement:
+    """The pre-sale's columns, its items' (without presale_id) and its audit row's values (audit_values)."""
+    return (
+        CREATE,
+        *(presale[column] for column in PRESALE_COLUMNS),
+        *columns_of(item_rows, NEW_ITEM_COLUMNS),
+        *audit_params(audit),
+    )
+
+
 ADJUSTMENT_COLUMNS = (
     "product_id",
     "adjustment_type",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from service import errors
-from service.audit.service import fields, record
+from service.audit.service import audit_values, fields, record
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors, with_retry
 from service.db.pages import Total, fetch_page
@@ -73,6 +73,14 @@ PRESALE_KEYS, CUSTOMER_KEYS = tuple(queries.PRESALE_FIELDS), tuple(queries.CUSTO
 ITEM_KEYS, PRODUCT_KEYS = tuple(queries.ITEM_FIELDS), tuple(queries.PRODUCT_FIELDS)
 CUSTOMER_AT, PRODUCT_AT = len(PRESALE_KEYS), len(ITEM_KEYS)  # where the nested object's values start in a row
 ITEMS_AT = len(queries.READ_COLUMNS)  # in a row of queries.get, where the item's values start
+
+
+def whole_presale(rows: Sequence[asyncpg.Record]) -> dict[str, Any]:
+    """One pre-sale from its rows of queries.get or queries.create: a row per item, each holding the pre-sale's
+    READ_COLUMNS then the item's columns (null when it has no item)."""
+    values = [tuple(row) for row in rows]
+    items = [row[ITEMS_AT:] for row in values if row[ITEMS_AT] is not None]
+    return assemble_presales([values[0][:ITEMS_AT]], items)[0]
 
 
 def new_item_ids(count: int) -> list[uuid.UUID]:
@@ -137,21 +145,15 @@ class PresaleService:
                 await self._require_payment_method(data.payment_method_id)
             lines, prices = await self._prepare_items(data.items)
             totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
-            presale_id = await self.conn.fetchval(
-                *queries.insert_presale(
-                    {
-                        "customer_id": data.customer_id,
-                        "status": data.status,
-                        "notes": data.notes,
-                        "payment_method_id": data.payment_method_id,
-                        "created_by": self.user.id,
-                        **self._totals_columns(totals, data.discount_type),
-                    }
-                )
-            )
-            await self._insert_items(presale_id, lines)
-            await record(self.conn, self.user, "create", "presales", presale_id, {"status": data.status})
-            return await self._read(presale_id)
+            presale = {
+                "customer_id": data.customer_id,
+                "status": data.status,
+                "notes": data.notes,
+                "payment_method_id": data.payment_method_id,
+                "created_by": self.user.id,
+                **self._totals_columns(totals, data.discount_type),
+            }
+            return whole_presale(await self._insert_new(presale, lines, {"status": data.status}))
 
         return await self._transaction(operation, Action.CREATE)
 
@@ -291,12 +293,11 @@ class PresaleService:
     # --- helpers -------------------------------------------------------------------------------------------
 
     async def _read(self, presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> dict[str, Any]:
-        """The whole pre-sale, in one statement: a row per item (service.queries.get)."""
-        rows = [tuple(row) for row in await self.conn.fetch(*queries.get(presale_id, owner))]
+        """The whole pre-sale, in one statement (queries.get)."""
+        rows = await self.conn.fetch(*queries.get(presale_id, owner))
         if not rows:
             raise errors.NotFound(NOT_FOUND)
-        items = [row[ITEMS_AT:] for row in rows if row[ITEMS_AT] is not None]  # no item: its columns are null
-        return assemble_presales([rows[0][:ITEMS_AT]], items)[0]
+        return whole_presale(rows)
 
     def _snapshot(self) -> asyncpg.transaction.Transaction:
         """The list's two statements (the pre-sales, then their items) see one snapshot: a pre-sale changed in
@@ -402,6 +403,15 @@ class PresaleService:
         if sum(prices, ZERO) > MONEY_MAX:
             raise errors.ValidationFailed.field("items", f"The pre-sale subtotal must not exceed {MONEY_MAX}")
         return lines, prices
+
+    async def _insert_new(
+        self, presale: dict[str, Any], lines: builtins.list[dict[str, Any]], details: dict[str, Any]
+    ) -> builtins.list[asyncpg.Record]:
+        """The new pre-sale, its items and its audit row in one statement (queries.CREATE): its rows, as `get`'s."""
+        ids = new_item_ids(len(lines))
+        lines = [{**line, "id": item_id} for item_id, line in zip(ids, lines, strict=True)]
+        audit = audit_values(self.user, "create", "presales", details=details)
+        return await self.conn.fetch(*queries.create(presale, lines, audit))
 
     async def _insert_items(self, presale_id: uuid.UUID, lines: builtins.list[dict[str, Any]]) -> None:
         ids = new_item_ids(len(lines))

@@ -15,7 +15,7 @@ import pytest
 from service import errors
 from service.audit import service as audit_service
 from service.config import Settings
-from service.presales.service import PresaleService
+from service.presales import service as presale_service
 from tests.factories import PASSWORD, bearer, create_customer, create_presale, create_product, create_user
 
 UA = "audit-test-agent/1.0"
@@ -377,26 +377,25 @@ async def test_a_failure_after_the_audit_row_rolls_both_back(
 async def test_a_failure_in_a_later_step_of_the_service_leaves_no_row(
     client: httpx.AsyncClient, headers: dict, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A service step raising after record() (an unexpected error: 500) leaves neither the change nor its row."""
+    """A service step raising after the audit row was written (an unexpected error: 500) leaves neither the change
+    nor its row: a pre-sale's create writes it with the pre-sale, then assembles the answer inside its transaction."""
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    original = PresaleService._read
+    written = []
 
-    async def broken_read(self: PresaleService, presale_id: uuid.UUID) -> dict[str, Any]:
-        if await self.conn.fetchval("SELECT count(*) FROM audit_logs") != 1:  # record() ran before this step
-            raise AssertionError("expected the audit row inside the transaction")
+    def broken_assembly(rows: Any) -> dict[str, Any]:
+        written.append(rows)  # the pre-sale's rows came back from the write that also wrote the audit row
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(PresaleService, "_read", broken_read)
+    monkeypatch.setattr(presale_service, "whole_presale", broken_assembly)
     payload = {
         "customerId": str(customer["id"]),
         "items": [{"productId": str(product["id"]), "quantity": "1", "unitPrice": "15.00"}],
     }
     response = await client.post("/api/presales", json=payload, headers=headers)
-    assert response.status_code == 500
+    assert response.status_code == 500 and len(written) == 1
     assert await db.fetchval("SELECT count(*) FROM presales") == 0
     assert await audit_rows(db) == []
-    monkeypatch.setattr(PresaleService, "_read", original)
 
 
 async def test_record_refuses_to_run_outside_a_transaction(db: asyncpg.Connection, admin: asyncpg.Record) -> None:

@@ -90,8 +90,8 @@ async def test_backend_terminated_during_presale_create_leaves_nothing(
     headers = bearer(settings, user)
     customer = await create_customer(fault_db)
     product = await create_product(fault_db, stock=10)
-    pause = Pause(PresaleService._insert_items)
-    monkeypatch.setattr(PresaleService, "_insert_items", pause.method())
+    pause = Pause(PresaleService._insert_new)
+    monkeypatch.setattr(PresaleService, "_insert_new", pause.method())
 
     with live_server(create_app(settings)) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from service import errors
 from service.config import Settings
 from service.presales.service import PresaleService
 from tests.factories import bearer, create_customer, create_product, create_user
@@ -352,24 +352,28 @@ async def test_amounts_beyond_the_money_column_are_422(
     assert await counts(db) == (0, 0)
 
 
-async def test_a_failure_after_the_presale_row_was_written_rolls_everything_back(
+async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_nothing_is_written(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pre-sale row is inserted before its items: an item failure must take it back (one transaction)."""
+    """The pre-sale, its items and its audit row are one statement: an item refused by the database (its product
+    deleted after the check) takes the pre-sale row and the audit row back with it."""
     customer = await create_customer(db)
-    product = await create_product(db)
-    original = PresaleService._insert_items
+    kept, deleted = await create_product(db), await create_product(db)
+    original = PresaleService._prepare_items
 
-    async def first_line_then_fail(self: PresaleService, presale_id: uuid.UUID, lines: list) -> None:
-        await original(self, presale_id, lines[:1])
-        raise errors.Conflict("the second line failed")
+    async def check_then_delete(self: PresaleService, items: Any) -> Any:
+        checked = await original(self, items)
+        # As if deleted by another request after the check (here in the request's own transaction: the server's
+        # loop cannot use the test's connection).
+        await self.conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])
+        return checked
 
-    monkeypatch.setattr(PresaleService, "_insert_items", first_line_then_fail)
-    response = await client.post(
-        "/api/presales", json=body(customer, item(product), item(product)), headers=admin_headers
-    )
-    assert response.status_code == 409 and error(response)["message"] == "the second line failed"
+    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_delete)
+    response = await client.post("/api/presales", json=body(customer, item(kept), item(deleted)), headers=admin_headers)
+    assert response.status_code == 404, response.text
     assert await counts(db) == (0, 0)
+    assert await db.fetchval("SELECT count(*) FROM audit_logs WHERE resource = 'presales'") == 0
+    assert await db.fetchval("SELECT count(*) FROM products WHERE id = $1", deleted["id"]) == 1  # rolled back too
 
 
 async def test_a_serialization_failure_is_retried_without_duplicates(
@@ -377,24 +381,25 @@ async def test_a_serialization_failure_is_retried_without_duplicates(
 ) -> None:
     customer = await create_customer(db)
     product = await create_product(db)
-    original = PresaleService._insert_items
-    calls = []
+    original = PresaleService._insert_new
+    created: list[str] = []
 
-    async def fail_once(self: PresaleService, presale_id: uuid.UUID, lines: list) -> None:
-        calls.append(presale_id)
-        await original(self, presale_id, lines)
-        if len(calls) == 1:
+    async def fail_once(self: PresaleService, *args: Any) -> Any:
+        rows = await original(self, *args)
+        created.append(str(rows[0][0]))
+        if len(created) == 1:
             raise asyncpg.SerializationError("could not serialize access")
+        return rows
 
-    monkeypatch.setattr(PresaleService, "_insert_items", fail_once)
+    monkeypatch.setattr(PresaleService, "_insert_new", fail_once)
     presale = await create(client, admin_headers, body(customer, item(product, "2")))
-    assert len(calls) == 2 and presale["id"] == str(calls[1])
+    assert len(created) == 2 and presale["id"] == created[1]
     assert await counts(db) == (1, 1)
 
-    async def always_fail(self: PresaleService, presale_id: uuid.UUID, lines: list) -> None:
+    async def always_fail(self: PresaleService, *args: Any) -> Any:
         raise asyncpg.DeadlockDetectedError("deadlock detected")
 
-    monkeypatch.setattr(PresaleService, "_insert_items", always_fail)
+    monkeypatch.setattr(PresaleService, "_insert_new", always_fail)
     response = await client.post("/api/presales", json=body(customer, item(product)), headers=admin_headers)
     assert response.status_code == 409 and error(response)["code"] == "TRANSACTION_CONFLICT"
     assert await counts(db) == (1, 1)

@@ -104,16 +104,16 @@ def after_audit_row(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     monkeypatch.setattr(f"{module}.record", fail_after(audit_service.record))
 
 
-def audit_part_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A one-row change and its audit row are one statement (audit.change_audited): make its audit insert fail at
-    run time, after the changed row was produced (division by zero: an error no rule maps, so a 500)."""
-    original = audit_queries.audited
+def audit_part_fails(monkeypatch: pytest.MonkeyPatch, module: Any = audit_queries, builder: str = "audited") -> None:
+    """A change and its audit row are one statement (audit.change_audited, a pre-sale's create): make its audit
+    insert fail at run time, after the changed rows were produced (division by zero: no rule maps it, so a 500)."""
+    original = getattr(module, builder)
 
-    def failing(change: Any, values: Any) -> Any:
-        sql, *params = original(change, values)
+    def failing(*args: Any) -> Any:
+        sql, *params = original(*args)
         return (sql.replace("clock_timestamp()", "clock_timestamp()+1/0*interval '1 second'"), *params)
 
-    monkeypatch.setattr(audit_queries, "audited", failing)
+    monkeypatch.setattr(module, builder, failing)
 
 
 Request = Callable[[httpx.AsyncClient, World], Awaitable[httpx.Response]]
@@ -173,16 +173,16 @@ def register_request(client: httpx.AsyncClient, w: World) -> Awaitable[httpx.Res
 
 
 CASES: list[Any] = [
-    # presale create: presale row, then items, then audit row
+    # presale create: presale row, items and audit row in one statement, then the transaction's end
     pytest.param(
         create_presale_request,
-        lambda mp: mp.setattr(PresaleService, "_insert_items", fail_after(PresaleService._insert_items)),
-        id="presale-create-after-items",
+        lambda mp: mp.setattr(PresaleService, "_insert_new", fail_after(PresaleService._insert_new)),
+        id="presale-create-after-insert",
     ),
     pytest.param(
         create_presale_request,
-        lambda mp: after_audit_row(mp, "service.presales.service"),
-        id="presale-create-after-audit",
+        lambda mp: audit_part_fails(mp, presale_queries, "create"),
+        id="presale-create-audit-fails",
     ),
     # presale update with items: delete items, insert new ones, update the row, audit row
     pytest.param(
