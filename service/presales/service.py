@@ -57,15 +57,16 @@ def assemble_presales(rows: Sequence[Sequence[Any]], item_rows: Sequence[Sequenc
     converted; a test holds the result to what PresaleOut writes (tests/presales/test_wire_format.py)."""
     presales: list[dict[str, Any]] = []
     items_by_presale: dict[str, list[dict[str, Any]]] = {}
+    # zip() stops at the shorter side: a row's first values fill the outer object, a slice the nested one.
     for values in rows:
-        presale = dict(zip(PRESALE_KEYS, values[:CUSTOMER_AT], strict=True))
-        presale["customer"] = dict(zip(CUSTOMER_KEYS, values[CUSTOMER_AT:], strict=True))
-        presale["items"] = items_by_presale[presale["id"]] = []
+        presale = dict(zip(PRESALE_KEYS, values, strict=False))
+        presale["customer"] = dict(zip(CUSTOMER_KEYS, values[CUSTOMER_AT:], strict=False))
+        presale["items"] = items_by_presale[values[0]] = []
         presales.append(presale)
     for values in item_rows:
-        item = dict(zip(ITEM_KEYS, values[:PRODUCT_AT], strict=True))
-        item["product"] = dict(zip(PRODUCT_KEYS, values[PRODUCT_AT:], strict=True))
-        items_by_presale[item["preSaleId"]].append(item)
+        item = dict(zip(ITEM_KEYS, values, strict=False))
+        item["product"] = dict(zip(PRODUCT_KEYS, values[PRODUCT_AT:], strict=False))
+        items_by_presale[values[1]].append(item)  # values[1]: its pre-sale's id
     return presales
 
 
