@@ -38,7 +38,7 @@ async def wait_until(
         result = predicate()
         if await result if inspect.isawaitable(result) else result:
             return
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval)  # between polls of the condition
     raise AssertionError(f"{what} not reached within {within}s")
 
 
@@ -88,13 +88,13 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20) -> None:
+    def start(self, timeout: float = 60) -> None:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
+            time.sleep(0.01)  # polls the condition above
 
     def stop(self) -> None:
         self.server.should_exit = True

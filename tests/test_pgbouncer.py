@@ -20,6 +20,13 @@ from service.config import Settings
 from service.db.pool import connect_options, open_pool
 from tests.conftest import PGBOUNCER_URL, make_settings
 
+# Server and test clocks may differ a little (another host); a time zone mistake is an hour or more.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def utc_wall_clock() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
 
 def test_behind_pgbouncer_no_statement_cache_and_no_statement_timeout_startup_parameter() -> None:
     direct = connect_options(Settings(DATABASE_URL="postgresql://x@h/db", DB_STATEMENT_TIMEOUT=3))
@@ -58,25 +65,32 @@ async def test_every_pooled_connection_is_utc_with_the_statement_timeout(
     try:
         assert not caplog.records  # the start-up check found UTC and the statement timeout
 
+        all_read = asyncio.Barrier(4)
+
         async def probe() -> asyncpg.Record:
             async with pool.acquire() as conn, conn.transaction():
                 row = await conn.fetchrow(
                     "SELECT current_setting('TimeZone') AS tz, now()::timestamp AS local_now,"
                     " (SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout') AS timeout_ms"
                 )
-                await asyncio.sleep(0.2)  # held together: four server connections at once
+                # Held until all four have read: four connections (server connections behind PgBouncer) at once.
+                await asyncio.wait_for(all_read.wait(), 30)
                 return row
 
-        for row in await asyncio.gather(*(probe() for _ in range(4))):
+        before = utc_wall_clock()
+        rows = await asyncio.gather(*(probe() for _ in range(4)))
+        after = utc_wall_clock()
+        for row in rows:
             assert row["tz"] == "UTC"
             assert row["timeout_ms"] == int(settings.db_statement_timeout * 1000)
             # what a `timestamp without time zone DEFAULT now()` column stores: the UTC wall clock
-            assert abs(row["local_now"] - datetime.now(UTC).replace(tzinfo=None)) < timedelta(seconds=5)
+            assert before - CLOCK_SKEW <= row["local_now"] <= after + CLOCK_SKEW
     finally:
         await pool.close()
 
 
 async def test_created_at_is_the_utc_now(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> None:
+    before = datetime.now(UTC)
     created = await client.post(
         "/api/customers",
         headers=admin_headers,
@@ -88,5 +102,5 @@ async def test_created_at_is_the_utc_now(client: httpx.AsyncClient, admin_header
         },
     )
     assert created.status_code == 201, created.text
-    stamp = datetime.fromisoformat(created.json()["data"]["createdAt"])
-    assert abs(stamp - datetime.now(UTC)) < timedelta(seconds=5)
+    stamp = datetime.fromisoformat(created.json()["data"]["createdAt"])  # aware: its offset counts
+    assert before - CLOCK_SKEW <= stamp <= datetime.now(UTC) + CLOCK_SKEW

@@ -34,17 +34,31 @@ async def flowcrm_statements_are(db: asyncpg.Connection, count: int) -> bool:
 
 
 async def test_more_requests_than_connections_wait_their_turn(database_url: str, db: asyncpg.Connection) -> None:
-    app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=5)
+    # A generous acquire timeout: the four that wait for a connection must not give up however slow the machine.
+    app = app_with_test_routes(database_url, DB_POOL_MIN=1, DB_POOL_MAX=2, DB_ACQUIRE_TIMEOUT=60)
     with live_server(app) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            requests = [asyncio.create_task(http.get("/test/sleep", params={"seconds": 0.3})) for _ in range(6)]
-            peak = 0
-            while not all(r.done() for r in requests):
-                peak = max(peak, await flowcrm_statements(db))
-                await asyncio.sleep(0.05)
-            assert [r.result().status_code for r in requests] == [200] * 6
+        async with httpx.AsyncClient(base_url=server.url, timeout=90) as http:
+            # Six requests against two connections, all held on a lock the test owns: a state that lasts until
+            # the test ends it, so what is counted does not depend on sampling the right moment.
+            locker = await asyncpg.connect(database_url)
+            lock = locker.transaction()
+            await lock.start()
+            await locker.execute("SELECT pg_advisory_xact_lock($1)", WAIT_LOCK)
+            requests = [asyncio.create_task(http.get("/test/wait-for-lock")) for _ in range(6)]
+            await wait_until(lambda: flowcrm_statements_are(db, 2), within=30, what="both connections in use")
+            assert (await http.get("/health/ready")).json()["database"]["connections"] == {
+                "active": 2,
+                "idle": 0,
+                "total": 2,
+                "max": 2,
+            }
+            assert await flowcrm_statements(db) == 2  # two at once, never more
+            assert not any(r.done() for r in requests)  # the other four wait for a connection, not refused
+
+            await lock.rollback()
+            await locker.close()
+            assert [(await r).status_code for r in requests] == [200] * 6
             pool = (await http.get("/health/ready")).json()["database"]["connections"]
-    assert peak == 2  # two at once, never more
     assert pool["total"] == pool["max"] == 2
 
 

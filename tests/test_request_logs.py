@@ -256,7 +256,7 @@ async def test_access_lines_are_written_together_at_the_loops_next_turn_and_befo
     console.write_access(1.0e9, "a", "first", fields)
     console.write_access(1.0e9, "b", "second", fields)
     assert stream.writes == []  # gathered until the loop turns
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop (the flush is queued before this task), not a wait on time
     assert len(stream.writes) == 1 and [line.rsplit(" ", 1)[-1] for line in stream.getvalue().splitlines()] == [
         "first",
         "second",

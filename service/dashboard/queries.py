@@ -23,22 +23,18 @@ from pypika.terms import Criterion, Function, Star, Term, ValueWrapper
 
 from service.dashboard.schemas import ALERT_STOCK, CRITICAL_STOCK, LIST_SIZE, LOW_STOCK
 from service.db.sql import JsonAgg, Params, Statement, json_object
+from service.presales.queries import visible
+from service.presales.totals import ZERO
 
 presales = Table("presales").as_("ps")
 customers = Table("customers").as_("c")
 products = Table("products").as_("pr")
 
 STATUSES = ("draft", "pending", "approved", "cancelled", "converted")
-ZERO = 0
 
 
 def _json_array(rows: QueryBuilder, element: Term, *order_by: tuple[Term, Order]) -> QueryBuilder:
     return Query.from_(rows).select(fn.Coalesce(JsonAgg(element, *order_by), ValueWrapper("[]")))
-
-
-def _visible(p: Params, owner: uuid.UUID | None) -> Criterion:
-    """The pre-sales the caller may see: all, or those it created (decision 10.3)."""
-    return presales.created_by == p(owner) if owner is not None else Criterion.all([])
 
 
 def _in_month(p: Params, start: datetime, end: datetime) -> Criterion:
@@ -62,7 +58,7 @@ def _presale_figures(p: Params, owner: uuid.UUID | None, months: Sequence[dateti
         fn.Coalesce(fn.Sum(presales.total).filter(converted & _in_month(p, start, end)), ZERO).as_(f"revenue_{i}")
         for i, (start, end) in enumerate(zip(months, months[1:], strict=False))
     ]
-    return Query.from_(presales).select(*terms).where(_visible(p, owner))
+    return Query.from_(presales).select(*terms).where(Criterion.all(visible(p, owner, presales)))
 
 
 def _customer_figures(p: Params, month_start: datetime, month_end: datetime) -> QueryBuilder:
@@ -106,7 +102,7 @@ def _recent_presales(p: Params, owner: uuid.UUID | None) -> QueryBuilder:
             customers.id.as_("customer_id"),
             customers.name.as_("customer_name"),
         )
-        .where(_visible(p, owner))
+        .where(Criterion.all(visible(p, owner, presales)))
         .orderby(presales.created_at, presales.id, order=Order.desc)
         .limit(p(LIST_SIZE))
     ).as_("recent")

@@ -25,6 +25,10 @@ How granian (2.8) handles signals, and what this changes:
   whole foreground process group, workers included: they would stop before the delay. So workers ignore
   SIGINT (`ignore_interrupt_in_worker`, an app startup hook: it runs after granian's handlers are set; a
   SIGINT that reaches a worker still starting up stops it, and granian then stops the service, as before).
+  Ignored in the kernel (SIG_IGN), not by a handler on the worker's loop: uvloop reads signals only while its
+  loop runs, and granian's worker runs it twice (the lifespan startup, then serving, with `Started worker-N`
+  logged between the two); a signal in that gap is parked until the next one arrives, so "handled on the
+  loop" depends on timing, while SIG_IGN holds from the moment it is set and shows in /proc/<pid>/status.
   A supervisor that sends SIGTERM to every process of the group (systemd's default `KillMode=control-group`)
   bypasses the delay the same way: use `KillMode=mixed` (README, "Shutdown and load balancers").
 - "Draining" reaches the workers as a marker file whose path the parent passes in the environment
@@ -35,7 +39,6 @@ How granian (2.8) handles signals, and what this changes:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
@@ -135,11 +138,6 @@ def ignore_interrupt_in_worker() -> None:
     must not stop the worker; the main process stops it with SIGTERM when the delay is over."""
     if os.environ.get(DRAIN_FILE_ENV) is None:  # not under `flowcrm serve` (e.g. the tests' uvicorn)
         return
-    # Replaces granian's handler for SIGINT on this loop; its SIGTERM handler stays.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, _ignore)
-
-
-def _ignore() -> None:
-    log.info(
-        "SIGINT ignored in worker process %d: the main process stops the workers after the shutdown delay", os.getpid()
-    )
+    # Overrides granian's SIGINT handler on the loop (left registered there, never called: removing it first
+    # would restore Python's KeyboardInterrupt for a moment); its SIGTERM handler stays.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

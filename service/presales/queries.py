@@ -34,6 +34,7 @@ from service.db.sql import (
     wire_timestamp,
 )
 from service.presales.schemas import PresaleListQuery
+from service.presales.totals import ZERO
 
 presales = Table("presales").as_("ps")
 items = Table("presale_items").as_("pi")
@@ -116,6 +117,26 @@ ITEMS_OF = (
 )
 
 
+def visible(p: Params, owner: uuid.UUID | None, table: Table = presales) -> list[Criterion]:
+    """The pre-sales a caller may see and change (decision 10.3): every one (no condition) when `owner` is None,
+    else only those `owner` created. The one statement of the rule: the list, a pre-sale by id, its lock, its
+    deletion and the dashboard's figures all take it from here. `table`: another alias of presales."""
+    return [table.created_by == p(owner)] if owner is not None else []
+
+
+def _by_id(query: QueryBuilder) -> tuple[str, str]:
+    """The texts of a statement on one pre-sale ($1): on any pre-sale, and limited by `visible` to the caller's
+    own ($2). Written once, at import: the values given here only number the placeholders."""
+    p = Params()
+    query = query.where(presales.id == p("id"))
+    return query.get_sql(), query.where(Criterion.all(visible(p, uuid.UUID(int=0)))).get_sql()
+
+
+def _one(texts: tuple[str, str], presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
+    any_presale, own_presale = texts
+    return (any_presale, presale_id) if owner is None else (own_presale, presale_id, owner)
+
+
 def _whole_presale(from_presales: Table = presales, from_items: Table = items) -> QueryBuilder:
     """Pre-sales whole, in one statement (one snapshot, one round trip): a row per item (one with null item
     columns for a pre-sale without items), each holding READ_COLUMNS then ITEMS_OF's columns. The sources are the
@@ -133,15 +154,12 @@ def _whole_presale(from_presales: Table = presales, from_items: Table = items) -
     )
 
 
-GET_ANY = _whole_presale().where(presales.id == P[1]).get_sql()
-GET_OWN = _whole_presale().where(presales.id == P[1]).where(presales.created_by == P[2]).get_sql()
+GET = _by_id(_whole_presale())
 
 
 def get(presale_id: uuid.UUID, owner: uuid.UUID | None = None) -> Statement:
     """The whole pre-sale: its rows (see _whole_presale), none when there is no such pre-sale for this owner."""
-    if owner is None:
-        return (GET_ANY, presale_id)
-    return (GET_OWN, presale_id, owner)
+    return _one(GET, presale_id, owner)
 
 
 def items_of(presale_ids: list[str]) -> Statement:
@@ -149,9 +167,7 @@ def items_of(presale_ids: list[str]) -> Statement:
 
 
 def _filters(q: PresaleListQuery, p: Params, owner: uuid.UUID | None) -> list[Criterion]:
-    where: list[Criterion] = []
-    if owner is not None:
-        where.append(presales.created_by == p(owner))
+    where = visible(p, owner)
     if q.status:
         where.append(presales.status == Function("ANY", p(sorted(set(q.status)))))
     if q.customer_id is not None:
@@ -211,7 +227,7 @@ LOCK_PRODUCTS = (
     .for_update()
     .get_sql()
 )
-LOCK_PRESALE = (
+LOCK_PRESALE = _by_id(
     Query.from_(presales)
     .select(
         presales.id,
@@ -220,11 +236,8 @@ LOCK_PRESALE = (
         presales.discount,
         presales.discount_type,
         presales.discount_percentage,
-        presales.created_by,
     )
-    .where(presales.id == P[1])
     .for_update()
-    .get_sql()
 )
 ITEM_QUANTITIES = (
     Query.from_(items)
@@ -234,7 +247,7 @@ ITEM_QUANTITIES = (
     .get_sql()
 )
 ITEM_SUBTOTAL = (
-    Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), 0)).where(items.presale_id == P[1]).get_sql()
+    Query.from_(items).select(fn.Coalesce(fn.Sum(items.total_price), ZERO)).where(items.presale_id == P[1]).get_sql()
 )
 DELETE_ITEMS = Query.from_(items_table).delete().where(items_table.presale_id == P[1]).get_sql()
 # For executemany: (quantity, product_id) pairs. The CHECK (stock >= 0) is the last guard.
@@ -346,8 +359,9 @@ def lock_products(product_ids: list[uuid.UUID]) -> Statement:
     return (LOCK_PRODUCTS, product_ids)
 
 
-def lock_presale(presale_id: uuid.UUID) -> Statement:
-    return (LOCK_PRESALE, presale_id)
+def lock_presale(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
+    """The pre-sale's row, locked until the transaction ends; no row when the caller may not see it."""
+    return _one(LOCK_PRESALE, presale_id, owner)
 
 
 def item_quantities(presale_id: uuid.UUID) -> Statement:
@@ -394,15 +408,12 @@ def delete_presale(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
         .delete()
         .where(presales_table.id == p(presale_id))
         .where(presales_table.status != p("converted"))
+        .where(Criterion.all(visible(p, owner, presales_table)))
     )
-    if owner is not None:
-        query = query.where(presales_table.created_by == p(owner))
     return p.statement(query.returning(presales_table.id))
 
 
 def status_of(presale_id: uuid.UUID, owner: uuid.UUID | None) -> Statement:
     p = Params()
     query = Query.from_(presales).select(presales.status).where(presales.id == p(presale_id))
-    if owner is not None:
-        query = query.where(presales.created_by == p(owner))
-    return p.statement(query)
+    return p.statement(query.where(Criterion.all(visible(p, owner))))

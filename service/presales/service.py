@@ -313,9 +313,8 @@ class PresaleService:
 
     async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
         """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""
-        row = await self.conn.fetchrow(*queries.lock_presale(presale_id))
-        owner = self.user.presale_owner
-        if row is None or (owner is not None and row["created_by"] != owner):
+        row = await self.conn.fetchrow(*queries.lock_presale(presale_id, self.user.presale_owner))
+        if row is None:
             raise errors.NotFound(NOT_FOUND)
         return row
 

@@ -12,12 +12,11 @@ from pypika import functions as fn
 from pypika.terms import Criterion, Star
 
 from service.db.sql import Params, Statement
+from service.presales.totals import ZERO
 from service.reports.schemas import ReportFilter
 
 presales = Table("presales").as_("ps")
 methods = Table("payment_methods").as_("pm")
-
-ZERO = 0
 
 
 def _counted(f: ReportFilter, p: Params) -> list[Criterion]:

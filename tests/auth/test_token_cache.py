@@ -133,7 +133,7 @@ class Verifications:
 
 
 async def started(tasks: list[asyncio.Task[CurrentUser]]) -> None:
-    await asyncio.sleep(0)  # each task runs up to its first wait
+    await asyncio.sleep(0)  # one turn of the loop: each task runs up to its first wait (no time involved)
     assert not any(task.done() for task in tasks)
 
 
@@ -184,7 +184,7 @@ async def test_a_failed_or_cancelled_verification_is_not_shared() -> None:
     waiter = asyncio.create_task(cache.verify("token", verify))
     await started([first, waiter])
     first.cancel()  # the client went away
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the cancellation is delivered
     verify.release.set()
     assert await waiter is user and verify.calls == 2
 

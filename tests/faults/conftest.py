@@ -116,7 +116,7 @@ class ServiceProcess:
                         return
                 except httpx.TransportError:
                     pass
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # polls readiness (the condition above)
         raise AssertionError(f"the service did not become ready:\n{self.output()}")
 
     def stop(self) -> None:

@@ -28,7 +28,8 @@ from tests.support import live_server, wait_until
 
 
 class Pause:
-    """Wraps a service method: the first call runs it, then waits (bounded) until the test releases it.
+    """Wraps a service method: the first call runs it, then waits until the test releases it (60 s at most, a
+    guard: the test releases it as soon as it has terminated the backend).
 
     The app runs on the server's thread and loop, so the hand-over uses threading events."""
 
@@ -46,10 +47,7 @@ class Pause:
             if not pause.used:
                 pause.used = True
                 pause.paused.set()
-                for _ in range(500):  # at most 10 s
-                    if pause.release.is_set():
-                        break
-                    await asyncio.sleep(0.02)
+                await asyncio.to_thread(pause.release.wait, 60)
             return result
 
         return paused_after
@@ -98,7 +96,7 @@ async def test_backend_terminated_during_presale_create_leaves_nothing(
             request = asyncio.create_task(
                 http.post("/api/presales", headers=headers, json=body(customer, item(product, "2"), item(product, "3")))
             )
-            assert await asyncio.to_thread(pause.paused.wait, 10), "the write never reached the pause"
+            assert await asyncio.to_thread(pause.paused.wait, 60), "the write never reached the pause"
             # The pre-sale row and its items are written, not committed.
             terminated = await terminate_open_transaction(fault_db)
             pause.release.set()
@@ -145,7 +143,7 @@ async def test_backend_terminated_during_conversion_deducts_nothing(
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             url = f"/api/presales/{presale['id']}/convert"
             request = asyncio.create_task(http.post(url, headers=headers))
-            assert await asyncio.to_thread(pause.paused.wait, 10), "the conversion never reached the pause"
+            assert await asyncio.to_thread(pause.paused.wait, 60), "the conversion never reached the pause"
             await terminate_open_transaction(fault_db)
             pause.release.set()
             assert_clean_503(await request)

@@ -80,7 +80,7 @@ class Load:
                     )
                 except httpx.HTTPError as exc:
                     self.outcomes.append(Outcome(time.monotonic(), False, "", f"{type(exc).__name__}: {exc}"))
-                await asyncio.sleep(0.005)  # bounded load: the machine is shared
+                await asyncio.sleep(0.005)  # pacing (bounded load: the machine is shared); no assertion depends on it
 
     def failures(self) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]

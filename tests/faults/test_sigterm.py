@@ -64,21 +64,24 @@ async def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits
 
                 async def refusing() -> bool:
                     # Refused, or (in the instant the listening socket closes) accepted by the kernel and
-                    # closed without an answer: either way no new request is served. A timeout is not refusal.
+                    # closed without an answer: either way no new request is served. A timeout is not refusal
+                    # (nor a failure: a busy machine may be slow to close the socket); ask again.
                     try:
                         async with httpx.AsyncClient(timeout=1) as fresh:
                             await fresh.get(f"{service.url}/health")
                     except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
                         return True
+                    except httpx.TimeoutException:
+                        return False
                     return False
 
-                await wait_until(refusing, within=5, interval=0.05, what="new connections refused")
+                await wait_until(refusing, within=30, interval=0.05, what="new connections refused")
                 assert not any(task.done() for task in slow), "an in-flight request ended before its lock was free"
                 assert service.process.poll() is None  # still draining
             finally:
                 await locker.rollback()
 
-            answers = await asyncio.wait_for(asyncio.gather(*slow), timeout=20)
+            answers = await asyncio.wait_for(asyncio.gather(*slow), timeout=60)
             assert [r.status_code for r in answers] == [201] * SLOW, [r.text for r in answers]
 
         returncode = await asyncio.to_thread(service.process.wait, 30)

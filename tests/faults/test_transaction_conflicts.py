@@ -106,7 +106,7 @@ async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
                 async with conn.transaction():
                     await conn.execute("UPDATE products SET stock = stock - 1 WHERE id = $1", first)
                     if attempts[name] == 1:
-                        await asyncio.wait_for(both_hold_first_lock.wait(), 5)
+                        await asyncio.wait_for(both_hold_first_lock.wait(), 30)  # a guard, not a pace
                     await conn.execute("UPDATE products SET stock = stock - 1 WHERE id = $1", second)
             except asyncpg.DeadlockDetectedError:
                 failures.append(name)
@@ -117,7 +117,7 @@ async def test_a_real_deadlock_is_retried_and_both_transactions_complete(
     try:
         await asyncio.wait_for(
             asyncio.gather(locking(second_db, "ab", a["id"], b["id"]), locking(third, "ba", b["id"], a["id"])),
-            timeout=15,
+            timeout=90,  # a guard against a hang: PostgreSQL finds the deadlock after deadlock_timeout (1 s)
         )
     finally:
         await third.close()

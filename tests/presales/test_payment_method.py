@@ -15,6 +15,7 @@ from service.config import Settings
 from service.presales import queries as presale_queries
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
 from tests.presales.helpers import assert_full_shape, body, counts, create, error, item
+from tests.support import wait_until
 
 
 async def _method(db: asyncpg.Connection, code: str) -> asyncpg.Record:
@@ -183,16 +184,15 @@ async def test_deactivating_a_method_keeps_it_on_existing_presales(
 # --- the check holds against concurrent changes of the method ---------------------------------------------
 
 
-async def _wait_for_lock(db: asyncpg.Connection, seconds: float = 5.0) -> None:
+async def _wait_for_lock(db: asyncpg.Connection) -> None:
     """Until another session waits on a lock (the request queued behind our transaction)."""
-    for _ in range(int(seconds / 0.02)):
-        waiting = await db.fetchval(
+
+    async def waiting() -> bool:
+        return await db.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
         )
-        if waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the request never waited for the payment method's row")
+
+    await wait_until(waiting, within=30, what="the request waiting for the payment method's row")
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete"])

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from service.config import Settings
 from tests.conftest import Reset
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
+from tests.support import wait_until
 
 # (quantity in half units, via): "convert" = approved, then POST /convert; "patch" = pending, PATCH converted.
 presales = st.lists(st.tuples(st.integers(1, 12), st.sampled_from(["convert", "patch"])), min_size=1, max_size=6)
@@ -158,15 +159,14 @@ async def test_a_conversion_that_waited_for_the_product_sorts_after_the_change_i
             conversion = asyncio.ensure_future(
                 client.post(f"/api/presales/{presale['id']}/convert", headers=bearer(settings, admin))
             )
-            for _ in range(200):  # until the conversion's transaction waits for our lock
-                if await db.fetchval(
+
+            async def conversion_waits() -> bool:
+                return await db.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                     " AND datname = current_database()"
-                ):
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("the conversion never waited for the product lock")
+                )
+
+            await wait_until(conversion_waits, within=30, what="the conversion waiting for the product lock")
             # Another change of the product, committed while the conversion waits: 10 -> 7.
             await holder.execute("UPDATE products SET stock = 7 WHERE id = $1", product["id"])
             await holder.execute(
