@@ -206,8 +206,13 @@ def page(q: PresaleListQuery, owner: uuid.UUID | None) -> Statement:
 
 
 def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
+    """Joined to customers only when a condition is on the customer's name: every pre-sale has its customer (NOT
+    NULL foreign key), and counting 10,000 pre-sales through the join cost ~5x the index-only count of them
+    alone. The conditions' text names the customers table exactly when the join is there, so each shape's kept
+    text has one source."""
     p = Params()
-    return count_statement(p, _with_customer(), _filters(q, p, owner), TEXTS, joined=True)
+    source = _with_customer() if q.customer_name or q.search else Query.from_(presales)
+    return count_statement(p, source, _filters(q, p, owner), TEXTS, joined=True)
 
 
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
