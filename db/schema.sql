@@ -88,6 +88,33 @@ CREATE TYPE public.user_role AS ENUM (
 
 
 --
+-- Name: count_rows_changed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.count_rows_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  delta bigint;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM row_counts WHERE table_name = TG_TABLE_NAME;
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
+    SELECT count(*) INTO delta FROM new_rows;
+  ELSE
+    SELECT -count(*) INTO delta FROM old_rows;
+  END IF;
+  IF delta <> 0 THEN  -- a statement that changed nothing takes no lock
+    INSERT INTO row_counts AS c (table_name, shard, n) VALUES (TG_TABLE_NAME, pg_backend_pid() % 64, delta)
+      ON CONFLICT (table_name, shard) DO UPDATE SET n = c.n + excluded.n;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+
+--
 -- Name: notify_auth_changed(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -267,6 +294,17 @@ CREATE TABLE public.revoked_tokens (
 
 
 --
+-- Name: row_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.row_counts (
+    table_name text NOT NULL,
+    shard smallint NOT NULL,
+    n bigint NOT NULL
+);
+
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -401,6 +439,14 @@ ALTER TABLE ONLY public.rate_limits
 
 ALTER TABLE ONLY public.revoked_tokens
     ADD CONSTRAINT revoked_tokens_pkey PRIMARY KEY (jti);
+
+
+--
+-- Name: row_counts row_counts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.row_counts
+    ADD CONSTRAINT row_counts_pkey PRIMARY KEY (table_name, shard);
 
 
 --
@@ -681,6 +727,27 @@ CREATE UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower((em
 
 
 --
+-- Name: customers customers_counted_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_counted_delete AFTER DELETE ON public.customers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: customers customers_counted_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_counted_insert AFTER INSERT ON public.customers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: customers customers_counted_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_counted_truncate AFTER TRUNCATE ON public.customers FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
 -- Name: customers customers_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -695,10 +762,52 @@ CREATE TRIGGER payment_methods_set_updated_at BEFORE UPDATE ON public.payment_me
 
 
 --
+-- Name: presales presales_counted_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_counted_delete AFTER DELETE ON public.presales REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: presales presales_counted_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_counted_insert AFTER INSERT ON public.presales REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: presales presales_counted_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_counted_truncate AFTER TRUNCATE ON public.presales FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
 -- Name: presales presales_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER presales_set_updated_at BEFORE UPDATE ON public.presales FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: products products_counted_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_counted_delete AFTER DELETE ON public.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: products products_counted_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_counted_insert AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
+
+
+--
+-- Name: products products_counted_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_counted_truncate AFTER TRUNCATE ON public.products FOR EACH STATEMENT EXECUTE FUNCTION public.count_rows_changed();
 
 
 --
@@ -843,4 +952,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000005'),
     ('20261126000006'),
     ('20261126000007'),
-    ('20261206000001');
+    ('20261206000001'),
+    ('20261206000002');

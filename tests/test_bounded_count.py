@@ -1,5 +1,7 @@
 """List totals are counted up to a bound (service/db/pages.py); past it they are the planner's estimate,
-flagged `totalExact: false`, so a list page costs the same at 10,000 and at 1,000,000 rows."""
+flagged `totalExact: false`, so a list page costs the same at 10,000 and at 1,000,000 rows. A whole list of
+customers, products or pre-sales is not counted: its total is the row count PostgreSQL keeps, exact at any size
+(tests/test_row_counts.py)."""
 
 from __future__ import annotations
 
@@ -29,14 +31,14 @@ async def pagination(client: httpx.AsyncClient, headers: dict, path: str = "/api
     return response.json()["pagination"]
 
 
-async def test_totals_past_the_bound_are_estimates_and_say_so(
+async def test_filtered_totals_past_the_bound_are_estimates_and_say_so(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, bound: int
 ) -> None:
     for n in range(60):
         await create_customer(db, name=f"{'Silva' if n % 2 else 'Souza'} {n:02d}")
     await db.execute("ANALYZE customers")  # the estimate is the planner's: 60 rows after ANALYZE
 
-    everyone = await pagination(client, admin_headers, page=1, limit=10)
+    everyone = await pagination(client, admin_headers, page=1, limit=10)  # the kept count: exact past the bound
     assert everyone == {
         "total": 60,
         "page": 1,
@@ -44,7 +46,7 @@ async def test_totals_past_the_bound_are_estimates_and_say_so(
         "totalPages": 6,
         "hasNext": True,
         "hasPrev": False,
-        "totalExact": False,
+        "totalExact": True,
     }
     silvas = await pagination(client, admin_headers, search="silva", page=1, limit=10)
     assert silvas["totalExact"] is False and silvas["total"] > 10  # 30 match: more than a filter's bound
@@ -72,15 +74,18 @@ async def test_totals_past_the_bound_are_estimates_and_say_so(
     last = await pagination(client, admin_headers, page=7, limit=9)  # rows 55-60
     assert last["total"] == 60 and last["totalExact"] is True and last["hasNext"] is False
     past_the_end = await pagination(client, admin_headers, page=50, limit=10)
-    assert past_the_end["total"] == 60 and past_the_end["totalExact"] is False  # counted past the bound
+    assert past_the_end["total"] == 60 and past_the_end["totalExact"] is True  # the kept count
+    past_the_end = await pagination(client, admin_headers, search="silva", page=50, limit=10)
+    assert past_the_end["total"] > 10 and past_the_end["totalExact"] is False  # counted past the filter's bound
 
 
 # The lists that join (pre-sales with their customer, stock history with its product, the audit log) count the
-# same way: 30 rows each, one more filtered by a criterion of the joined table or the table itself.
+# same way: 30 rows each, one more filtered by a criterion of the joined table or the table itself. The whole
+# pre-sales list has a kept count (exact); the others count up to the bound, then estimate.
 JOINED_LISTS = {
-    "/api/presales": ("presales", {"customerName": "first"}),
-    "/api/stock-adjustments": ("stock_adjustments", {"productCode": "first"}),
-    "/api/audit-logs": ("audit_logs", {"resource": "first"}),
+    "/api/presales": ("presales", {"customerName": "first"}, True),
+    "/api/stock-adjustments": ("stock_adjustments", {"productCode": "first"}, False),
+    "/api/audit-logs": ("audit_logs", {"resource": "first"}, False),
 }
 
 
@@ -117,12 +122,15 @@ async def test_joined_lists_count_up_to_the_bound_too(
     client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, bound: int, path: str
 ) -> None:
     await fill_joined_lists(db)
-    table, filtered = JOINED_LISTS[path]
+    table, filtered, kept = JOINED_LISTS[path]
     rows = await db.fetchval(f"SELECT count(*) FROM {table}")
     assert rows == 30
 
-    exact = await pagination(client, admin_headers, path, page=1, limit=10)  # 30 rows: past the bound of 20
-    assert exact["totalExact"] is False and exact["total"] >= 11 and exact["hasNext"] is True
+    whole = await pagination(client, admin_headers, path, page=1, limit=10)  # 30 rows: past the bound of 20
+    if kept:
+        assert whole["totalExact"] is True and whole["total"] == 30 and whole["hasNext"] is True
+    else:
+        assert whole["totalExact"] is False and whole["total"] >= 11 and whole["hasNext"] is True
     assert await pagination(client, admin_headers, path, page=1, limit=2, **filtered) == {
         "total": 5,
         "page": 1,

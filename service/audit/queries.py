@@ -56,11 +56,12 @@ AUDITED_COLUMNS = ",".join(f'"{column}"' for column in INSERT_COLUMNS) + ',"crea
 
 
 def audit_rows_of(source: str, first: int) -> str:
-    """The INSERT of one audit row for each row of the CTE `source` (its "id": the resource_id), the row's other
-    values placeholders from `$first` on, given by `audit_params` (created_at: clock_timestamp(), as `insert`)."""
+    """The INSERT of one audit row for each row of the CTE `source` (its "id", a uuid or its text: the
+    resource_id), the row's other values placeholders from `$first` on, given by `audit_params` (created_at:
+    clock_timestamp(), as `insert`)."""
     numbers = iter(range(first, first + len(INSERT_COLUMNS) - 1))
     values = ",".join(
-        f'"{source}"."id"' if column == "resource_id" else f"${next(numbers)}" for column in INSERT_COLUMNS
+        f'"{source}"."id"::uuid' if column == "resource_id" else f"${next(numbers)}" for column in INSERT_COLUMNS
     )
     return f'INSERT INTO "audit_logs" ({AUDITED_COLUMNS}) SELECT {values},clock_timestamp() FROM "{source}"'
 
@@ -108,7 +109,7 @@ def page(q: AuditLogListQuery) -> Statement:
 
 def count(q: AuditLogListQuery) -> BoundedCount:
     p = Params()
-    return count_statement(p, Query.from_(audit_logs), _filters(q, p))
+    return count_statement(p, lambda: Query.from_(audit_logs), _filters(q, p))
 
 
 def recent(limit: int) -> Statement:

@@ -4,11 +4,16 @@ Every list reads its page through the sort index with LIMIT/OFFSET and counts se
 page itself cannot tell: a window count (`COUNT(*) OVER()`) would make PostgreSQL read and sort every matching
 row before taking the top N (measured: the customers page was bound by it at 10,000 rows).
 
-The separate count is bounded, so its cost does not grow with the table: it stops after 10,000 rows of a
-whole table (small businesses see exact totals) or 1,000 matches of a search or filter (each row on the way is
-pattern-matched: counting 10,000 matches of a common name cost ~45 ms at 1,000,000 customers). Past the bound
-the total is PostgreSQL's planner estimate for the same conditions (never below what the page or the count
-saw) and the page says so (`pagination.totalExact: false`); see bench/README.md, "Scale".
+A whole list of customers, products or pre-sales is not counted at all: PostgreSQL keeps those tables' row
+counts in `row_counts` at every insert, delete and truncate (migration 20261206000002), so the total is exact at
+any size and costs one indexed read. Counting 10,000 customers was most of a customers page's cost.
+
+Any other count is bounded, so its cost does not grow with the table: it stops after 10,000 rows of a whole
+table (the audit log, stock history, users: small businesses see exact totals) or 1,000 matches of a search or
+filter (each row on the way is pattern-matched: counting 10,000 matches of a common name cost ~45 ms at
+1,000,000 customers). Past the bound the total is PostgreSQL's planner estimate for the same conditions (never
+below what the page or the count saw) and the page says so (`pagination.totalExact: false`); see
+bench/README.md, "Scale".
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import asyncpg
 from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
+from pypika import functions as fn
 from pypika.analytics import Count
 from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Star
 
-from service.db.sql import Params, Statement, StatementTexts
+from service.db.sql import P, Params, Statement, StatementTexts
 
 EXACT_COUNT_LIMIT = 10_000  # a whole table (no filter): an index-only count, ~1 ms at the bound
 FILTERED_COUNT_LIMIT = 1_000  # a search or filter: every row on the way is pattern-matched, ~4 ms at the bound
@@ -37,11 +43,22 @@ class Total:
     exact: bool = True
 
 
+# The tables whose row counts PostgreSQL keeps (migration 20261206000002), and how a whole table's is read.
+COUNTED_TABLES = frozenset({"customers", "products", "presales"})
+row_counts = Table("row_counts")
+ROW_COUNT = (
+    Query.from_(row_counts)
+    .select(fn.Cast(fn.Coalesce(fn.Sum(row_counts.n), 0), "bigint"))
+    .where(row_counts.table_name == P[1])
+    .get_sql()
+)
+
+
 @dataclass(frozen=True)
 class BoundedCount:
-    count: Statement  # the matching rows, counted up to limit + 1
-    estimate: Statement  # EXPLAIN of the same conditions: the planner's row estimate
-    limit: int
+    count: Statement  # the matching rows, counted up to limit + 1 (or a kept row count: no limit)
+    estimate: Statement | None  # EXPLAIN of the same conditions: the planner's row estimate (None: exact always)
+    limit: int | None
     filtered: bool  # under conditions: planned for its values (see `count_rows`)
     by_index: bool = False  # every condition has an index: counted through it, never a sequential scan
 
@@ -108,20 +125,25 @@ def page_statement(
 
 def count_statement(
     p: Params,
-    source: QueryBuilder,
+    source: Callable[[], QueryBuilder],
     where: list[Criterion],
     texts: StatementTexts | None = None,
     *,
     joined: bool = False,
     by_index: bool = False,
+    kept: str | None = None,
 ) -> BoundedCount:
-    """The number of rows a list's FROM and joins (`source`, `joined` when it joins tables) give under `where`:
-    exact up to a limit (lower for a search or filter), else estimated. Texts kept in `texts` by shape when given."""
+    """The number of rows a list's FROM and joins (`source()`, `joined` when it joins tables) give under `where`:
+    exact up to a limit (lower for a search or filter), else estimated; with no condition, the `kept` count of
+    the list's table when it has one (COUNTED_TABLES). Texts kept in `texts` by shape when given."""
+    if not where and kept is not None:
+        assert kept in COUNTED_TABLES, kept
+        return BoundedCount((ROW_COUNT, kept), None, None, filtered=False)
     limit = FILTERED_COUNT_LIMIT if where else EXACT_COUNT_LIMIT
     conditions = shape(p, where, joined=joined) if texts is not None else None
 
-    def matching() -> QueryBuilder:
-        return source.where(Criterion.all(where)).select(1)
+    def matching() -> QueryBuilder:  # built only when its text is not kept yet
+        return source().where(Criterion.all(where)).select(1)
 
     estimate = _render(p, matching, texts, ("estimate", conditions))
     # PyPika cannot write EXPLAIN: a fixed prefix to the statement it rendered (its values stay parameters).
@@ -166,10 +188,15 @@ Q = TypeVar("Q", bound=SortedPageRequest)
 
 
 def single_table_list(
-    table: Table, columns: Sequence[Any], filters: Callable[[Q, Params], list[Criterion]], *, by_index: bool = False
+    table: Table,
+    columns: Sequence[Any],
+    filters: Callable[[Q, Params], list[Criterion]],
+    *,
+    by_index: bool = False,
+    kept: str | None = None,
 ) -> tuple[Callable[[Q], Statement], Callable[[Q], BoundedCount]]:
     """The `page(q)` and `count(q)` builders of a list over one table, its conditions from `filters(q, p)`
-    (`by_index`: each has an index, see THROUGH_INDEXES).
+    (`by_index`: each has an index, see THROUGH_INDEXES; `kept`: the table's name when its row count is kept).
 
     Their texts are kept by shape (`StatementTexts`): rendering the whole statement with PyPika on every request
     was a third of a customers page's CPU.
@@ -182,7 +209,7 @@ def single_table_list(
 
     def count(q: Q) -> BoundedCount:
         p = Params()
-        return count_statement(p, Query.from_(table), filters(q, p), texts, by_index=by_index)
+        return count_statement(p, lambda: Query.from_(table), filters(q, p), texts, by_index=by_index, kept=kept)
 
     return page, count
 
@@ -196,8 +223,9 @@ async def fetch_page(
         return rows, Total(q.offset + len(rows))  # the last page: the total is known without counting
     statements = count()
     counted = await count_rows(conn, statements)
-    if counted <= statements.limit:
+    if statements.limit is None or counted <= statements.limit:
         return rows, Total(counted)
+    assert statements.estimate is not None  # a bounded count has one
     plan = json.loads(await conn.fetchval(*statements.estimate))
     # Rows known to exist: through this page, and one more after a full page (there may be a next one).
     seen = q.offset + len(rows) + (1 if len(rows) == q.limit else 0) if rows else 0

@@ -86,6 +86,12 @@ def wire_text(term: Term) -> Term:
     return Cast(term, "text")
 
 
+def named(fields: dict[str, Term]) -> list[Term]:
+    """`fields` (wire key -> column) as select or RETURNING terms named by their keys: a row is then the wire
+    object (`dict(row)`)."""
+    return [term.as_(key) for key, term in fields.items()]
+
+
 def json_object(**fields: Term) -> Function:
     """json_build_object('key', value, ...); keys are constants of the queries modules, never request values."""
     args: list[Any] = []

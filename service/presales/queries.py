@@ -20,6 +20,8 @@ from pypika.queries import QueryBuilder
 from pypika.terms import Criterion, Function, Term
 
 from service.audit.queries import audit_params, audit_rows_of
+from service.customers.queries import c as customers
+from service.customers.queries import wire_fields as customer_fields
 from service.db.pages import BoundedCount, count_statement, shape
 from service.db.sql import (
     P,
@@ -35,11 +37,11 @@ from service.db.sql import (
 )
 from service.presales.schemas import PresaleListQuery
 from service.presales.totals import ZERO
+from service.products.queries import pr as products
+from service.products.queries import wire_fields as product_fields
 
 presales = Table("presales").as_("ps")
 items = Table("presale_items").as_("pi")
-customers = Table("customers").as_("c")
-products = Table("products").as_("pr")
 adjustments = Table("stock_adjustments")
 payment_methods = Table("payment_methods")
 
@@ -64,16 +66,7 @@ PRESALE_FIELDS: dict[str, Term] = {
     "createdAt": wire_timestamp(presales.created_at),
     "updatedAt": wire_timestamp(presales.updated_at),
 }
-CUSTOMER_FIELDS: dict[str, Term] = {
-    "id": wire_text(customers.id),
-    "name": customers.name,
-    "email": customers.email,
-    "phone": customers.phone,
-    "cpf": customers.cpf,
-    "address": customers.address,
-    "createdAt": wire_timestamp(customers.created_at),
-    "updatedAt": wire_timestamp(customers.updated_at),
-}
+CUSTOMER_FIELDS = customer_fields(customers)
 ITEM_FIELDS: dict[str, Term] = {
     "id": wire_text(items.id),
     "preSaleId": wire_text(items.presale_id),
@@ -85,19 +78,7 @@ ITEM_FIELDS: dict[str, Term] = {
     "discountType": items.discount_type,
     "discountPercentage": wire_text(items.discount_percentage),
 }
-PRODUCT_FIELDS: dict[str, Term] = {
-    "id": wire_text(products.id),
-    "code": products.code,
-    "name": products.name,
-    "unit": products.unit,
-    "description": products.description,
-    "stock": products.stock,
-    "purchasePrice": wire_text(products.purchase_price),
-    "salePrice": wire_text(products.sale_price),
-    "saleType": products.sale_type,
-    "createdAt": wire_timestamp(products.created_at),
-    "updatedAt": wire_timestamp(products.updated_at),
-}
+PRODUCT_FIELDS = product_fields(products)
 READ_COLUMNS = [*PRESALE_FIELDS.values(), *CUSTOMER_FIELDS.values()]
 
 
@@ -211,8 +192,8 @@ def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
     alone. The conditions' text names the customers table exactly when the join is there, so each shape's kept
     text has one source."""
     p = Params()
-    source = _with_customer() if q.customer_name or q.search else Query.from_(presales)
-    return count_statement(p, source, _filters(q, p, owner), TEXTS, joined=True)
+    source = _with_customer if q.customer_name or q.search else lambda: Query.from_(presales)
+    return count_statement(p, source, _filters(q, p, owner), TEXTS, joined=True, kept="presales")
 
 
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()

@@ -1,5 +1,8 @@
 """Products' statements: constants written once at import, and the builders of the list and of an update.
-Each function returns (sql, *params); no I/O here."""
+Each function returns (sql, *params); no I/O here.
+
+Every statement that gives products back returns their wire fields (`wire_fields`), as the customers' do
+(service/customers/queries.py): a row is the response object as it is."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 from pypika import PostgreSQLQuery as Query
 from pypika import Table
 from pypika import functions as fn
-from pypika.terms import Criterion
+from pypika.terms import Criterion, Term
 
 from service.db.pages import single_table_list
 from service.db.sql import (
@@ -21,25 +24,37 @@ from service.db.sql import (
     delete_sql,
     insert_sql,
     like_pattern,
+    named,
     update_row,
+    wire_text,
+    wire_timestamp,
 )
 from service.products.schemas import ProductListQuery
 
 products = Table("products")
+pr = Table("products").as_("pr")  # reads: qualified column names (see customers.queries.c)
 
-COLUMNS = (
-    products.id,
-    products.code,
-    products.name,
-    products.unit,
-    products.description,
-    products.stock,
-    products.purchase_price,
-    products.sale_price,
-    products.sale_type,
-    products.created_at,
-    products.updated_at,
-)
+
+def wire_fields(table: Table) -> dict[str, Term]:
+    """ProductOut's keys, in its order, and the columns of `table` (products or an alias of it) they come from,
+    as text (the stock stays a number). Each pre-sale item carries its product in them too."""
+    return {
+        "id": wire_text(table.id),
+        "code": table.code,
+        "name": table.name,
+        "unit": table.unit,
+        "description": table.description,
+        "stock": table.stock,
+        "purchasePrice": wire_text(table.purchase_price),
+        "salePrice": wire_text(table.sale_price),
+        "saleType": table.sale_type,
+        "createdAt": wire_timestamp(table.created_at),
+        "updatedAt": wire_timestamp(table.updated_at),
+    }
+
+
+COLUMNS = named(wire_fields(pr))
+RETURNED = named(wire_fields(products))  # by INSERT, UPDATE: the same fields, of the bare table
 INSERT_COLUMNS = ("code", "name", "unit", "description", "stock", "purchase_price", "sale_price", "sale_type")
 
 # One fixed key for pg_advisory_xact_lock: serialises the assignment of PROD codes (any 64-bit value that no
@@ -48,9 +63,9 @@ CODE_LOCK_KEY = 0x50524F44434F4445
 GENERATED_CODE_PATTERN = "^PROD[0-9]{7}$"
 
 
-GET = Query.from_(products).select(*COLUMNS).where(products.id == P[1]).get_sql()
+GET = Query.from_(pr).select(*COLUMNS).where(pr.id == P[1]).get_sql()
 EXISTS = Query.from_(products).select(products.id).where(products.id == P[1]).get_sql()
-INSERT = insert_sql(products, INSERT_COLUMNS, returning=COLUMNS)
+INSERT = insert_sql(products, INSERT_COLUMNS, returning=RETURNED)
 DELETE = delete_sql(products)
 # Plain SQL: PyPika writes no PostgreSQL regular expression match (`~`). $1: GENERATED_CODE_PATTERN.
 HIGHEST_GENERATED_CODE = 'SELECT "code" FROM "products" WHERE "code" ~ $1 ORDER BY "code" DESC LIMIT 1'
@@ -68,25 +83,21 @@ def _filters(q: ProductListQuery, p: Params) -> list[Criterion]:
     where: list[Criterion] = []
     if q.search:
         term = p(like_pattern(q.search))
-        where.append(
-            fn.Lower(products.code).like(term)
-            | fn.Lower(products.name).like(term)
-            | fn.Lower(products.description).like(term)
-        )
+        where.append(fn.Lower(pr.code).like(term) | fn.Lower(pr.name).like(term) | fn.Lower(pr.description).like(term))
     if q.code:
-        where.append(fn.Lower(products.code).like(p(like_pattern(q.code))))
+        where.append(fn.Lower(pr.code).like(p(like_pattern(q.code))))
     if q.name:
-        where.append(fn.Lower(products.name).like(p(like_pattern(q.name))))
+        where.append(fn.Lower(pr.name).like(p(like_pattern(q.name))))
     if q.sale_type:
-        where.append(fn.Lower(products.sale_type).like(p(like_pattern(q.sale_type))))
+        where.append(fn.Lower(pr.sale_type).like(p(like_pattern(q.sale_type))))
     if q.min_stock is not None:
-        where.append(products.stock >= p(q.min_stock))
+        where.append(pr.stock >= p(q.min_stock))
     if q.max_stock is not None:
-        where.append(products.stock <= p(q.max_stock))
+        where.append(pr.stock <= p(q.max_stock))
     return where
 
 
-page, count = single_table_list(products, COLUMNS, _filters)
+page, count = single_table_list(pr, COLUMNS, _filters, kept="products")
 
 
 def lock_codes() -> Statement:
@@ -112,7 +123,7 @@ def update(
     """Update sent fields; the optional guards keep sale >= purchase against the row's current other price
     in the same statement (PostgreSQL re-checks the WHERE on the latest row version: no lost race)."""
 
-    def guards(p: Params) -> list[Criterion]:
+    def guards(p: Params) -> list[Criterion]:  # of the bare table, which the UPDATE names
         where: list[Criterion] = []
         if sale_at_least is not None:  # a new sale price: the stored purchase price must not exceed it
             where.append(products.purchase_price <= p(sale_at_least))
@@ -120,7 +131,7 @@ def update(
             where.append(products.sale_price >= p(purchase_at_most))
         return where
 
-    return update_row(products, product_id, values, COLUMNS, also=guards)
+    return update_row(products, product_id, values, RETURNED, also=guards)
 
 
 def delete(product_id: uuid.UUID) -> Statement:

@@ -18,7 +18,6 @@ from service.products.schemas import (
     PRICE_RULE,
     ProductCreate,
     ProductListQuery,
-    ProductOut,
     ProductUpdate,
 )
 
@@ -26,7 +25,7 @@ _LAST_GENERATED = 9_999_999
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
-    return ProductOut.from_row(row)
+    return dict(row)  # its columns are the wire fields (queries.wire_fields)
 
 
 def next_code(highest: str | None) -> str:

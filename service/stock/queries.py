@@ -122,4 +122,4 @@ def page(q: StockAdjustmentListQuery) -> Statement:
 
 def count(q: StockAdjustmentListQuery) -> BoundedCount:
     p = Params()
-    return count_statement(p, _with_product(), _filters(q, p))
+    return count_statement(p, _with_product, _filters(q, p))
