@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 from pypika import PostgreSQLQuery as Query
 from pypika import Table
 from tqdm import tqdm
@@ -268,12 +269,13 @@ async def seed_presales(conn: asyncpg.Connection, count: int, customers: int, pr
             not_created += 1
             continue
         created += 1
+        presale_id = uuid.UUID(msgspec.structs.asdict(presale)["id"])  # the wire object (PresaleService's answer)
         target = STATUS_CYCLE[n % 5]
         try:
             if target in ("approved", "converted"):
-                await service.set_status(uuid.UUID(presale["id"]), "approved")
+                await service.set_status(presale_id, "approved")
             if target in ("cancelled", "converted"):
-                await service.set_status(uuid.UUID(presale["id"]), target)
+                await service.set_status(presale_id, target)
         except errors.AppError:  # not enough stock left to convert it: it stays where it got to
             pass
     if not_created:
