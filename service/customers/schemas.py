@@ -6,11 +6,12 @@ import re
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field
+from pydantic import AfterValidator, Field
 
 from service.customers.cpf import normalise_cpf
 from service.http.schemas import (
     AtLeastOneField,
+    Email,
     ExampleConfig,
     JsonSchema,
     ListQuery,
@@ -36,17 +37,6 @@ def _phone(value: str) -> str:
 Name = Annotated[str, *clean_text(255)]
 
 
-def _trimmed(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _email_length(value: str) -> str:
-    if len(value) > 255:
-        raise ValueError("Email must be at most 255 characters")
-    return value.lower()
-
-
-Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
 Phone = Annotated[
     str,
     NoNul,

@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    EmailStr,
     Field,
     GetJsonSchemaHandler,
     PlainSerializer,
@@ -113,6 +114,21 @@ def clean_text(max_length: int, *, min_length: int = 1) -> tuple[Any, ...]:
         description=f"Trimmed, inner whitespace collapsed to one space: then {min_length} to {max_length} characters",
     )
     return (NoNul, AfterValidator(check), schema)
+
+
+def _trimmed(value: object) -> object:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _email_length(value: str) -> str:
+    if len(value) > 255:
+        raise ValueError("Email must be at most 255 characters")
+    return value.lower()
+
+
+# A user's or a customer's e-mail: trimmed, a valid address (email-validator, through pydantic), at most 255
+# characters (the columns' varchar(255)), stored and compared in lower case.
+Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
 
 
 def _optional_text(value: Any) -> Any:

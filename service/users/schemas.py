@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, EmailStr
+from pydantic import AfterValidator, BeforeValidator
 
 from service import errors
 from service.http.schemas import (
     AtLeastOneField,
+    Email,
     ExampleConfig,
     JsonSchema,
-    NoNul,
     StrictInput,
     UtcDatetime,
     WireModel,
@@ -25,16 +25,6 @@ Name = Annotated[str, *clean_text(255)]
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 PASSWORD_RULE = f"Password must be between {PASSWORD_MIN} and {PASSWORD_MAX} characters"
-
-
-def _trimmed(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
-def _email_length(value: str) -> str:
-    if len(value) > 255:
-        raise ValueError("Email must be at most 255 characters")
-    return value.lower()
 
 
 def check_password(value: str) -> str:
@@ -56,7 +46,6 @@ def _must_be_bool(value: object) -> object:
 
 
 Flag = Annotated[bool, BeforeValidator(_must_be_bool)]
-Email = Annotated[EmailStr, NoNul, BeforeValidator(_trimmed), AfterValidator(_email_length)]
 Password = Annotated[
     str, AfterValidator(check_password), JsonSchema(type="string", minLength=PASSWORD_MIN, maxLength=PASSWORD_MAX)
 ]
