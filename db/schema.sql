@@ -650,6 +650,13 @@ CREATE INDEX products_created_at_idx ON public.products USING btree (created_at)
 
 
 --
+-- Name: products_description_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX products_description_trgm_idx ON public.products USING gin (lower(description) public.gin_trgm_ops);
+
+
+--
 -- Name: products_name_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -953,4 +960,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000006'),
     ('20261126000007'),
     ('20261206000001'),
-    ('20261206000002');
+    ('20261206000002'),
+    ('20261206000003');

@@ -14,6 +14,8 @@ import pytest
 from service.customers.queries import count as customers_count
 from service.customers.schemas import CustomerListQuery
 from service.db import pages
+from service.products import queries as product_queries
+from service.products.schemas import ProductListQuery
 from service.seed import customer_rows, insert_rows
 from tests.factories import create_customer, create_product
 
@@ -213,4 +215,21 @@ async def test_a_failed_filtered_count_leaves_the_connection_as_it_found_it(db: 
     finally:
         await db.execute("RESET statement_timeout")
     assert not db.is_in_transaction()
+    assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"
+
+
+async def test_a_product_search_reads_its_page_and_count_through_the_trigram_indexes(db: asyncpg.Connection) -> None:
+    """At 60 products the planner would read the whole table for `lower(...) LIKE '%arroz%'` on code, name and
+    description; the list reads both its page and its count through their trigram indexes, and leaves nothing
+    set on the connection."""
+    for n in range(60):
+        await create_product(db, name=f"{'Arroz' if n % 3 == 0 else 'Feijão'} {n:02d}", description=f"Pacote {n}")
+    await db.execute("VACUUM ANALYZE products")
+    q = ProductListQuery.from_query({"search": "arroz", "limit": "5"})  # 20 match: a full page, then the count
+    before = await sequential_scans(db, "products")
+    rows, total = await pages.fetch_page(db, product_queries.page(q), lambda: product_queries.count(q), q)
+    assert len(rows) == 5 and total == pages.Total(20)
+    assert await sequential_scans(db, "products") == before
+    assert not db.is_in_transaction()
+    assert await db.fetchval("SELECT current_setting('enable_seqscan')") == "on"
     assert await db.fetchval("SELECT current_setting('plan_cache_mode')") == "auto"

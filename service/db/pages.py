@@ -19,7 +19,8 @@ bench/README.md, "Scale".
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -166,22 +167,29 @@ PLAN_FOR_VALUES = "SET LOCAL plan_cache_mode = force_custom_plan"
 THROUGH_INDEXES = "SET LOCAL enable_seqscan = off"
 
 
-async def count_rows(conn: asyncpg.Connection, statements: BoundedCount) -> int:
-    """The bounded count; under conditions, with a plan made for their values (two more round trips, against
-    milliseconds of PostgreSQL's CPU for a search)."""
-    counted: int
+@asynccontextmanager
+async def planned_for_values(conn: asyncpg.Connection, statements: BoundedCount) -> AsyncIterator[None]:
+    """What runs inside is planned for its values (PLAN_FOR_VALUES) and, when every condition has an index, read
+    through them (THROUGH_INDEXES): under conditions only, in a transaction of its own (two more round trips,
+    against milliseconds of PostgreSQL's CPU for a search), or the caller's, until whose end the settings last."""
     if not statements.filtered:
-        counted = await conn.fetchval(*statements.count)
-        return counted
-    own = not conn.is_in_transaction()  # else the setting ends with the caller's transaction
+        yield
+        return
+    own = not conn.is_in_transaction()
     settings = f"{PLAN_FOR_VALUES}; {THROUGH_INDEXES}" if statements.by_index else PLAN_FOR_VALUES
     await conn.execute(f"BEGIN; {settings}" if own else settings)
     try:
-        counted = await conn.fetchval(*statements.count)
-        return counted
+        yield
     finally:
         if own:
             await conn.execute("ROLLBACK")  # it only read
+
+
+async def count_rows(conn: asyncpg.Connection, statements: BoundedCount) -> int:
+    """The bounded count, planned for its values under conditions (`planned_for_values`)."""
+    async with planned_for_values(conn, statements):
+        counted: int = await conn.fetchval(*statements.count)
+    return counted
 
 
 Q = TypeVar("Q", bound=SortedPageRequest)
@@ -217,16 +225,25 @@ def single_table_list(
 async def fetch_page(
     conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount], q: PageRequest
 ) -> tuple[list[asyncpg.Record], Total]:
-    """The page's rows and the list's total; `count` builds the count statements only when they are needed."""
-    rows = await conn.fetch(*page)
-    if 0 < len(rows) < q.limit or (not rows and q.page == 1):
-        return rows, Total(q.offset + len(rows))  # the last page: the total is known without counting
+    """The page's rows and the list's total (counted only when the page cannot tell it).
+
+    Under conditions that all have an index (`by_index`) the page is read with the count's settings too:
+    PostgreSQL prices lower() and LIKE far below what they cost, so at 1,000 products it read the whole table
+    for a product search's page (~1.7 ms) rather than its three trigram indexes (~0.25 ms).
+    """
     statements = count()
-    counted = await count_rows(conn, statements)
-    if statements.limit is None or counted <= statements.limit:
-        return rows, Total(counted)
-    assert statements.estimate is not None  # a bounded count has one
-    plan = json.loads(await conn.fetchval(*statements.estimate))
+    async with planned_for_values(conn, statements) if statements.by_index else nullcontext():
+        rows = await conn.fetch(*page)
+        if 0 < len(rows) < q.limit or (not rows and q.page == 1):
+            return rows, Total(q.offset + len(rows))  # the last page: the total is known without counting
+        if statements.by_index:  # inside planned_for_values already
+            counted: int = await conn.fetchval(*statements.count)
+        else:
+            counted = await count_rows(conn, statements)
+        if statements.limit is None or counted <= statements.limit:
+            return rows, Total(counted)
+        assert statements.estimate is not None  # a bounded count has one
+        plan = json.loads(await conn.fetchval(*statements.estimate))
     # Rows known to exist: through this page, and one more after a full page (there may be a next one).
     seen = q.offset + len(rows) + (1 if len(rows) == q.limit else 0) if rows else 0
     return rows, Total(max(int(plan[0]["Plan"]["Plan Rows"]), counted, seen), exact=False)
