@@ -81,6 +81,10 @@ async def test_in_flight_requests_finish_before_the_pool_closes(database_url: st
                         await fresh.get("/health")
                 except httpx.ConnectError:
                     return True
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    # Accepted just before the listener closed, then dropped unanswered (seen once in CI): the
+                    # server is stopping; ask again until the listener itself refuses.
+                    return False
                 return False
 
             await wait_until(refused, within=30, what="new connections refused")
