@@ -60,8 +60,8 @@ class BoundedCount:
     count: Statement  # the matching rows, counted up to limit + 1 (or a kept row count: no limit)
     estimate: Statement | None  # EXPLAIN of the same conditions: the planner's row estimate (None: exact always)
     limit: int | None
-    filtered: bool  # under conditions: planned for its values (see `count_rows`)
-    by_index: bool = False  # every condition has an index: counted through it, never a sequential scan
+    filtered: bool  # under conditions: planned for its values (see `planned_for_values`)
+    by_index: bool = False  # every condition has an index: page and count read through them (`fetch_page`)
 
 
 class PageRequest(Protocol):
