@@ -135,6 +135,34 @@ $$;
 
 
 --
+-- Name: raise_table_version(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.raise_table_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  changed boolean;
+BEGIN
+  -- A statement that changed no row (an UPDATE or DELETE that matched nothing) writes nothing here either. Each
+  -- transition table is named in a statement of its own: a statement is planned whole, and each trigger has one.
+  IF TG_OP = 'TRUNCATE' THEN
+    changed := true;
+  ELSIF TG_OP = 'DELETE' THEN
+    changed := EXISTS (SELECT FROM old_rows);
+  ELSE
+    changed := EXISTS (SELECT FROM new_rows);
+  END IF;
+  IF changed THEN
+    INSERT INTO table_versions AS v (table_name, shard, version) VALUES (TG_TABLE_NAME, pg_backend_pid() % 64, 1 + floor(random() * 1e15))
+      ON CONFLICT (table_name, shard) DO UPDATE SET version = v.version + excluded.version;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -337,6 +365,17 @@ CREATE TABLE public.stock_adjustments (
 
 
 --
+-- Name: table_versions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.table_versions (
+    table_name text NOT NULL,
+    shard smallint NOT NULL,
+    version numeric NOT NULL
+);
+
+
+--
 -- Name: users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -463,6 +502,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.stock_adjustments
     ADD CONSTRAINT stock_adjustments_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: table_versions table_versions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.table_versions
+    ADD CONSTRAINT table_versions_pkey PRIMARY KEY (table_name, shard);
 
 
 --
@@ -762,10 +809,66 @@ CREATE TRIGGER customers_set_updated_at BEFORE UPDATE ON public.customers FOR EA
 
 
 --
+-- Name: customers customers_versioned_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_versioned_delete AFTER DELETE ON public.customers REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: customers customers_versioned_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_versioned_insert AFTER INSERT ON public.customers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: customers customers_versioned_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_versioned_truncate AFTER TRUNCATE ON public.customers FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: customers customers_versioned_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER customers_versioned_update AFTER UPDATE ON public.customers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
 -- Name: payment_methods payment_methods_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER payment_methods_set_updated_at BEFORE UPDATE ON public.payment_methods FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: presale_items presale_items_versioned_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presale_items_versioned_delete AFTER DELETE ON public.presale_items REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presale_items presale_items_versioned_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presale_items_versioned_insert AFTER INSERT ON public.presale_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presale_items presale_items_versioned_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presale_items_versioned_truncate AFTER TRUNCATE ON public.presale_items FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presale_items presale_items_versioned_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presale_items_versioned_update AFTER UPDATE ON public.presale_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
 
 
 --
@@ -797,6 +900,34 @@ CREATE TRIGGER presales_set_updated_at BEFORE UPDATE ON public.presales FOR EACH
 
 
 --
+-- Name: presales presales_versioned_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_versioned_delete AFTER DELETE ON public.presales REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presales presales_versioned_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_versioned_insert AFTER INSERT ON public.presales REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presales presales_versioned_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_versioned_truncate AFTER TRUNCATE ON public.presales FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: presales presales_versioned_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER presales_versioned_update AFTER UPDATE ON public.presales REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
 -- Name: products products_counted_delete; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -822,6 +953,34 @@ CREATE TRIGGER products_counted_truncate AFTER TRUNCATE ON public.products FOR E
 --
 
 CREATE TRIGGER products_set_updated_at BEFORE UPDATE ON public.products FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: products products_versioned_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_versioned_delete AFTER DELETE ON public.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: products products_versioned_insert; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_versioned_insert AFTER INSERT ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: products products_versioned_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_versioned_truncate AFTER TRUNCATE ON public.products FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
+
+
+--
+-- Name: products products_versioned_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER products_versioned_update AFTER UPDATE ON public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.raise_table_version();
 
 
 --
@@ -961,4 +1120,5 @@ INSERT INTO public.schema_migrations (version) VALUES
     ('20261126000007'),
     ('20261206000001'),
     ('20261206000002'),
-    ('20261206000003');
+    ('20261206000003'),
+    ('20261206000004');

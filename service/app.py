@@ -24,6 +24,7 @@ from service.config import Settings
 from service.customers.routes import CustomerController
 from service.dashboard.routes import DashboardController
 from service.db.health import HealthChecker
+from service.db.page_cache import PageCache
 from service.db.pool import open_pool, provide_connection
 from service.http.allow import OptionsAllow
 from service.http.cors import CorsRejection
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "health": HealthChecker(settings),
             "pool": None,
             "tokens": TokenCache(settings.auth_cache_seconds),
+            "pages": PageCache(int(settings.page_cache_mb * 1024 * 1024)),
         }
     )
     app = Litestar(

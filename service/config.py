@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     jwt_expires_in: int = Field(24 * 3600, gt=0, alias="JWT_EXPIRES_IN_SECONDS")
     # How long a process may reuse a token it verified (service/auth/token_cache.py); 0 verifies every request.
     auth_cache_seconds: float = Field(10.0, ge=0, alias="AUTH_CACHE_SECONDS")
+    # Memory per worker for pages of the big lists kept while their tables are unchanged (service/db/page_cache.py);
+    # 0 turns the cache off.
+    page_cache_mb: float = Field(16.0, ge=0, alias="PAGE_CACHE_MB")
 
     # Login rate limits, counted in PostgreSQL for every process and instance (README, "Security"): failed
     # logins per account (lower-cased email) in a sliding window, and login attempts per client IP.

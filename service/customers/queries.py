@@ -52,6 +52,8 @@ def wire_fields(table: Table) -> dict[str, Term]:
     }
 
 
+# The tables a page of the list reads (service/db/page_cache.py: a kept page is valid while they are unchanged).
+LIST_READS = ("customers",)
 COLUMNS = named(wire_fields(c))
 RETURNED = named(wire_fields(customers))  # by INSERT, UPDATE: the same fields, of the bare table
 INSERT_COLUMNS = ("name", "email", "phone", "cpf", "address")  # CustomerCreate's fields

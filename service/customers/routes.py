@@ -30,7 +30,7 @@ class CustomerController(Controller):
     ) -> Response[PageEnvelope[CustomerOut]]:
         conn, user = session
         query = CustomerListQuery.from_query(dict(request.query_params))
-        rows, total = await CustomerService(conn, user).list(query)
+        rows, total = await CustomerService(conn, user).list(query, request.app.state.pages)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Customers retrieved")
 
     @get("/{customer_id:str}", opt=READ, summary="Get a customer")

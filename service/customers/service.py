@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from service import errors
 from service.audit.service import change_audited, fields
@@ -13,6 +14,7 @@ from service.auth.current_user import CurrentUser
 from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerUpdate
 from service.db.errors import Action, translate_errors
+from service.db.page_cache import PageCache
 from service.db.pages import Total, fetch_page
 
 
@@ -31,9 +33,12 @@ class CustomerService:
             raise errors.NotFound("Customer not found")
         return to_wire(row)
 
-    async def list(self, q: CustomerListQuery) -> tuple[list[dict[str, Any]], Total]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
-        return [to_wire(row) for row in rows], total
+    async def list(self, q: CustomerListQuery, pages: PageCache) -> tuple[msgspec.Raw, Total]:
+        async def read() -> tuple[list[dict[str, Any]], Total]:
+            rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
+            return [to_wire(row) for row in rows], total
+
+        return await pages.page(self.conn, "customers", q.model_dump_json(), queries.LIST_READS, read)
 
     async def create(self, data: CustomerCreate) -> dict[str, Any]:
         with translate_errors(Action.CREATE):

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Response
 from litestar.response.base import ASGIResponse
 from litestar.serialization import encode_json
@@ -70,7 +71,9 @@ def ok(data: Any = None, message: str = "OK", *, status_code: int = 200) -> Resp
     return EnvelopeResponse(body, status_code)
 
 
-def paginated(data: list[Any], *, total: Total, page: int, limit: int, message: str = "OK") -> Response[Any]:
+def paginated(
+    data: list[Any] | msgspec.Raw, *, total: Total, page: int, limit: int, message: str = "OK"
+) -> Response[Any]:
     total_pages = math.ceil(total.value / limit) if limit else 0
     body = {
         "success": True,

@@ -50,6 +50,11 @@ TOKEN_CACHE_LOOKUPS = Counter(
     "Bearer tokens looked up in the process's token cache, by result (hit, miss)",
     ["result"],
 )
+PAGE_CACHE_LOOKUPS = Counter(
+    "flowcrm_page_cache_lookups_total",
+    "Pages of the big lists looked up in the worker's page cache, by list and result (hit, miss)",
+    ["list", "result"],
+)
 RATE_LIMITED = Counter(
     "flowcrm_rate_limited_total", "Requests refused with 429 by a rate limit, by route template", ["route"]
 )

@@ -80,6 +80,8 @@ ITEM_FIELDS: dict[str, Term] = {
 }
 PRODUCT_FIELDS = product_fields(products)
 READ_COLUMNS = [*PRESALE_FIELDS.values(), *CUSTOMER_FIELDS.values()]
+# The tables a page of the list reads (service/db/page_cache.py: a kept page is valid while they are unchanged).
+LIST_READS = ("presales", "presale_items", "customers", "products")
 
 
 def _with_customer() -> QueryBuilder:

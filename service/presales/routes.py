@@ -44,7 +44,7 @@ class PresaleController(Controller):
     ) -> Response[PageEnvelope[PresaleOut]]:
         conn, user = session
         query = list_query(request)
-        rows, total = await PresaleService(conn, user).list(query)
+        rows, total = await PresaleService(conn, user).list(query, request.app.state.pages)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Pre-sales retrieved")
 
     @get("/{presale_id:str}", opt=READ, summary="Get a pre-sale with its customer and items")

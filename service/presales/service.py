@@ -23,6 +23,7 @@ from service import errors
 from service.audit.service import audit_values, fields, record
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors, with_retry
+from service.db.page_cache import PageCache
 from service.db.pages import Total, fetch_page
 from service.http.schemas import MONEY_MAX
 from service.presales import queries
@@ -145,11 +146,15 @@ class PresaleService:
     async def get(self, presale_id: uuid.UUID) -> msgspec.Struct:
         return await self._read(presale_id, self.user.presale_owner)
 
-    async def list(self, q: PresaleListQuery) -> tuple[list[msgspec.Struct], Total]:
-        owner = self.user.presale_owner
-        async with self._snapshot():
-            rows, total = await fetch_page(self.conn, queries.page(q, owner), lambda: queries.count(q, owner), q)
-            return await self._with_items(rows), total
+    async def list(self, q: PresaleListQuery, pages: PageCache) -> tuple[msgspec.Raw, Total]:
+        owner = self.user.presale_owner  # part of the kept page's key: it narrows the rows
+
+        async def read() -> tuple[builtins.list[msgspec.Struct], Total]:
+            async with self._snapshot():
+                rows, total = await fetch_page(self.conn, queries.page(q, owner), lambda: queries.count(q, owner), q)
+                return await self._with_items(rows), total
+
+        return await pages.page(self.conn, "presales", (owner, q.model_dump_json()), queries.LIST_READS, read)
 
     # --- writes --------------------------------------------------------------------------------------------
 

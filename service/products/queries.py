@@ -53,6 +53,8 @@ def wire_fields(table: Table) -> dict[str, Term]:
     }
 
 
+# The tables a page of the list reads (service/db/page_cache.py: a kept page is valid while they are unchanged).
+LIST_READS = ("products",)
 COLUMNS = named(wire_fields(pr))
 RETURNED = named(wire_fields(products))  # by INSERT, UPDATE: the same fields, of the bare table
 INSERT_COLUMNS = ("code", "name", "unit", "description", "stock", "purchase_price", "sale_price", "sale_type")

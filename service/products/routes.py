@@ -32,7 +32,7 @@ class ProductController(Controller):
     ) -> Response[PageEnvelope[ProductOut]]:
         conn, user = session
         query = ProductListQuery.from_query(dict(request.query_params))
-        rows, total = await ProductService(conn, user).list(query)
+        rows, total = await ProductService(conn, user).list(query, request.app.state.pages)
         return paginated(rows, total=total, page=query.page, limit=query.limit, message="Products retrieved")
 
     @get("/{product_id:str}", opt=READ, summary="Get a product")

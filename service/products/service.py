@@ -6,11 +6,13 @@ import uuid
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from service import errors
 from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors
+from service.db.page_cache import PageCache
 from service.db.pages import Total, fetch_page
 from service.products import queries
 from service.products.schemas import (
@@ -49,9 +51,12 @@ class ProductService:
             raise errors.NotFound("Product not found")
         return to_wire(row)
 
-    async def list(self, q: ProductListQuery) -> tuple[list[dict[str, Any]], Total]:
-        rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
-        return [to_wire(row) for row in rows], total
+    async def list(self, q: ProductListQuery, pages: PageCache) -> tuple[msgspec.Raw, Total]:
+        async def read() -> tuple[list[dict[str, Any]], Total]:
+            rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
+            return [to_wire(row) for row in rows], total
+
+        return await pages.page(self.conn, "products", q.model_dump_json(), queries.LIST_READS, read)
 
     async def create(self, data: ProductCreate) -> dict[str, Any]:
         values = data.model_dump()
