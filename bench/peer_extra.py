@@ -46,7 +46,7 @@ DB_ORIG, DB_PROJ = "peer_orig", "peer_proj"  # loaded by run.sh; this script onl
 ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "Acc-Passw0rd!"  # run.sh's admin
 THREADS, CONNECTIONS, PAUSE = 2, 32, 1.0  # wrk -t2 -c32, 1 s between runs, as run.sh
 SIDES = ("orig", "proj")
-SIDE_NAME = {"orig": "orig", "proj": "service"}
+SIDE_NAME = {"orig": "orig", "proj": "service", "floor": "minimal app"}  # floor: bench/floor.py
 
 
 @dataclass(frozen=True)
@@ -250,6 +250,44 @@ def stop(side: Side, say: Log) -> None:
             pass
     side.process = None
     say(f"{side.name} stopped")
+
+
+def start_both(orig: Side, proj: Side, orig_dir: Path, out: Path, say: Log) -> None:
+    """Both services started as run.sh starts them, ready, each with its admin's token."""
+    say(f"starting the original: node dist/server.js, NODE_ENV=production, port {orig.port}")
+    start(
+        orig,
+        ["node", "dist/server.js"],
+        orig_dir,
+        {
+            "NODE_ENV": "production",
+            "PORT": str(orig.port),
+            "JWT_SECRET": secrets.token_urlsafe(36),
+            "JWT_EXPIRES_IN": "24h",
+            "DATABASE_URL": f"{PG}/{DB_ORIG}?sslmode=disable",
+        },
+        out / "orig-service.log",
+    )
+    say(f"starting the service: flowcrm serve, ENVIRONMENT=production, port {proj.port}")
+    start(
+        proj,
+        [".venv/bin/flowcrm", "serve"],
+        ROOT,
+        {
+            "ENVIRONMENT": "production",
+            "HOST": "127.0.0.1",
+            "PORT": str(proj.port),
+            "JWT_SECRET": secrets.token_urlsafe(36),
+            "DATABASE_URL": f"{PG}/{DB_PROJ}?sslmode=disable",
+        },
+        out / "proj-service.log",
+    )
+    for side in (orig, proj):
+        wait_ready(side)
+        side.token = login(side.port) or ""
+        if not side.token:
+            raise SetupError(f"login on {side.name} failed")
+    say(f"both services answer; logged in on both as {ADMIN_EMAIL}")
 
 
 # --- wrk ------------------------------------------------------------------------------------------------
@@ -545,40 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"request inputs: {write_inputs(bench.data)}")
 
         orig, proj = bench.sides["orig"], bench.sides["proj"]
-        say(f"starting the original: node dist/server.js, NODE_ENV=production, port {orig.port}")
-        start(
-            orig,
-            ["node", "dist/server.js"],
-            orig_dir,
-            {
-                "NODE_ENV": "production",
-                "PORT": str(orig.port),
-                "JWT_SECRET": secrets.token_urlsafe(36),
-                "JWT_EXPIRES_IN": "24h",
-                "DATABASE_URL": f"{PG}/{DB_ORIG}?sslmode=disable",
-            },
-            out / "orig-service.log",
-        )
-        say(f"starting the service: flowcrm serve, ENVIRONMENT=production, port {proj.port}")
-        start(
-            proj,
-            [".venv/bin/flowcrm", "serve"],
-            ROOT,
-            {
-                "ENVIRONMENT": "production",
-                "HOST": "127.0.0.1",
-                "PORT": str(proj.port),
-                "JWT_SECRET": secrets.token_urlsafe(36),
-                "DATABASE_URL": f"{PG}/{DB_PROJ}?sslmode=disable",
-            },
-            out / "proj-service.log",
-        )
-        for side in (orig, proj):
-            wait_ready(side)
-            side.token = login(side.port) or ""
-            if not side.token:
-                raise SetupError(f"login on {side.name} failed")
-        say(f"both services answer; logged in on both as {ADMIN_EMAIL}")
+        start_both(orig, proj, orig_dir, out, say)
 
         say("preflight (exact status must be 2xx)")
         bench.preflight()
