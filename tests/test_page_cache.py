@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from service.config import Settings
-from service.db.page_cache import PageCache
+from service.db.page_cache import ENTRY_OVERHEAD, PageCache
 from service.db.pages import Total
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
 from tests.presales.helpers import body, create, item
@@ -189,7 +189,7 @@ def reader(rows: list[dict], total: int) -> tuple[Callable[[], Awaitable[tuple[l
 async def test_memory_is_bounded_least_recently_used_first(db: asyncpg.Connection) -> None:
     await create_customer(db)
     row = {"name": "x" * 100}
-    size = len(msgspec.json.encode([row]))
+    size = len(msgspec.json.encode([row])) + ENTRY_OVERHEAD
     cache = PageCache(max_bytes=2 * size)
     read, calls = reader([row], 1)
     for key in ("a", "b", "a", "c"):  # "c" pushes out "b", the least recently used
@@ -200,9 +200,17 @@ async def test_memory_is_bounded_least_recently_used_first(db: asyncpg.Connectio
     assert len(calls) == 3  # still kept
     await cache.page(db, "customers", "b", ("customers",), read)
     assert len(calls) == 4  # was pushed out
-    too_big, _ = reader([{"name": "y" * 1000}], 1)
+    too_big, _ = reader([{"name": "y" * 3000}], 1)
     await cache.page(db, "customers", "d", ("customers",), too_big)
     assert len(cache) == 2 and cache.size <= 2 * size  # a page larger than the whole cache is not kept
+
+
+async def test_many_empty_pages_hold_a_bounded_number_of_keys(db: asyncpg.Connection) -> None:
+    cache = PageCache(max_bytes=64 * ENTRY_OVERHEAD)
+    read, _ = reader([], 0)  # a search that matches nothing: a 2-byte body
+    for n in range(1000):
+        await cache.page(db, "customers", f"search {n}", ("customers",), read)
+    assert len(cache) < 64 and cache.size <= 64 * ENTRY_OVERHEAD
 
 
 async def test_zero_megabytes_turns_it_off(db: asyncpg.Connection) -> None:

@@ -56,7 +56,7 @@ Page = tuple[Sequence[Any], Total]
 class PageCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.size = 0  # bytes of the pages kept
+        self.size = 0  # bytes of the pages kept, with ENTRY_OVERHEAD each
         # key -> (versions it was read at, its encoded rows, its total); least recently used first
         self._pages: OrderedDict[Hashable, tuple[Decimal, bytes, Total]] = OrderedDict()
 
@@ -92,16 +92,26 @@ class PageCache:
         return msgspec.Raw(body), total
 
     def _keep(self, key: Hashable, page: tuple[Decimal, bytes, Total]) -> None:
-        if len(page[1]) > self.max_bytes:
+        if _cost(page) > self.max_bytes:
             return
         old = self._pages.pop(key, None)
         if old is not None:
-            self.size -= len(old[1])
+            self.size -= _cost(old)
         self._pages[key] = page
-        self.size += len(page[1])
+        self.size += _cost(page)
         while self.size > self.max_bytes:
-            _, (_, body, _) = self._pages.popitem(last=False)
-            self.size -= len(body)
+            _, evicted = self._pages.popitem(last=False)
+            self.size -= _cost(evicted)
+
+
+# What an entry holds besides its body (its key, a query of at most a few hundred characters; the version; the
+# dict's own node), counted generously: many distinct searches that match nothing (a 2-byte body each) must not
+# hold millions of keys.
+ENTRY_OVERHEAD = 1024
+
+
+def _cost(page: tuple[Decimal, bytes, Total]) -> int:
+    return len(page[1]) + ENTRY_OVERHEAD
 
 
 @functools.cache
