@@ -168,6 +168,15 @@ async def test_pool_pending_migrations_start_time_and_version(
     assert value("flowcrm_db_pool_connections", state="waiting") == 0
 
 
+async def test_the_page_cache_size_is_sampled(client: httpx.AsyncClient, admin_headers: dict, server) -> None:
+    assert (await client.get("/api/customers?limit=7", headers=admin_headers)).status_code == 200
+    pages = server.app.state.pages
+    assert pages.size > 0
+    await wait_until(
+        lambda: value("flowcrm_page_cache_bytes") == pages.size, within=30, what="the gauge to follow the cache"
+    )
+
+
 async def test_requests_waiting_for_a_connection_are_counted(
     database_url: str, shared_database_url: str, db: asyncpg.Connection
 ) -> None:

@@ -6,7 +6,8 @@ aggregates over the workers; gauges per worker carry a `pid` label there. Anywhe
 `flowcrm serve` without METRICS_PORT) the values live in this process's default registry.
 
 Per request the cost is one histogram observation on a label child looked up in a dict (`observe_request`);
-the pool's in-use and idle counts are sampled once a second, not on every acquire and release.
+the pool's in-use and idle counts and the page cache's size are sampled once a second, not on every acquire and
+release.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ PENDING_MIGRATIONS = Gauge(
     "Migrations the service knows of that the database has not applied (last health check)",
     multiprocess_mode="livemostrecent",
 )
+PAGE_CACHE_BYTES = Gauge(
+    "flowcrm_page_cache_bytes",
+    "Memory each worker's page cache counts (kept pages' bytes, 1 KB each for its key; at most PAGE_CACHE_MB)",
+    multiprocess_mode="liveall",
+)
 START_TIME = Gauge(
     "flowcrm_process_start_time_seconds", "When each worker process started (Unix time)", multiprocess_mode="liveall"
 )
@@ -105,19 +111,21 @@ def sample_pool(pool: Any) -> None:
     POOL_IDLE.set(idle)
 
 
-async def _sample_pool_forever(app: Any) -> None:
+async def _sample_forever(app: Any) -> None:
     while True:
         sample_pool(app.state.pool)
+        PAGE_CACHE_BYTES.set(app.state.pages.size)
         await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
 @contextlib.asynccontextmanager
 async def worker_metrics(app: Any) -> AsyncGenerator[None, None]:
-    """App lifespan (after the pool's): this process's start time and version, its pool sampled every second;
+    """App lifespan (after the pool's): this process's start time and version, its pool and page cache sampled
+    every second;
     at shutdown its per-process gauges are removed from the shared directory."""
     START_TIME.set(time.time())
     BUILD_INFO.labels(__version__).set(1)
-    sampler = asyncio.create_task(_sample_pool_forever(app))
+    sampler = asyncio.create_task(_sample_forever(app))
     try:
         yield
     finally:
