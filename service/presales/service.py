@@ -53,7 +53,11 @@ STOCK_REDUCTION_AGENT = "Automatic Stock Reduction"
 DISCOUNT_FIELDS = frozenset({"discount", "discount_type", "discount_percentage"})
 
 
-def assemble_presales(rows: Sequence[Sequence[Any]], item_rows: Sequence[Sequence[Any]]) -> list[msgspec.Struct]:
+# A row's values by position: an asyncpg Record (its slices are tuples) or a tuple.
+Values = asyncpg.Record | Sequence[Any]
+
+
+def assemble_presales(rows: Sequence[Values], item_rows: Sequence[Values]) -> list[msgspec.Struct]:
     """Pre-sales in the wire format of `PresaleOut`, from their READ_COLUMNS values (queries.page) and those of
     their items (queries.ITEMS_OF). Every value is already its wire text (queries.py), taken as it is into a
     msgspec struct whose fields are the wire keys (below), which the JSON encoder writes as the object; a test
@@ -328,7 +332,7 @@ class PresaleService:
         if not rows:
             return []
         item_rows = await self.conn.fetch(*queries.items_of([row[0] for row in rows]))  # row[0]: the pre-sale id
-        return assemble_presales([tuple(row) for row in rows], [tuple(row) for row in item_rows])
+        return assemble_presales(rows, item_rows)  # a Record's slice is a tuple: no copy of each row first
 
     async def _lock(self, presale_id: uuid.UUID) -> asyncpg.Record:
         """The pre-sale row, locked for this transaction; 404 also when the caller may not see it."""
