@@ -37,6 +37,13 @@ def test_pool_limits_are_checked() -> None:
         Settings(DB_POOL_MIN=30, DB_POOL_MAX=20)
 
 
+def test_the_page_cache_size_is_checked() -> None:
+    with pytest.raises(ValidationError, match="PAGE_CACHE_MB"):
+        Settings(PAGE_CACHE_MB=-1)
+    assert Settings(PAGE_CACHE_MB=0).page_cache_mb == 0  # off
+    assert Settings().page_cache_mb == 16
+
+
 def test_ssl_modes() -> None:
     assert "ssl" not in connect_options(Settings(DATABASE_URL="postgresql://x@h/db"))
     assert connect_options(Settings(DATABASE_URL="postgresql://x@h/db", DB_SSL_MODE="require"))["ssl"] == "require"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from service.customers import queries
 from service.customers.schemas import CustomerCreate, CustomerListQuery, CustomerUpdate
 from service.db.errors import Action, translate_errors
 from service.db.page_cache import PageCache
-from service.db.pages import Total, fetch_page
+from service.db.pages import Total, fetch_wire_page
 
 
 def to_wire(row: asyncpg.Record) -> dict[str, Any]:
@@ -34,9 +35,8 @@ class CustomerService:
         return to_wire(row)
 
     async def list(self, q: CustomerListQuery, pages: PageCache) -> tuple[msgspec.Raw, Total]:
-        async def read() -> tuple[list[dict[str, Any]], Total]:
-            rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
-            return [to_wire(row) for row in rows], total
+        def read() -> Awaitable[tuple[list[dict[str, Any]], Total]]:
+            return fetch_wire_page(self.conn, queries.page(q), lambda: queries.count(q), q)
 
         return await pages.page(self.conn, "customers", q.model_dump_json(), queries.LIST_READS, read)
 

@@ -222,6 +222,15 @@ def single_table_list(
     return page, count
 
 
+async def fetch_wire_page(
+    conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount], q: PageRequest
+) -> tuple[list[dict[str, Any]], Total]:
+    """`fetch_page` of a list whose columns are named by their wire keys (customers, products): each row as its
+    wire object."""
+    rows, total = await fetch_page(conn, page, count, q)
+    return [dict(row) for row in rows], total
+
+
 async def fetch_page(
     conn: asyncpg.Connection, page: Statement, count: Callable[[], BoundedCount], q: PageRequest
 ) -> tuple[list[asyncpg.Record], Total]:

@@ -98,9 +98,8 @@ ItemWire = _wire_struct("ItemWire", (*ITEM_KEYS, "product"))
 def whole_presale(rows: Sequence[asyncpg.Record]) -> msgspec.Struct:
     """One pre-sale from its rows of queries.get or queries.create: a row per item, each holding the pre-sale's
     READ_COLUMNS then the item's columns (null when it has no item)."""
-    values = [tuple(row) for row in rows]
-    items = [row[ITEMS_AT:] for row in values if row[ITEMS_AT] is not None]
-    return assemble_presales([values[0][:ITEMS_AT]], items)[0]
+    items = [row[ITEMS_AT:] for row in rows if row[ITEMS_AT] is not None]
+    return assemble_presales([rows[0][:ITEMS_AT]], items)[0]
 
 
 def new_item_ids(count: int) -> list[uuid.UUID]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -13,7 +14,7 @@ from service.audit.service import change_audited, fields
 from service.auth.current_user import CurrentUser
 from service.db.errors import Action, translate_errors
 from service.db.page_cache import PageCache
-from service.db.pages import Total, fetch_page
+from service.db.pages import Total, fetch_wire_page
 from service.products import queries
 from service.products.schemas import (
     GENERATED_CODE,
@@ -52,9 +53,8 @@ class ProductService:
         return to_wire(row)
 
     async def list(self, q: ProductListQuery, pages: PageCache) -> tuple[msgspec.Raw, Total]:
-        async def read() -> tuple[list[dict[str, Any]], Total]:
-            rows, total = await fetch_page(self.conn, queries.page(q), lambda: queries.count(q), q)
-            return [to_wire(row) for row in rows], total
+        def read() -> Awaitable[tuple[list[dict[str, Any]], Total]]:
+            return fetch_wire_page(self.conn, queries.page(q), lambda: queries.count(q), q)
 
         return await pages.page(self.conn, "products", q.model_dump_json(), queries.LIST_READS, read)
 
