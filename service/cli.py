@@ -1,23 +1,32 @@
-"""The `flowcrm` command: serve, db (migrations), and later users and seed."""
+"""The `flowcrm` command: serve, db (migrations), users and seed.
+
+Imported at the top: the standard library and light modules only. `flowcrm serve` starts this module twice in
+one process (service/ops/supervisor.py): the second start serves for as long as the service runs and must not
+hold pydantic, asyncpg or the app, which each command imports when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import ValidationError
-
-from service.config import Settings, redact_url
 from service.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
-from service.db.migrations import MigrationError, MigrationRunner
 from service.errors import DatabaseUnavailable
-from service.ops.logs import configure_logging, logging_config
-from service.ops.metrics_server import metrics_directory, start_listener
+from service.ops import supervisor
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from service.config import Settings
+    from service.db.migrations import MigrationRunner
 
 log = logging.getLogger("flowcrm")
 
@@ -25,6 +34,10 @@ EMBEDDED_DATABASE = "flowcrm"
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from service.config import Settings
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -40,38 +53,45 @@ def configuration_problems(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
+class Database(NamedTuple):
+    url: str
+    embedded: bool  # the embedded server, started by this command or already running
+    started: EmbeddedPostgres | None = None  # the embedded server when this command started it: it stops it
+
+
 @contextmanager
-def database(settings: Settings) -> Iterator[tuple[str, bool]]:
-    """The database URL to use and whether it is the embedded server (started here, stopped after)."""
+def database(settings: Settings) -> Iterator[Database]:
+    """The database to use: DATABASE_URL, else the embedded server (started here and stopped after, unless it
+    was running already)."""
     if settings.database_url:
-        yield settings.database_url, False
+        yield Database(settings.database_url, False)
         return
     server = EmbeddedPostgres(settings.embedded_pg_dir)
     already_running = server.running_port() is not None
     server_url = server.start()
     try:
         url = urlunsplit(urlsplit(server_url)._replace(path=f"/{EMBEDDED_DATABASE}"))
-        MigrationRunner(url, settings.migrations_dir).create_database()
-        yield url, True
+        _runner(settings, url).create_database()
+        yield Database(url, True, None if already_running else server)
     finally:
         if not already_running:
             server.stop()
 
 
 def _runner(settings: Settings, url: str) -> MigrationRunner:
+    from service.db.migrations import MigrationRunner
+
     return MigrationRunner(url, settings.migrations_dir)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
-    from granian.log import LogLevels
-
+    from service.config import redact_url
     from service.ops.cpus import available_cpus
-    from service.ops.shutdown import lame_duck
+    from service.ops.logs import logging_config
+    from service.ops.metrics_server import prepare_metrics_directory
 
     settings = _settings()
-    with startup_failures_in_one_line(), database(settings) as (url, embedded), metrics_directory(settings):
+    with startup_failures_in_one_line(), database(settings) as (url, embedded, started):
         log.info("using %s database %s", "embedded" if embedded else "external", redact_url(url))
         if embedded or args.migrate:
             applied = _runner(settings, url).up()
@@ -81,30 +101,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # In production one worker per CPU the container may use (its cgroup quota), not per CPU of the host.
         workers = args.workers or (available_cpus() if settings.environment == "production" else 1)
         log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
-        if settings.metrics_port is not None:
-            start_listener(settings)
-        # granian (Rust HTTP server, ASGI): more requests per second than uvicorn for the same app on this
-        # stack (figures: bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
-        # (service/ops/shutdown.py), it stops accepting, lets the workers finish their requests and run the
-        # lifespan shutdown (pool closed), then returns here, so the embedded server stops cleanly and the
-        # exit status is 0. Our access line (ACCESS_LOG) replaces granian's; its own lines come out in our
-        # LOG_FORMAT.
-        server = Granian(
-            "service.app:create_server_app",
-            factory=True,
-            interface=Interfaces.ASGI,
-            address=settings.host,
-            port=settings.port,
-            workers=workers,
-            loop=Loops.auto,
-            websockets=False,
-            workers_kill_timeout=settings.shutdown_timeout_seconds,
-            log_level=LogLevels.info,
-            log_access=False,
-            log_dictconfig=logging_config(settings),
+        metrics_dir = prepare_metrics_directory(settings)
+        # From here the lean main process (same pid) runs granian and, when it stops, cleans up what this run
+        # made: the temporary metrics directory, the embedded server it started.
+        supervisor.hand_over(
+            supervisor.Plan(
+                host=settings.host,
+                port=settings.port,
+                workers=workers,
+                workers_kill_timeout=settings.shutdown_timeout_seconds,
+                shutdown_delay=settings.shutdown_delay_seconds or 0.0,
+                log_config=logging_config(settings),
+                metrics_host=settings.metrics_host,
+                metrics_port=settings.metrics_port,
+                remove_dir=str(metrics_dir) if metrics_dir else None,
+                stop_embedded=str(started.data_dir) if started else None,
+            )
         )
-        with lame_duck(server, settings.shutdown_delay_seconds or 0.0):
-            server.serve()
+
+
+def serve_handed_over(plan: supervisor.Plan) -> int:
+    """The second start of `flowcrm serve` (service/ops/supervisor.py): granian until it stops, then clean up."""
+    try:
+        supervisor.serve(plan)
+    finally:
+        if plan.remove_dir:
+            shutil.rmtree(plan.remove_dir, ignore_errors=True)
+        if plan.stop_embedded:
+            EmbeddedPostgres(Path(plan.stop_embedded)).stop()
     return 0
 
 
@@ -116,7 +140,10 @@ class InvalidAdminSettings(ValueError):
 
 
 # Failures of `flowcrm serve` with a reason the user can act on (anything else is a bug: traceback).
-STARTUP_FAILURES = (DatabaseUnavailable, MigrationError, EmbeddedPostgresError, InvalidAdminSettings)
+def startup_failures() -> tuple[type[Exception], ...]:
+    from service.db.migrations import MigrationError
+
+    return (DatabaseUnavailable, MigrationError, EmbeddedPostgresError, InvalidAdminSettings)
 
 
 def one_line(exc: BaseException) -> str:
@@ -128,7 +155,7 @@ def startup_failures_in_one_line() -> Iterator[None]:
     """An expected failure ends the command with its reason in one line on stderr, status 1, no traceback."""
     try:
         yield
-    except STARTUP_FAILURES as exc:
+    except startup_failures() as exc:
         sys.exit(f"flowcrm serve: {one_line(exc)}")
 
 
@@ -173,8 +200,10 @@ def check_before_serving(settings: Settings) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from service.db.migrations import MigrationError
+
     settings = _settings()
-    with database(settings) as (url, _embedded):
+    with database(settings) as (url, _embedded, _started):
         runner = _runner(settings, url)
         try:
             if args.action == "up":
@@ -224,7 +253,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"flowcrm users create-admin: {exc}", file=sys.stderr)
         return 2
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, embedded, _started):
         if embedded:  # as `flowcrm serve` does: the embedded database is always brought up to date
             _runner(settings, url).up()
         try:
@@ -263,7 +292,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     import asyncio
 
     settings = _settings()
-    with database(settings) as (url, embedded):
+    with database(settings) as (url, embedded, _started):
         if embedded:
             _runner(settings, url).up()
         counts = asyncio.run(_seed(settings, url, args))
@@ -320,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    plan = supervisor.taken_plan()
+    if plan is not None:
+        return serve_handed_over(plan)
+    from service.db.migrations import MigrationError
+    from service.ops.logs import configure_logging
+
     configure_logging()
     args = build_parser().parse_args(argv)
     try:

@@ -60,6 +60,43 @@ def test_sigterm_drains_closes_the_pool_and_exits_zero(database_url: str) -> Non
     assert "database pool closed" in output
 
 
+def mapped_libraries(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as maps:
+        return maps.read()
+
+
+@pytest.mark.slow
+def test_the_main_process_hands_over_to_a_lean_one_with_the_same_pid(database_url: str) -> None:
+    """After its checks the main process runs only granian (service/ops/supervisor.py): the extension modules of
+    pydantic and asyncpg are loaded in its workers, not in it; it is still the process that was started."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--workers", "2"],
+        env={**os.environ, "DATABASE_URL": database_url, "PORT": str(port), "ENVIRONMENT": "test"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_ready(port, process)
+        with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
+            workers = [int(pid) for pid in children.read().split()]
+        assert len(workers) == 2
+        main = mapped_libraries(process.pid)
+        assert "pydantic_core" not in main and "asyncpg" not in main
+        for worker in workers:
+            assert "pydantic_core" in mapped_libraries(worker) and "asyncpg" in mapped_libraries(worker)
+        with open(f"/proc/{process.pid}/cmdline") as cmdline:
+            assert cmdline.read().split("\0")[1:4] == ["-m", "service.cli", "serve"]
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert f"Starting granian (main PID: {process.pid})" in output
+    assert "FLOWCRM_SERVE_PLAN" not in output
+
+
 async def test_in_flight_requests_finish_before_the_pool_closes(database_url: str, db: asyncpg.Connection) -> None:
     app = app_with_test_routes(database_url)
     server = LiveServer(app)

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+import logging.config
 import re
 from collections.abc import AsyncIterator, Iterator
 
@@ -186,8 +187,9 @@ def test_log_format_defaults_to_json_in_production_only() -> None:
     assert uses_json(Settings(DATABASE_URL=url, LOG_FORMAT="json"))
     with pytest.raises(ValueError):
         Settings(DATABASE_URL=url, ACCESS_LOG="some")
-    config = logging_config(Settings(DATABASE_URL=url, LOG_FORMAT="json"))
-    assert config["formatters"]["flowcrm"]["()"] is JsonFormatter
+    # Plain data: `flowcrm serve` hands it to its lean main process as JSON (service/ops/supervisor.py).
+    config = json.loads(json.dumps(logging_config(Settings(DATABASE_URL=url, LOG_FORMAT="json"))))
+    assert logging.config.DictConfigurator(config).resolve(config["formatters"]["flowcrm"]["()"]) is JsonFormatter
     assert config["handlers"]["console"]["filters"] == ["request_id"]
 
 

@@ -17,11 +17,13 @@ import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
-from service.config import Settings
+if TYPE_CHECKING:  # not at run time: the lean main process of `flowcrm serve` (service/ops/supervisor.py)
+    # configures its logging from here without importing pydantic
+    from service.config import Settings
 
 ACCESS_LOGGER = "flowcrm.access"
 REQUEST_ID_HEADER = b"x-request-id"
@@ -205,15 +207,16 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     granian applies it too (its `log_dictconfig`, in the main process and in each worker), so granian's own
     lines come out in the same format; its access log stays off (ours replaces it).
     """
-    formatter: dict[str, Any] = {"()": JsonFormatter if uses_json(settings) else TextFormatter}
+    # Classes by their dotted path: the configuration is plain data, handed to the lean main process as JSON.
+    formatter = {"()": f"{__name__}.{'JsonFormatter' if uses_json(settings) else 'TextFormatter'}"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
         "formatters": {"flowcrm": formatter},
         "handlers": {
             "console": {
-                "class": "service.ops.logs.ConsoleHandler",
+                "class": f"{__name__}.ConsoleHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "flowcrm",
                 "filters": ["request_id"],
@@ -237,6 +240,8 @@ def configure_logging(settings: Settings | None = None) -> None:
     if logging.getLogger().handlers:
         return
     if settings is None:
+        from service.config import Settings
+
         try:
             settings = Settings()
         except ValueError:
