@@ -284,8 +284,17 @@ INSERT_ITEMS = (
 NEW_ITEM_COLUMNS = {column: type_ for column, type_ in ITEM_COLUMNS.items() if column != "presale_id"}
 _ITEM_ARRAYS = ",".join(f"${number}::{type_}[]" for number, type_ in enumerate(NEW_ITEM_COLUMNS.values(), start=10))
 _ITEM_VALUES = ",".join('"ps"."id"' if column == "presale_id" else f'"i"."{column}"' for column in ITEM_COLUMNS)
+# The payment method ($4, when one is named) is share-locked by the statement itself and must still be active when
+# the row goes in: no row is written (and none returned) when it was deactivated or deleted since it was checked,
+# so creating needs no transaction around its reads (decision 10.4 holds: the lock lasts until the statement
+# commits, and a deactivation in flight is waited for, then seen).
+_METHOD = PRESALE_COLUMNS.index("payment_method_id") + 1
+_PRESALE_COLUMNS = ",".join(f'"{column}"' for column in PRESALE_COLUMNS)
+_PRESALE_VALUES = ",".join(f"${number}" for number in range(1, len(PRESALE_COLUMNS) + 1))
 CREATE = (
-    f'WITH "ps" AS ({insert_sql(presales_table, PRESALE_COLUMNS)} RETURNING *),'
+    f'WITH "pm" AS (SELECT FROM "payment_methods" WHERE "id"=${_METHOD} AND "is_active" FOR SHARE),'
+    f'"ps" AS (INSERT INTO "presales" ({_PRESALE_COLUMNS})'
+    f' SELECT {_PRESALE_VALUES} WHERE ${_METHOD}::uuid IS NULL OR EXISTS (SELECT FROM "pm") RETURNING *),'
     f'"pi" AS (INSERT INTO "presale_items" ({",".join(ITEM_COLUMNS)}) SELECT {_ITEM_VALUES}'
     f' FROM "ps",unnest({_ITEM_ARRAYS}) AS "i"({",".join(NEW_ITEM_COLUMNS)}) RETURNING *),'
     f'"audit" AS ({audit_rows_of("ps", 10 + len(NEW_ITEM_COLUMNS))}) '

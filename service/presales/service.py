@@ -176,9 +176,17 @@ class PresaleService:
                 "created_by": self.user.id,
                 **self._totals_columns(totals, data.discount_type),
             }
-            return whole_presale(await self._insert_new(presale, lines, {"status": data.status}))
+            rows = await self._insert_new(presale, lines, {"status": data.status})
+            if not rows:  # the method was deactivated or deleted since it was checked: nothing was written
+                assert data.payment_method_id is not None, "without a method the statement writes its row"
+                await self._require_payment_method(data.payment_method_id)
+                raise errors.Conflict("The payment method changed while the pre-sale was written; send it again")
+            return whole_presale(rows)
 
-        return await self._transaction(operation, Action.CREATE)
+        # One statement writes (queries.CREATE): the checks before it take no lock, so no transaction is needed
+        # (two round trips fewer). A customer or product deleted between a check and the write is the same 404.
+        with translate_errors(Action.CREATE):
+            return await with_retry(operation)
 
     async def update(self, presale_id: uuid.UUID, data: PresaleUpdate) -> msgspec.Struct:
         sent = data.model_fields_set
@@ -345,8 +353,9 @@ class PresaleService:
             raise errors.NotFound("Customer not found")
 
     async def _require_payment_method(self, payment_method_id: uuid.UUID) -> None:
-        """Decision 10.4: the method exists and is active, and stays so until this transaction ends (the row is
-        share-locked: a deactivation or delete waits for the pre-sale write, or the write waits for it)."""
+        """Decision 10.4: the method exists and is active, and stays so until the write ends (the row is
+        share-locked: a deactivation or delete waits for the pre-sale write, or the write waits for it). In an
+        update's transaction this lock holds until it commits; a create's one statement takes it again itself."""
         row = await self.conn.fetchrow(*queries.lock_payment_method(payment_method_id))
         if row is None:
             raise errors.NotFound("Payment method not found")

@@ -378,23 +378,20 @@ async def test_a_failure_in_a_later_step_of_the_service_leaves_no_row(
     client: httpx.AsyncClient, headers: dict, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A service step raising after the audit row was written (an unexpected error: 500) leaves neither the change
-    nor its row: a pre-sale's create writes it with the pre-sale, then assembles the answer inside its transaction."""
+    nor its row: a pre-sale's update records its audit row, then assembles the answer inside its transaction."""
     customer = await create_customer(db)
     product = await create_product(db, stock=10)
-    written = []
+    presale = await create_presale(db, customer["id"], [(product["id"], Decimal("1"), Decimal("15.00"))])
+    assembled = []
 
     def broken_assembly(rows: Any) -> dict[str, Any]:
-        written.append(rows)  # the pre-sale's rows came back from the write that also wrote the audit row
+        assembled.append(rows)  # read back after the change and its audit row were written
         raise RuntimeError("boom")
 
     monkeypatch.setattr(presale_service, "whole_presale", broken_assembly)
-    payload = {
-        "customerId": str(customer["id"]),
-        "items": [{"productId": str(product["id"]), "quantity": "1", "unitPrice": "15.00"}],
-    }
-    response = await client.post("/api/presales", json=payload, headers=headers)
-    assert response.status_code == 500 and len(written) == 1
-    assert await db.fetchval("SELECT count(*) FROM presales") == 0
+    response = await client.put(f"/api/presales/{presale['id']}", json={"notes": "changed"}, headers=headers)
+    assert response.status_code == 500 and len(assembled) == 1
+    assert await db.fetchval("SELECT notes FROM presales WHERE id = $1", presale["id"]) is None
     assert await audit_rows(db) == []
 
 

@@ -81,37 +81,49 @@ async def count(db: asyncpg.Connection, table: str) -> int:
 
 
 async def test_backend_terminated_during_presale_create_leaves_nothing(
-    fault_database_url: str, fault_db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    fault_database_url: str, fault_db: asyncpg.Connection
 ) -> None:
+    """Creating is one statement (no transaction around it): the backend is terminated in the middle of that
+    statement, after its pre-sale, item and audit rows went in and while its foreign-key check waits for the
+    customer's row, which the test holds locked."""
     settings = make_settings(fault_database_url, DB_POOL_MIN=1, DB_POOL_MAX=1)  # one connection: it must be replaced
     user = await create_user(fault_db, "admin")
     headers = bearer(settings, user)
     customer = await create_customer(fault_db)
     product = await create_product(fault_db, stock=10)
-    pause = Pause(PresaleService._insert_new)
-    monkeypatch.setattr(PresaleService, "_insert_new", pause.method())
+    holder = await asyncpg.connect(fault_database_url)
+    try:
+        with live_server(create_app(settings)) as server:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                lock = holder.transaction()
+                await lock.start()
+                await holder.execute("SELECT FROM customers WHERE id = $1 FOR UPDATE", customer["id"])
+                request = asyncio.create_task(
+                    http.post(
+                        "/api/presales", headers=headers, json=body(customer, item(product, "2"), item(product, "3"))
+                    )
+                )
 
-    with live_server(create_app(settings)) as server:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-            request = asyncio.create_task(
-                http.post("/api/presales", headers=headers, json=body(customer, item(product, "2"), item(product, "3")))
-            )
-            assert await asyncio.to_thread(pause.paused.wait, 60), "the write never reached the pause"
-            # The pre-sale row and its items are written, not committed.
-            terminated = await terminate_open_transaction(fault_db)
-            pause.release.set()
-            assert_clean_503(await request)
+                async def writing() -> list[asyncpg.Record]:
+                    return [row for row in await app_backends(fault_db) if row["wait_event_type"] == "Lock"]
 
-            assert (await count(fault_db, "presales"), await count(fault_db, "presale_items")) == (0, 0)
-            assert await count(fault_db, "audit_logs") == 0
-            assert await fault_db.fetchval("SELECT stock FROM products WHERE id = $1", product["id"]) == 10
+                await wait_until(writing, within=60, what="the create statement waiting for the customer's row")
+                [waiting] = await writing()
+                assert await fault_db.fetchval("SELECT pg_terminate_backend($1)", waiting["pid"]) is True
+                await lock.rollback()
+                assert_clean_503(await request)
 
-            # The pool's only connection died; the next requests get a new one and succeed.
-            for _ in range(3):
-                created = await http.post("/api/presales", headers=headers, json=body(customer, item(product, "1")))
-                assert created.status_code == 201, created.text
-            assert (await http.get("/api/presales", headers=headers)).json()["pagination"]["total"] == 3
-            assert terminated not in {row["pid"] for row in await app_backends(fault_db)}
+                assert (await count(fault_db, "presales"), await count(fault_db, "presale_items")) == (0, 0)
+                assert await count(fault_db, "audit_logs") == 0
+
+                # The pool's only connection died; the next requests get a new one and succeed.
+                for _ in range(3):
+                    created = await http.post("/api/presales", headers=headers, json=body(customer, item(product, "1")))
+                    assert created.status_code == 201, created.text
+                assert (await http.get("/api/presales", headers=headers)).json()["pagination"]["total"] == 3
+                assert waiting["pid"] not in {row["pid"] for row in await app_backends(fault_db)}
+    finally:
+        await holder.close()
 
 
 async def test_backend_terminated_during_conversion_deducts_nothing(

@@ -363,8 +363,8 @@ async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_no
 
     async def check_then_delete(self: PresaleService, items: Any) -> Any:
         checked = await original(self, items)
-        # As if deleted by another request after the check (here in the request's own transaction: the server's
-        # loop cannot use the test's connection).
+        # As if deleted by another request after the check (on the request's own connection: the server's loop
+        # cannot use the test's; the checks and the write are not one transaction, so this delete commits).
         await self.conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])
         return checked
 
@@ -373,7 +373,7 @@ async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_no
     assert response.status_code == 404, response.text
     assert await counts(db) == (0, 0)
     assert await db.fetchval("SELECT count(*) FROM audit_logs WHERE resource = 'presales'") == 0
-    assert await db.fetchval("SELECT count(*) FROM products WHERE id = $1", deleted["id"]) == 1  # rolled back too
+    assert await db.fetchval("SELECT count(*) FROM products WHERE id = $1", deleted["id"]) == 0  # really gone
 
 
 async def test_a_serialization_failure_is_retried_without_duplicates(
@@ -382,19 +382,20 @@ async def test_a_serialization_failure_is_retried_without_duplicates(
     customer = await create_customer(db)
     product = await create_product(db)
     original = PresaleService._insert_new
-    created: list[str] = []
+    attempts: list[str] = []
 
     async def fail_once(self: PresaleService, *args: Any) -> Any:
-        rows = await original(self, *args)
-        created.append(str(rows[0][0]))
-        if len(created) == 1:
+        # The write is one statement: when PostgreSQL refuses it, none of its rows remain.
+        attempts.append("write")
+        if len(attempts) == 1:
             raise asyncpg.SerializationError("could not serialize access")
-        return rows
+        return await original(self, *args)
 
     monkeypatch.setattr(PresaleService, "_insert_new", fail_once)
     presale = await create(client, admin_headers, body(customer, item(product, "2")))
-    assert len(created) == 2 and presale["id"] == created[1]
+    assert len(attempts) == 2
     assert await counts(db) == (1, 1)
+    assert await db.fetchval("SELECT id::text FROM presales") == presale["id"]
 
     async def always_fail(self: PresaleService, *args: Any) -> Any:
         raise asyncpg.DeadlockDetectedError("deadlock detected")

@@ -1,5 +1,6 @@
 """The payment method of a pre-sale (decision 10.4): optional on create and update, must exist and be active,
-checked under a share lock inside the write's transaction, returned on every pre-sale."""
+checked under a share lock held by the write (an update's transaction; a create's one statement, which checks it
+again), returned on every pre-sale."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from service.config import Settings
 from service.presales import queries as presale_queries
+from service.presales.service import PresaleService
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
 from tests.presales.helpers import assert_full_shape, body, counts, create, error, item
 from tests.support import wait_until
@@ -91,6 +93,73 @@ async def test_create_with_an_inactive_method_is_422_and_writes_nothing(
     assert error(response)["code"] == "VALIDATION_ERROR"
     assert error(response)["message"] == "Payment method is inactive"
     assert [d["field"] for d in error(response)["details"]] == ["paymentMethodId"]
+    assert await counts(db) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "message"),
+    [("deactivate", 422, "Payment method is inactive"), ("delete", 404, "Payment method not found")],
+)
+async def test_a_method_changed_after_the_check_is_seen_by_the_write_which_writes_nothing(
+    client: httpx.AsyncClient,
+    admin_headers: dict,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+    status: int,
+    message: str,
+) -> None:
+    """A create checks the method, then its items, then writes in one statement without a transaction: a change
+    of the method in between is caught by that statement (queries.CREATE), which then writes nothing."""
+    customer, product = await _setup(db)
+    pix = await _method(db, "PM0004")
+    original = PresaleService._prepare_items
+
+    async def check_then_change(self: PresaleService, items: object) -> object:
+        checked = await original(self, items)
+        # As another request would, after the method's check (the request's own connection: it commits at once).
+        if change == "deactivate":
+            await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
+        else:
+            await self.conn.execute("DELETE FROM payment_methods WHERE id = $1", pix["id"])
+        return checked
+
+    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_change)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
+    )
+    assert response.status_code == status, response.text
+    assert error(response)["message"] == message
+    assert await counts(db) == (0, 0)
+    assert await db.fetchval("SELECT count(*) FROM audit_logs WHERE resource = 'presales'") == 0
+
+
+async def test_a_method_deactivated_and_active_again_during_the_write_is_a_409_that_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write found the method inactive, the check after it finds it active again: nothing to blame on the
+    request, which can be sent again."""
+    customer, product = await _setup(db)
+    pix = await _method(db, "PM0004")
+    prepare, insert = PresaleService._prepare_items, PresaleService._insert_new
+
+    async def check_then_deactivate(self: PresaleService, items: object) -> object:
+        checked = await prepare(self, items)
+        await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
+        return checked
+
+    async def write_then_activate(self: PresaleService, *args: object) -> object:
+        rows = await insert(self, *args)
+        await self.conn.execute("UPDATE payment_methods SET is_active = true WHERE id = $1", pix["id"])
+        return rows
+
+    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_deactivate)
+    monkeypatch.setattr(PresaleService, "_insert_new", write_then_activate)
+    response = await client.post(
+        "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
+    )
+    assert response.status_code == 409, response.text
+    assert "payment method changed" in error(response)["message"]
     assert await counts(db) == (0, 0)
 
 
