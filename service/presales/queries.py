@@ -17,7 +17,7 @@ from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
 from pypika import functions as fn
 from pypika.queries import QueryBuilder
-from pypika.terms import Criterion, Function, Term
+from pypika.terms import Bracket, Criterion, ExistsCriterion, Function, Term
 
 from service.audit.queries import audit_params, audit_rows_of
 from service.customers.queries import c as customers
@@ -201,9 +201,20 @@ def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
 # Plain SQL: PyPika writes FOR UPDATE but not FOR SHARE.
 LOCK_PAYMENT_METHOD = 'SELECT "id","is_active" FROM "payment_methods" WHERE "id"=$1 FOR SHARE'
+# The items' products; each row also says whether the customer $2 exists (a create checks both in one round trip;
+# $2 null: false).
 PRODUCTS_BY_ID = (
     Query.from_(products)
-    .select(products.id, products.name, products.code, products.stock, products.sale_type)
+    .select(
+        products.id,
+        products.name,
+        products.code,
+        products.stock,
+        products.sale_type,
+        Bracket(ExistsCriterion(Query.from_(customers).select(customers.id).where(customers.id == P[2]))).as_(
+            "customer_found"
+        ),
+    )
     .where(products.id == Function("ANY", P[1]))
     .get_sql()
 )
@@ -347,8 +358,8 @@ def lock_payment_method(payment_method_id: uuid.UUID) -> Statement:
     return (LOCK_PAYMENT_METHOD, payment_method_id)
 
 
-def products_by_id(product_ids: list[uuid.UUID]) -> Statement:
-    return (PRODUCTS_BY_ID, product_ids)
+def products_by_id(product_ids: list[uuid.UUID], customer_id: uuid.UUID | None = None) -> Statement:
+    return (PRODUCTS_BY_ID, product_ids, customer_id)
 
 
 def lock_products(product_ids: list[uuid.UUID]) -> Statement:

@@ -163,10 +163,10 @@ class PresaleService:
 
     async def create(self, data: PresaleCreate) -> msgspec.Struct:
         async def operation() -> msgspec.Struct:
-            await self._require_customer(data.customer_id)
+            products = await self._products(data.items, customer_id=data.customer_id)
             if data.payment_method_id is not None:
                 await self._require_payment_method(data.payment_method_id)
-            lines, prices = await self._prepare_items(data.items)
+            lines, prices = self._prepare_items(data.items, products)
             totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
             presale = {
                 "customer_id": data.customer_id,
@@ -218,7 +218,7 @@ class PresaleService:
             discount_type = data.discount_type or current["discount_type"]
             if data.items is not None:
                 # 7.5 PUT: new items take the request's discount fields; a missing one counts as 0.
-                lines, prices = await self._prepare_items(data.items)
+                lines, prices = self._prepare_items(data.items, await self._products(data.items))
                 totals = presale_totals(prices, discount_type, data.discount or ZERO, data.discount_percentage or ZERO)
                 await self.conn.execute(*queries.delete_items(presale_id))
                 await self._insert_items(presale_id, lines)
@@ -362,16 +362,30 @@ class PresaleService:
         if not row["is_active"]:
             raise errors.ValidationFailed.field("paymentMethodId", "Payment method is inactive", str(payment_method_id))
 
-    async def _prepare_items(
-        self, items: Sequence[PresaleItemIn]
+    async def _products(
+        self, items: Sequence[PresaleItemIn], customer_id: uuid.UUID | None = None
+    ) -> dict[uuid.UUID, asyncpg.Record]:
+        """The items' products that exist, by id. With `customer_id` (a create) the same statement checks that
+        customer, whose 404 comes before any refusal of the items."""
+        product_ids = list(dict.fromkeys(item.product_id for item in items))
+        rows = await self.conn.fetch(*queries.products_by_id(product_ids, customer_id))
+        if customer_id is not None:
+            if not rows:  # no product to carry the answer: ask on its own
+                await self._require_customer(customer_id)
+            elif not rows[0]["customer_found"]:
+                raise errors.NotFound("Customer not found")
+        return {row["id"]: row for row in rows}
+
+    def _prepare_items(
+        self, items: Sequence[PresaleItemIn], products: dict[uuid.UUID, asyncpg.Record]
     ) -> tuple[builtins.list[dict[str, Any]], builtins.list[Decimal]]:
-        """Check the items against their products and compute each line (contract 7.4, 7.5; decision 10.6).
+        """Check the items against their products (`_products`) and compute each line (contract 7.4, 7.5;
+        decision 10.6).
 
         Order of refusals: a missing product (404), a fractional quantity for a unit product (422), a fixed
         discount above its line (400), then stock short for the sum of a product's lines (409).
         """
         product_ids = list(dict.fromkeys(item.product_id for item in items))
-        products = {row["id"]: row for row in await self.conn.fetch(*queries.products_by_id(product_ids))}
         missing = [product_id for product_id in product_ids if product_id not in products]
         if missing:
             raise errors.NotFound("; ".join(f"Product not found: {product_id}" for product_id in missing))

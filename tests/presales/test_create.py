@@ -204,10 +204,15 @@ async def test_more_than_100_items_is_422(
     assert ok.status_code == 201 and len(ok.json()["data"]["items"]) == 100
 
 
-async def test_missing_customer_is_404(client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection) -> None:
+@pytest.mark.parametrize("products", ["found", "none found"])
+async def test_missing_customer_is_404_before_any_refusal_of_the_items(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, products: str
+) -> None:
+    """The customer is checked in the products' read: also when no product was found to carry the answer."""
     product = await create_product(db)
+    line = item(product) if products == "found" else {"productId": str(uuid.uuid4()), "quantity": "1", "unitPrice": "1"}
     response = await client.post(
-        "/api/presales", json={"customerId": str(uuid.uuid4()), "items": [item(product)]}, headers=admin_headers
+        "/api/presales", json={"customerId": str(uuid.uuid4()), "items": [line]}, headers=admin_headers
     )
     assert response.status_code == 404
     assert error(response) == {"code": "NOT_FOUND", "message": "Customer not found"}
@@ -359,16 +364,15 @@ async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_no
     deleted after the check) takes the pre-sale row and the audit row back with it."""
     customer = await create_customer(db)
     kept, deleted = await create_product(db), await create_product(db)
-    original = PresaleService._prepare_items
+    original = PresaleService._insert_new
 
-    async def check_then_delete(self: PresaleService, items: Any) -> Any:
-        checked = await original(self, items)
-        # As if deleted by another request after the check (on the request's own connection: the server's loop
+    async def delete_then_write(self: PresaleService, *args: Any) -> Any:
+        # As if deleted by another request after the checks (on the request's own connection: the server's loop
         # cannot use the test's; the checks and the write are not one transaction, so this delete commits).
         await self.conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])
-        return checked
+        return await original(self, *args)
 
-    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_delete)
+    monkeypatch.setattr(PresaleService, "_insert_new", delete_then_write)
     response = await client.post("/api/presales", json=body(customer, item(kept), item(deleted)), headers=admin_headers)
     assert response.status_code == 404, response.text
     assert await counts(db) == (0, 0)

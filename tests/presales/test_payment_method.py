@@ -113,18 +113,17 @@ async def test_a_method_changed_after_the_check_is_seen_by_the_write_which_write
     of the method in between is caught by that statement (queries.CREATE), which then writes nothing."""
     customer, product = await _setup(db)
     pix = await _method(db, "PM0004")
-    original = PresaleService._prepare_items
+    original = PresaleService._insert_new
 
-    async def check_then_change(self: PresaleService, items: object) -> object:
-        checked = await original(self, items)
-        # As another request would, after the method's check (the request's own connection: it commits at once).
+    async def change_then_write(self: PresaleService, *args: object) -> object:
+        # As another request would, after the checks (the request's own connection: it commits at once).
         if change == "deactivate":
             await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
         else:
             await self.conn.execute("DELETE FROM payment_methods WHERE id = $1", pix["id"])
-        return checked
+        return await original(self, *args)
 
-    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_change)
+    monkeypatch.setattr(PresaleService, "_insert_new", change_then_write)
     response = await client.post(
         "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
     )
@@ -141,20 +140,15 @@ async def test_a_method_deactivated_and_active_again_during_the_write_is_a_409_t
     request, which can be sent again."""
     customer, product = await _setup(db)
     pix = await _method(db, "PM0004")
-    prepare, insert = PresaleService._prepare_items, PresaleService._insert_new
+    original = PresaleService._insert_new
 
-    async def check_then_deactivate(self: PresaleService, items: object) -> object:
-        checked = await prepare(self, items)
+    async def deactivate_write_activate(self: PresaleService, *args: object) -> object:
         await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
-        return checked
-
-    async def write_then_activate(self: PresaleService, *args: object) -> object:
-        rows = await insert(self, *args)
+        rows = await original(self, *args)
         await self.conn.execute("UPDATE payment_methods SET is_active = true WHERE id = $1", pix["id"])
         return rows
 
-    monkeypatch.setattr(PresaleService, "_prepare_items", check_then_deactivate)
-    monkeypatch.setattr(PresaleService, "_insert_new", write_then_activate)
+    monkeypatch.setattr(PresaleService, "_insert_new", deactivate_write_activate)
     response = await client.post(
         "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
     )
