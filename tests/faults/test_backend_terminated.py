@@ -1,9 +1,10 @@
-"""Fault 2: the app's backend is terminated (pg_terminate_backend) in the middle of a multi-statement write.
+"""Fault 2: the app's backend is terminated (pg_terminate_backend) in the middle of a write: a transaction of
+several statements (a conversion), or the one statement that creates a pre-sale.
 
 Promise: the request ends in a clean 503 DATABASE_UNAVAILABLE with Retry-After (not a 500), nothing of its
 transaction remains, and the next requests succeed on a connection the pool opened in place of the dead one.
-The write is paused for real inside the service (after its first statements ran) so the test can kill the
-backend while the transaction is open."""
+The write is paused for real inside the service (after its first statements ran, or inside the statement, waiting
+for a row lock the test holds) so the test can kill the backend while the transaction is open."""
 
 from __future__ import annotations
 
