@@ -31,6 +31,7 @@ from service.db.sql import (
     date_range,
     insert_sql,
     like_pattern,
+    placeholders,
     update_row,
     wire_text,
     wire_timestamp,
@@ -199,8 +200,17 @@ def count(q: PresaleListQuery, owner: uuid.UUID | None) -> BoundedCount:
 
 
 CUSTOMER_EXISTS = Query.from_(customers).select(customers.id).where(customers.id == P[1]).get_sql()
-# Plain SQL: PyPika writes FOR UPDATE but not FOR SHARE.
-LOCK_PAYMENT_METHOD = 'SELECT "id","is_active" FROM "payment_methods" WHERE "id"=$1 FOR SHARE'
+
+
+def _share_locked_method(number: int) -> str:
+    """The payment method whose id is $number, share-locked until the transaction ends. The lock clause is text:
+    PyPika writes FOR UPDATE but not FOR SHARE."""
+    method = payment_methods
+    query = Query.from_(method).select(method.id, method.is_active).where(method.id == P[number])
+    return f"{query.get_sql()} FOR SHARE"
+
+
+LOCK_PAYMENT_METHOD = _share_locked_method(1)
 # The items' products; each row also says whether the customer $2 exists (a create checks both in one round trip;
 # $2 null: false).
 PRODUCTS_BY_ID = (
@@ -300,12 +310,20 @@ _ITEM_VALUES = ",".join('"ps"."id"' if column == "presale_id" else f'"i"."{colum
 # so creating needs no transaction around its reads (decision 10.4 holds: the lock lasts until the statement
 # commits, and a deactivation in flight is waited for, then seen).
 _METHOD = PRESALE_COLUMNS.index("payment_method_id") + 1
-_PRESALE_COLUMNS = ",".join(f'"{column}"' for column in PRESALE_COLUMNS)
-_PRESALE_VALUES = ",".join(f"${number}" for number in range(1, len(PRESALE_COLUMNS) + 1))
+_locked_method = Table("pm")
+_INSERT_PRESALE = (
+    Query.into(presales_table)
+    .columns(*PRESALE_COLUMNS)
+    .select(*placeholders(len(PRESALE_COLUMNS)))
+    .where(
+        P[_METHOD].isnull()
+        | ExistsCriterion(Query.from_(_locked_method).select(_locked_method.id).where(_locked_method.is_active))
+    )
+    .get_sql()
+)
 CREATE = (
-    f'WITH "pm" AS (SELECT FROM "payment_methods" WHERE "id"=${_METHOD} AND "is_active" FOR SHARE),'
-    f'"ps" AS (INSERT INTO "presales" ({_PRESALE_COLUMNS})'
-    f' SELECT {_PRESALE_VALUES} WHERE ${_METHOD}::uuid IS NULL OR EXISTS (SELECT FROM "pm") RETURNING *),'
+    f'WITH "pm" AS ({_share_locked_method(_METHOD)}),'
+    f'"ps" AS ({_INSERT_PRESALE} RETURNING *),'
     f'"pi" AS (INSERT INTO "presale_items" ({",".join(ITEM_COLUMNS)}) SELECT {_ITEM_VALUES}'
     f' FROM "ps",unnest({_ITEM_ARRAYS}) AS "i"({",".join(NEW_ITEM_COLUMNS)}) RETURNING *),'
     f'"audit" AS ({audit_rows_of("ps", 10 + len(NEW_ITEM_COLUMNS))}) '
