@@ -40,13 +40,10 @@ def prepare_metrics_directory(settings: Settings) -> Path | None:
 def start_listener(host: str, port: int) -> None:
     """Serve the workers' metrics, aggregated, on METRICS_HOST:METRICS_PORT (a daemon thread of this process).
 
-    This process serves no request, but before it handed over to the lean main process (same pid) its start-up
-    check imported the metrics (service.db.pool), which gave it per-process gauges of its own (start time, pool)
-    in the directory: they are removed here, so the gauges list only the workers (each under its own pid)."""
+    This process records none: its start-up checks ran before the directory was set (`prepare_metrics_directory`
+    comes last), so the gauges list only the workers, each under its own pid."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
-
-    mark_process_dead(os.getpid())
+    from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
