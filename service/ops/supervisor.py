@@ -33,8 +33,8 @@ class Plan:
     workers_kill_timeout: int | None
     shutdown_delay: float
     log_config: dict[str, Any]  # logging_config(settings): plain data, classes named by their dotted path
-    metrics_host: str | None = None
-    metrics_port: int | None = None  # set: serve the workers' metrics there
+    metrics_host: str
+    metrics_port: int | None  # set: serve the workers' metrics there
     remove_dir: str | None = None  # a temporary metrics directory of this run
     stop_embedded: str | None = None  # the data directory of the embedded PostgreSQL that this run started
 
@@ -66,7 +66,7 @@ def serve(plan: Plan) -> None:
     from service.ops.shutdown import lame_duck
 
     if plan.metrics_port is not None:
-        start_listener(plan.metrics_host or "127.0.0.1", plan.metrics_port)
+        start_listener(plan.metrics_host, plan.metrics_port)
     # granian (Rust HTTP server, ASGI): more requests per second than uvicorn for the same app on this stack
     # (figures: bench/README.md, "Choosing the server"). On SIGTERM/SIGINT, after the lame-duck delay
     # (service/ops/shutdown.py), it stops accepting, lets the workers finish their requests and run the lifespan

@@ -376,8 +376,9 @@ class PresaleService:
                 raise errors.NotFound("Customer not found")
         return {row["id"]: row for row in rows}
 
+    @staticmethod
     def _prepare_items(
-        self, items: Sequence[PresaleItemIn], products: dict[uuid.UUID, asyncpg.Record]
+        items: Sequence[PresaleItemIn], products: dict[uuid.UUID, asyncpg.Record]
     ) -> tuple[builtins.list[dict[str, Any]], builtins.list[Decimal]]:
         """Check the items against their products (`_products`) and compute each line (contract 7.4, 7.5;
         decision 10.6).
