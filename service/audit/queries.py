@@ -55,11 +55,14 @@ def insert(values: dict[str, Any]) -> Statement:
 AUDITED_COLUMNS = ",".join(f'"{column}"' for column in INSERT_COLUMNS) + ',"created_at"'
 
 
+AUDIT_PARAMS = len(INSERT_COLUMNS) - 1  # the placeholders of audit_rows_of: every column but resource_id
+
+
 def audit_rows_of(source: str, first: int) -> str:
     """The INSERT of one audit row for each row of the CTE `source` (its "id", a uuid or its text: the
-    resource_id), the row's other values placeholders from `$first` on, given by `audit_params` (created_at:
-    clock_timestamp(), as `insert`)."""
-    numbers = iter(range(first, first + len(INSERT_COLUMNS) - 1))
+    resource_id), the row's other values placeholders from `$first` on (AUDIT_PARAMS of them), given by
+    `audit_params` (created_at: clock_timestamp(), as `insert`)."""
+    numbers = iter(range(first, first + AUDIT_PARAMS))
     values = ",".join(
         f'"{source}"."id"::uuid' if column == "resource_id" else f"${next(numbers)}" for column in INSERT_COLUMNS
     )

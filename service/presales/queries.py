@@ -19,7 +19,7 @@ from pypika import functions as fn
 from pypika.queries import QueryBuilder
 from pypika.terms import Bracket, Criterion, ExistsCriterion, Function, Term
 
-from service.audit.queries import audit_params, audit_rows_of
+from service.audit.queries import AUDIT_PARAMS, audit_params, audit_rows_of
 from service.customers.queries import c as customers
 from service.customers.queries import wire_fields as customer_fields
 from service.db.pages import BoundedCount, count_statement, shape
@@ -309,20 +309,46 @@ _ITEM_VALUES = ",".join('"ps"."id"' if column == "presale_id" else f'"i"."{colum
 # the row goes in: no row is written (and none returned) when it was deactivated or deleted since it was checked,
 # so creating needs no transaction around its reads (decision 10.4 holds: the lock lasts until the statement
 # commits, and a deactivation in flight is waited for, then seen).
+#
+# The items' products may be checked by the statement too (the service's first attempt: one round trip): "need"
+# holds, per distinct product, the whole units its lines take from stock and whether any of its lines is
+# fractional; no row is written when a product is missing, short of stock, or not exactly 'fractional' for a
+# fractional line. A conservative test of service._prepare_items' rules, which stay the one statement of them: when
+# nothing is written, the service reads the products and those rules name the refusal (or find none, when the
+# products changed or hold a sale type spelled otherwise, and it writes with no need: empty arrays).
 _METHOD = PRESALE_COLUMNS.index("payment_method_id") + 1
+NEED_COLUMNS = {"product_id": "uuid", "units": "bigint", "fractional": "boolean"}
+_NEED_AT = 10 + len(NEW_ITEM_COLUMNS) + AUDIT_PARAMS  # after the presale's, the items' and the audit row's
 _locked_method = Table("pm")
+need = Table("need")
+_unmet_need = (
+    Query.from_(need)
+    .left_join(products_table)
+    .on(products_table.id == need.product_id)
+    .select(need.product_id)
+    .where(
+        products_table.id.isnull()
+        | (products_table.stock < need.units)
+        | (need.fractional & (products_table.sale_type != "fractional"))
+    )
+)
 _INSERT_PRESALE = (
     Query.into(presales_table)
     .columns(*PRESALE_COLUMNS)
     .select(*placeholders(len(PRESALE_COLUMNS)))
     .where(
-        P[_METHOD].isnull()
-        | ExistsCriterion(Query.from_(_locked_method).select(_locked_method.id).where(_locked_method.is_active))
+        (
+            P[_METHOD].isnull()
+            | ExistsCriterion(Query.from_(_locked_method).select(_locked_method.id).where(_locked_method.is_active))
+        )
+        & ExistsCriterion(_unmet_need).negate()
     )
     .get_sql()
 )
+_NEED_ARRAYS = ",".join(f"${number}::{type_}[]" for number, type_ in enumerate(NEED_COLUMNS.values(), start=_NEED_AT))
 CREATE = (
     f'WITH "pm" AS ({_share_locked_method(_METHOD)}),'
+    f'"need" AS (SELECT * FROM unnest({_NEED_ARRAYS}) AS "n"({",".join(NEED_COLUMNS)})),'
     f'"ps" AS ({_INSERT_PRESALE} RETURNING *),'
     f'"pi" AS (INSERT INTO "presale_items" ({",".join(ITEM_COLUMNS)}) SELECT {_ITEM_VALUES}'
     f' FROM "ps",unnest({_ITEM_ARRAYS}) AS "i"({",".join(NEW_ITEM_COLUMNS)}) RETURNING *),'
@@ -331,13 +357,20 @@ CREATE = (
 )
 
 
-def create(presale: dict[str, Any], item_rows: list[dict[str, Any]], audit: dict[str, Any]) -> Statement:
-    """The pre-sale's columns, its items' (without presale_id) and its audit row's values (audit_values)."""
+def create(
+    presale: dict[str, Any],
+    item_rows: list[dict[str, Any]],
+    audit: dict[str, Any],
+    needs: list[dict[str, Any]] | None = None,
+) -> Statement:
+    """The pre-sale's columns, its items' (without presale_id), its audit row's values (audit_values) and, to have
+    the statement check the products, their needs (NEED_COLUMNS' keys; none: the caller checked them)."""
     return (
         CREATE,
         *(presale[column] for column in PRESALE_COLUMNS),
         *columns_of(item_rows, NEW_ITEM_COLUMNS),
         *audit_params(audit),
+        *columns_of(needs or [], NEED_COLUMNS),
     )
 
 

@@ -1,7 +1,7 @@
 """Pre-sale business rules over a connection (contract 5.5, 7.4-7.8; decisions 10.3-10.8, 10.14).
 
-Every write runs in one transaction, retried on serialization failures and deadlocks (`with_retry`), so a
-failing item leaves nothing written. Every change to `converted` (PATCH status, PUT, POST convert) goes
+Every write runs in one transaction (a create: in one statement), retried on serialization failures and deadlocks
+(`with_retry`), so a failing item leaves nothing written. Every change to `converted` (PATCH status, PUT, POST convert) goes
 through `_change_status`, which deducts stock under row locks.
 """
 
@@ -11,7 +11,6 @@ import builtins  # builtins.list: in the class below, after its own `list` metho
 import os
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -130,6 +129,33 @@ def insufficient_stock(shortages: Sequence[tuple[asyncpg.Record, int, Decimal]])
     return errors.Conflict(message, code="INSUFFICIENT_STOCK", details=details)
 
 
+def _requested(items: Sequence[PresaleItemIn]) -> dict[uuid.UUID, Decimal]:
+    """The quantity asked of each product, in the order products first appear: duplicate lines of one product
+    are summed (decision 10.7)."""
+    requested: dict[uuid.UUID, Decimal] = {}
+    for item in items:
+        requested[item.product_id] = requested.get(item.product_id, ZERO) + item.quantity
+    return requested
+
+
+def _totals(item: PresaleItemIn) -> Discounted:
+    """The line's figures (totals.item_totals); DiscountExceedsLine when its discount is above it."""
+    return item_totals(item.quantity, item.unit_price, item.discount_type, item.discount, item.discount_percentage)
+
+
+def _line(item: PresaleItemIn, line: Discounted) -> dict[str, Any]:
+    """An item's row (without its ids) from its computed totals (totals.item_totals)."""
+    return {
+        "product_id": item.product_id,
+        "quantity": item.quantity,
+        "unit_price": item.unit_price,
+        "total_price": line.total,
+        "discount": line.discount,
+        "discount_type": item.discount_type,
+        "discount_percentage": line.discount_percentage,
+    }
+
+
 class PresaleService:
     def __init__(self, conn: asyncpg.Connection, user: CurrentUser) -> None:
         self.conn = conn
@@ -163,28 +189,27 @@ class PresaleService:
 
     async def create(self, data: PresaleCreate) -> msgspec.Struct:
         async def operation() -> msgspec.Struct:
+            # First, one round trip: the write statement checks the products itself (queries.CREATE). It writes
+            # nothing when anything is refused, or when a line's own figures need the products' names to be
+            # refused in order (then it is not tried).
+            plain = self._plain_lines(data.items)
+            if plain is not None:
+                rows = await self._insert_new(data, *plain, needs=self._needs(data.items))
+                if rows:
+                    return whole_presale(rows)
+            # The checks, in their order, say what is refused: the write with the products read here.
             products = await self._products(data.items, customer_id=data.customer_id)
             if data.payment_method_id is not None:
                 await self._require_payment_method(data.payment_method_id)
-            lines, prices = self._prepare_items(data.items, products)
-            totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
-            presale = {
-                "customer_id": data.customer_id,
-                "status": data.status,
-                "notes": data.notes,
-                "payment_method_id": data.payment_method_id,
-                "created_by": self.user.id,
-                **self._totals_columns(totals, data.discount_type),
-            }
-            rows = await self._insert_new(presale, lines, {"status": data.status})
+            rows = await self._insert_new(data, *self._prepare_items(data.items, products))
             if not rows:  # the method was deactivated or deleted since it was checked: nothing was written
                 assert data.payment_method_id is not None, "without a method the statement writes its row"
                 await self._require_payment_method(data.payment_method_id)
                 raise errors.Conflict("The payment method changed while the pre-sale was written; send it again")
             return whole_presale(rows)
 
-        # One statement writes (queries.CREATE): the checks before it take no lock, so no transaction is needed
-        # (two round trips fewer). A customer or product deleted between a check and the write is the same 404.
+        # One statement writes (queries.CREATE): the checks before it take no lock, so no transaction is needed.
+        # A customer or product deleted between a check and the write is the same 404.
         with translate_errors(Action.CREATE):
             return await with_retry(operation)
 
@@ -384,10 +409,11 @@ class PresaleService:
         decision 10.6).
 
         Order of refusals: a missing product (404), a fractional quantity for a unit product (422), a fixed
-        discount above its line (400), then stock short for the sum of a product's lines (409).
+        discount above its line (400), then stock short for the sum of a product's lines (409). The one statement
+        of these rules; a create first tries queries.CREATE's stricter test of them (`_needs`).
         """
-        product_ids = list(dict.fromkeys(item.product_id for item in items))
-        missing = [product_id for product_id in product_ids if product_id not in products]
+        requested = _requested(items)
+        missing = [product_id for product_id in requested if product_id not in products]
         if missing:
             raise errors.NotFound("; ".join(f"Product not found: {product_id}" for product_id in missing))
 
@@ -410,9 +436,7 @@ class PresaleService:
         problems = []
         for index, item in enumerate(items):
             try:
-                line = item_totals(
-                    item.quantity, item.unit_price, item.discount_type, item.discount, item.discount_percentage
-                )
+                line = _totals(item)
             except DiscountExceedsLine as exc:
                 problems.append(
                     f'Item {index + 1} ("{products[item.product_id]["name"]}"): discount {exc.discount} '
@@ -421,27 +445,14 @@ class PresaleService:
                 continue
             if line.base > MONEY_MAX:
                 raise errors.ValidationFailed.field(f"items.{index}", f"Line total must not exceed {MONEY_MAX}")
-            lines.append(
-                {
-                    "product_id": item.product_id,
-                    "quantity": item.quantity,
-                    "unit_price": item.unit_price,
-                    "total_price": line.total,
-                    "discount": line.discount,
-                    "discount_type": item.discount_type,
-                    "discount_percentage": line.discount_percentage,
-                }
-            )
+            lines.append(_line(item, line))
         if problems:
             raise errors.BadRequest("; ".join(problems))
 
-        requested: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
-        for item in items:  # duplicate lines of one product are summed (decision 10.7)
-            requested[item.product_id] += item.quantity
         shortages = [
-            (products[pid], products[pid]["stock"], requested[pid])
-            for pid in product_ids
-            if whole_units(requested[pid]) > products[pid]["stock"]
+            (products[pid], products[pid]["stock"], quantity)
+            for pid, quantity in requested.items()
+            if whole_units(quantity) > products[pid]["stock"]
         ]
         if shortages:
             raise insufficient_stock(shortages)
@@ -450,14 +461,57 @@ class PresaleService:
             raise errors.ValidationFailed.field("items", f"The pre-sale subtotal must not exceed {MONEY_MAX}")
         return lines, prices
 
+    @staticmethod
+    def _plain_lines(
+        items: Sequence[PresaleItemIn],
+    ) -> tuple[builtins.list[dict[str, Any]], builtins.list[Decimal]] | None:
+        """The lines as `_prepare_items` computes them, without the products, or None when a line's figures are
+        refused (a discount above its line, a total above MONEY_MAX): naming it, and knowing whether a product's
+        refusal comes first, takes the products."""
+        lines = []
+        for item in items:
+            try:
+                line = _totals(item)
+            except DiscountExceedsLine:
+                return None
+            if line.base > MONEY_MAX:
+                return None
+            lines.append(_line(item, line))
+        prices = [line["total_price"] for line in lines]
+        return (lines, prices) if sum(prices, ZERO) <= MONEY_MAX else None
+
+    @staticmethod
+    def _needs(items: Sequence[PresaleItemIn]) -> builtins.list[dict[str, Any]]:
+        """What the items take from each product, for queries.CREATE's test (its NEED_COLUMNS): the whole units of
+        stock, and whether a line is fractional (then the product's sale type must be 'fractional')."""
+        fractional = {item.product_id for item in items if not is_whole(item.quantity)}
+        return [
+            {"product_id": pid, "units": whole_units(quantity), "fractional": pid in fractional}
+            for pid, quantity in _requested(items).items()
+        ]
+
     async def _insert_new(
-        self, presale: dict[str, Any], lines: builtins.list[dict[str, Any]], details: dict[str, Any]
+        self,
+        data: PresaleCreate,
+        lines: builtins.list[dict[str, Any]],
+        prices: builtins.list[Decimal],
+        needs: builtins.list[dict[str, Any]] | None = None,
     ) -> builtins.list[asyncpg.Record]:
-        """The new pre-sale, its items and its audit row in one statement (queries.CREATE): its rows, as `get`'s."""
+        """The new pre-sale, its items and its audit row in one statement (queries.CREATE): its rows, as `get`'s;
+        none when the payment method is no longer active, or the products do not meet `needs`."""
+        totals = presale_totals(prices, data.discount_type, data.discount, data.discount_percentage)
+        presale = {
+            "customer_id": data.customer_id,
+            "status": data.status,
+            "notes": data.notes,
+            "payment_method_id": data.payment_method_id,
+            "created_by": self.user.id,
+            **self._totals_columns(totals, data.discount_type),
+        }
         ids = new_item_ids(len(lines))
         lines = [{**line, "id": item_id} for item_id, line in zip(ids, lines, strict=True)]
-        audit = audit_values(self.user, "create", "presales", details=details)
-        return await self.conn.fetch(*queries.create(presale, lines, audit))
+        audit = audit_values(self.user, "create", "presales", details={"status": data.status})
+        return await self.conn.fetch(*queries.create(presale, lines, audit, needs))
 
     async def _insert_items(self, presale_id: uuid.UUID, lines: builtins.list[dict[str, Any]]) -> None:
         ids = new_item_ids(len(lines))

@@ -366,7 +366,9 @@ async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_no
     kept, deleted = await create_product(db), await create_product(db)
     original = PresaleService._insert_new
 
-    async def delete_then_write(self: PresaleService, *args: Any) -> Any:
+    async def delete_then_write(self: PresaleService, *args: Any, needs: Any = None) -> Any:
+        if needs is not None:
+            return []  # as if the first write's own test of the products refused: the checks run, then the write
         # As if deleted by another request after the checks (on the request's own connection: the server's loop
         # cannot use the test's; the checks and the write are not one transaction, so this delete commits).
         await self.conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])
@@ -388,12 +390,12 @@ async def test_a_serialization_failure_is_retried_without_duplicates(
     original = PresaleService._insert_new
     attempts: list[str] = []
 
-    async def fail_once(self: PresaleService, *args: Any) -> Any:
+    async def fail_once(self: PresaleService, *args: Any, **kwargs: Any) -> Any:
         # The write is one statement: when PostgreSQL refuses it, none of its rows remain.
         attempts.append("write")
         if len(attempts) == 1:
             raise asyncpg.SerializationError("could not serialize access")
-        return await original(self, *args)
+        return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(PresaleService, "_insert_new", fail_once)
     presale = await create(client, admin_headers, body(customer, item(product, "2")))
@@ -401,10 +403,87 @@ async def test_a_serialization_failure_is_retried_without_duplicates(
     assert await counts(db) == (1, 1)
     assert await db.fetchval("SELECT id::text FROM presales") == presale["id"]
 
-    async def always_fail(self: PresaleService, *args: Any) -> Any:
+    async def always_fail(self: PresaleService, *args: Any, **kwargs: Any) -> Any:
         raise asyncpg.DeadlockDetectedError("deadlock detected")
 
     monkeypatch.setattr(PresaleService, "_insert_new", always_fail)
     response = await client.post("/api/presales", json=body(customer, item(product)), headers=admin_headers)
     assert response.status_code == 409 and error(response)["code"] == "TRANSACTION_CONFLICT"
+    assert await counts(db) == (1, 1)
+
+
+# --- the first write checks the products itself (queries.CREATE's "need") ---------------------------------
+
+
+@pytest.fixture
+def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Each `_insert_new` of a create ("first": with the products' needs; "checked": after the checks) and the
+    number of rows it returned; and "read" for each read of the products."""
+    calls: list[tuple[str, int]] = []
+    insert_new, products = PresaleService._insert_new, PresaleService._products
+
+    async def spied_insert(self: PresaleService, *args: Any, **kwargs: Any) -> Any:
+        rows = await insert_new(self, *args, **kwargs)
+        calls.append(("first" if kwargs.get("needs") is not None else "checked", len(rows)))
+        return rows
+
+    async def spied_products(self: PresaleService, *args: Any, **kwargs: Any) -> Any:
+        calls.append(("read", 0))
+        return await products(self, *args, **kwargs)
+
+    monkeypatch.setattr(PresaleService, "_insert_new", spied_insert)
+    monkeypatch.setattr(PresaleService, "_products", spied_products)
+    return calls
+
+
+async def test_a_create_that_meets_every_rule_is_one_write_with_no_read_before_it(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, writes: list[tuple[str, int]]
+) -> None:
+    customer = await create_customer(db)
+    bulk = await create_product(db, sale_type="fractional", unit="kg", stock=5)
+    unit = await create_product(db, stock=2)
+    pix = await db.fetchval("SELECT id::text FROM payment_methods WHERE code = 'PM0004'")
+    # Stock taken exactly: 2.5 + 2.4 kg is 5 whole units; two lines of one unit product summed to its 2.
+    items = [item(bulk, "2.5"), item(unit), item(bulk, "2.4"), item(unit)]
+    presale = await create(client, admin_headers, body(customer, *items, paymentMethodId=pix))
+    assert [line["quantity"] for line in presale["items"]] == ["2.500", "1.000", "2.400", "1.000"]
+    assert writes == [("first", 4)]  # a row per item: the whole pre-sale, from one statement
+    assert await counts(db) == (1, 4)
+
+
+@pytest.mark.parametrize("refusal", ["missing product", "short of stock", "fractional unit", "discount"])
+async def test_a_refused_create_writes_nothing_first_then_the_checks_name_the_refusal(
+    client: httpx.AsyncClient,
+    admin_headers: dict,
+    db: asyncpg.Connection,
+    writes: list[tuple[str, int]],
+    refusal: str,
+) -> None:
+    customer = await create_customer(db)
+    product = await create_product(db, name="Caixa", stock=3)
+    line = {
+        "missing product": {**item(product), "productId": str(uuid.uuid4())},
+        "short of stock": item(product, "4"),
+        "fractional unit": item(product, "1.5"),
+        "discount": item(product, "1", "15.00", discount="20.00"),
+    }[refusal]
+    response = await client.post("/api/presales", json=body(customer, line), headers=admin_headers)
+    expected = {"missing product": 404, "short of stock": 409, "fractional unit": 422, "discount": 400}[refusal]
+    assert response.status_code == expected, response.text
+    # A line's own figures (a discount above it) are refused before any write; the rest by the first write.
+    assert writes == ([("read", 0)] if refusal == "discount" else [("first", 0), ("read", 0)])
+    assert await counts(db) == (0, 0)
+    assert await db.fetchval("SELECT count(*) FROM audit_logs WHERE resource = 'presales'") == 0
+
+
+async def test_a_sale_type_spelled_otherwise_is_left_to_the_checks_which_accept_it(
+    client: httpx.AsyncClient, admin_headers: dict, db: asyncpg.Connection, writes: list[tuple[str, int]]
+) -> None:
+    """The first write's test is stricter than the rules (sale type exactly 'fractional'): what it refuses and the
+    rules accept is written after the checks, without that test."""
+    customer = await create_customer(db)
+    product = await create_product(db, sale_type=" Fractional ", unit="kg", stock=2)
+    presale = await create(client, admin_headers, body(customer, item(product, "1.5")))
+    assert presale["items"][0]["quantity"] == "1.500"
+    assert writes == [("first", 0), ("read", 0), ("checked", 1)]
     assert await counts(db) == (1, 1)
