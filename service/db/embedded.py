@@ -7,12 +7,14 @@ server runs as the system user `embedded_postgres` (PostgreSQL refuses to run as
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import logging
 import os
 import pwd
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -39,16 +41,25 @@ def pg_bin_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _ensure_system_user() -> pwd.struct_passwd:
+def ensure_system_user(name: str = SYSTEM_USER) -> pwd.struct_passwd:
+    """The system user the server runs as when started by root, added when missing."""
     try:
-        return pwd.getpwnam(SYSTEM_USER)
+        return pwd.getpwnam(name)
     except KeyError:
-        # Processes starting at once (the test suite's workers) may race to add it: the loser finds it added.
-        added = subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], capture_output=True, text=True)
+        pass
+    # Processes starting at once (the test suite's workers) must not both run useradd: seen here, two at once
+    # each added the user with its own uid, the second overwriting the first, so the first chowned its data
+    # directory to a uid that no longer existed (initdb: "could not change permissions"). One at a time.
+    with open(Path(tempfile.gettempdir()) / f"{name}.useradd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return pwd.getpwnam(SYSTEM_USER)
+            return pwd.getpwnam(name)  # added by another process while this one waited
         except KeyError:
-            raise EmbeddedPostgresError(f"cannot add the system user {SYSTEM_USER}: {added.stderr.strip()}") from None
+            added = subprocess.run(["useradd", "--system", "--no-create-home", name], capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise EmbeddedPostgresError(f"cannot add the system user {name}: {added.stderr.strip()}") from None
 
 
 def _open_for_others(path: Path) -> None:
@@ -88,7 +99,7 @@ class EmbeddedPostgres:
         )
 
     def _prepare_for_system_user(self) -> None:
-        entry = _ensure_system_user()
+        entry = ensure_system_user()
         _open_for_others(self.data_dir)
         install = pg_bin_dir().parent
         _open_for_others(install)

@@ -1,8 +1,8 @@
 """Pre-sale business rules over a connection (contract 5.5, 7.4-7.8; decisions 10.3-10.8, 10.14).
 
-Every write runs in one transaction (a create: in one statement), retried on serialization failures and deadlocks
-(`with_retry`), so a failing item leaves nothing written. Every change to `converted` (PATCH status, PUT, POST convert) goes
-through `_change_status`, which deducts stock under row locks.
+Every write runs in one transaction (a create: in one statement), retried on serialization failures and
+deadlocks (`with_retry`), so a failing item leaves nothing written. Every change to `converted` (PATCH status,
+PUT, POST convert) goes through `_change_status`, which deducts stock under row locks.
 """
 
 from __future__ import annotations
