@@ -320,16 +320,16 @@ _METHOD = PRESALE_COLUMNS.index("payment_method_id") + 1
 NEED_COLUMNS = {"product_id": "uuid", "units": "bigint", "fractional": "boolean"}
 _NEED_AT = 10 + len(NEW_ITEM_COLUMNS) + AUDIT_PARAMS  # after the presale's, the items' and the audit row's
 _locked_method = Table("pm")
-need = Table("need")
+_need = Table("need")
 _unmet_need = (
-    Query.from_(need)
+    Query.from_(_need)
     .left_join(products_table)
-    .on(products_table.id == need.product_id)
-    .select(need.product_id)
+    .on(products_table.id == _need.product_id)
+    .select(_need.product_id)
     .where(
         products_table.id.isnull()
-        | (products_table.stock < need.units)
-        | (need.fractional & (products_table.sale_type != "fractional"))
+        | (products_table.stock < _need.units)
+        | (_need.fractional & (products_table.sale_type != "fractional"))
     )
 )
 _INSERT_PRESALE = (

@@ -189,9 +189,9 @@ class PresaleService:
 
     async def create(self, data: PresaleCreate) -> msgspec.Struct:
         async def operation() -> msgspec.Struct:
-            # First, one round trip: the write statement checks the products itself (queries.CREATE). It writes
-            # nothing when anything is refused, or when a line's own figures need the products' names to be
-            # refused in order (then it is not tried).
+            # First, one round trip: the write statement tests the products itself (queries.CREATE) and writes
+            # nothing when one fails. Not tried when a line's own figures are refused: naming that takes the
+            # products, and a product's refusal comes first.
             plain = self._plain_lines(data.items)
             if plain is not None:
                 rows = await self._insert_new(data, *plain, needs=self._needs(data.items))
