@@ -37,7 +37,7 @@ from service.http.security import SecurityHeaders
 from service.ops.logs import configure_logging
 from service.ops.metrics import worker_metrics
 from service.ops.observe import ObservedRequests, observe_requests
-from service.ops.shutdown import ignore_interrupt_in_worker
+from service.ops.shutdown import prepare_worker_signals
 from service.payment_methods.routes import PaymentMethodController
 from service.presales.routes import PresaleController
 from service.products.routes import ProductController
@@ -148,7 +148,7 @@ def create_server_app() -> ASGIApp:
     liveness answered in front of both (service/http/health.py), and all of it observed (request id, metrics,
     access line: service/ops/observe.py)."""
     app = create_app()
-    app.on_startup.append(ignore_interrupt_in_worker)  # lame-duck shutdown (service/ops/shutdown.py)
+    app.on_startup.append(prepare_worker_signals)  # lame-duck shutdown (service/ops/shutdown.py)
     settings: Settings = app.state.settings
     trusted = settings.forwarded_allow_ips
     return ObservedRequests(

@@ -23,7 +23,7 @@ How granian (2.8) handles signals, and what this changes:
 - Each worker process installs its own SIGINT/SIGTERM handlers on its event loop that stop it at once. The
   parent stops a worker with SIGTERM, so that one must stay. But Ctrl-C in a terminal sends SIGINT to the
   whole foreground process group, workers included: they would stop before the delay. So workers ignore
-  SIGINT (`ignore_interrupt_in_worker`, an app startup hook: it runs after granian's handlers are set; a
+  SIGINT (`prepare_worker_signals`, an app startup hook: it runs after granian's handlers are set; a
   SIGINT that reaches a worker still starting up stops it, and granian then stops the service, as before).
   Ignored in the kernel (SIG_IGN), not by a handler on the worker's loop: uvloop reads signals only while its
   loop runs, and granian's worker runs it twice (the lifespan startup, then serving, with `Started worker-N`
@@ -31,6 +31,12 @@ How granian (2.8) handles signals, and what this changes:
   loop" depends on timing, while SIG_IGN holds from the moment it is set and shows in /proc/<pid>/status.
   A supervisor that sends SIGTERM to every process of the group (systemd's default `KillMode=control-group`)
   bypasses the delay the same way: use `KillMode=mixed` (README, "Shutdown and load balancers").
+- A worker is forked with the main process's handlers and keeps them until granian sets its own, after it has
+  loaded the app: there `LameDuck.on_signal` ends the worker as the default action would, instead of draining.
+- The parent's SIGTERM can meet a worker in that same gap (a service stopped just after it started, or a
+  worker respawned during a stop): parked, it would leave the worker running until it is killed at
+  SHUTDOWN_TIMEOUT_SECONDS. The same hook has the worker send its first SIGTERM to itself again once its loop
+  runs, so a parked one is read with it.
 - "Draining" reaches the workers as a marker file whose path the parent passes in the environment
   (`FLOWCRM_DRAIN_FILE`, inherited by every worker it spawns): no signal to deliver or to race with a
   worker's start-up, a worker respawned during the delay sees it too, and checking it is one stat() per
@@ -39,6 +45,7 @@ How granian (2.8) handles signals, and what this changes:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -79,13 +86,23 @@ class LameDuck:
         self.drain_file = drain_file
         self._timer: threading.Timer | None = None
         self._stopping = False
+        self._pid = os.getpid()
 
     def install(self) -> None:
         """Granian startup hook: replace its SIGINT/SIGTERM handlers (installed just before) with ours."""
+        self._pid = os.getpid()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self.on_signal)
 
     def on_signal(self, signum: int, _frame: Any = None) -> None:
+        if os.getpid() != self._pid:
+            # A worker granian forked inherits this handler until its own are set, after it has loaded the app
+            # (~1 s): there the signal must do what it does to any process (end it), not start a drain of its
+            # own. Swallowed, a stop sent then left the worker serving until it was killed at the shutdown
+            # timeout (seen in CI: a service stopped just after it started took 30 s).
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         name = signal.Signals(signum).name
         if self._stopping:
             return
@@ -133,11 +150,33 @@ def lame_duck(server: GracefulServer, delay: float) -> Iterator[LameDuck]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def ignore_interrupt_in_worker() -> None:
-    """App startup hook in a granian worker: SIGINT (a terminal's Ctrl-C reaches the whole process group)
-    must not stop the worker; the main process stops it with SIGTERM when the delay is over."""
+def prepare_worker_signals() -> None:
+    """App startup hook in a granian worker (it runs after granian has set its handlers on the loop).
+
+    - SIGINT (a terminal's Ctrl-C reaches the whole process group) must not stop the worker; the main process
+      stops it with SIGTERM when the delay is over.
+    - SIGTERM must stop it whenever it comes. uvloop reads signals only while its loop runs, and granian's worker
+      runs it twice (the lifespan startup, then serving): a SIGTERM in between is parked by uvloop until another
+      signal arrives, so the worker would stop only when killed at SHUTDOWN_TIMEOUT_SECONDS, without its lifespan
+      shutdown (seen in CI: a service stopped right after it started took 30 s). So the first SIGTERM is sent
+      again once the loop runs: the running loop reads it, and a parked one with it. A second stop request is
+      harmless (granian's handler sets an event).
+    """
     if os.environ.get(DRAIN_FILE_ENV) is None:  # not under `flowcrm serve` (e.g. the tests' uvicorn)
         return
     # Overrides granian's SIGINT handler on the loop (left registered there, never called: removing it first
-    # would restore Python's KeyboardInterrupt for a moment); its SIGTERM handler stays.
+    # would restore Python's KeyboardInterrupt for a moment).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    loop = asyncio.get_running_loop()
+    loops_own = signal.getsignal(signal.SIGTERM)  # uvloop's: notes the signal for its loop
+    sent_again = False
+
+    def on_terminate(signum: int, frame: Any) -> None:
+        nonlocal sent_again
+        if callable(loops_own):
+            loops_own(signum, frame)
+        if not sent_again:
+            sent_again = True
+            loop.call_soon(os.kill, os.getpid(), signal.SIGTERM)  # runs when the loop does
+
+    signal.signal(signal.SIGTERM, on_terminate)
