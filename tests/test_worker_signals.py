@@ -21,18 +21,24 @@ from service.ops.shutdown import prepare_worker_signals
 loop = uvloop.new_event_loop()
 asyncio.set_event_loop(loop)
 stops = []
-loop.add_signal_handler(signal.SIGTERM, stops.append, "stop")  # granian's worker: its shutdown event
+stopped = asyncio.Event()
+
+def stop():  # granian's worker: sets its shutdown event
+    stops.append("stop")
+    stopped.set()
+
+loop.add_signal_handler(signal.SIGTERM, stop)
 
 async def lifespan_startup():
     if sys.argv[1] == "with the hook":
         prepare_worker_signals()
 
 async def serving():
-    for _ in range(int(sys.argv[2]) * 100):  # until the stop is read, or sys.argv[2] seconds
-        if stops:
-            return "stopped"
-        await asyncio.sleep(0.01)
-    return "still serving"
+    try:
+        await asyncio.wait_for(stopped.wait(), float(sys.argv[2]))  # until the stop is read, or so many seconds
+        return "stopped"
+    except TimeoutError:
+        return "still serving"
 
 loop.run_until_complete(lifespan_startup())
 os.kill(os.getpid(), signal.SIGTERM)  # between the two runs of the loop
@@ -61,7 +67,7 @@ def test_without_the_hook_uvloop_parks_it() -> None:
 # The main process's lame-duck handler installed (as `flowcrm serve` does before granian forks its workers), then a
 # worker forked that has not set its own handlers yet (it is still loading the app) gets the parent's SIGTERM.
 FORKED = """
-import multiprocessing, os, signal, sys, time
+import multiprocessing, os, signal, sys
 from pathlib import Path
 from service.ops.shutdown import LameDuck
 
@@ -74,7 +80,7 @@ LameDuck(Server(), 0, drain_file).install()
 
 def worker(started):
     started.set()
-    time.sleep(120)  # loading the app
+    signal.pause()  # loading the app; a handler that swallows the signal lets it go on (exit 0)
 
 context = multiprocessing.get_context("fork")
 started = context.Event()
