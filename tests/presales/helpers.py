@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from service.presales.service import PresaleService
 from tests.factories import PRODUCT_KEYS
 
 PRESALE_KEYS = {
@@ -84,3 +87,22 @@ def error(response: httpx.Response) -> dict[str, Any]:
     error = response.json()["error"]
     assert error.pop("requestId") == response.headers["x-request-id"]
     return error
+
+
+Write = Callable[[], Awaitable[Any]]
+
+
+def around_the_checked_write(
+    monkeypatch: pytest.MonkeyPatch, around: Callable[[asyncpg.Connection, Write], Awaitable[Any]]
+) -> None:
+    """A create's first write (the statement that tests the items itself) writes nothing, as if refused, so the
+    checks run; the write after them runs as `around(conn, write)` (the request's own connection: the checks and
+    the write are not one transaction, so what `around` does there commits at once, as another request's would)."""
+    insert_new = PresaleService._insert_new
+
+    async def checked_only(self: PresaleService, *args: Any, needs: Any = None) -> Any:
+        if needs is not None:
+            return []
+        return await around(self.conn, lambda: insert_new(self, *args))
+
+    monkeypatch.setattr(PresaleService, "_insert_new", checked_only)

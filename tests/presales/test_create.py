@@ -13,7 +13,17 @@ import pytest
 from service.config import Settings
 from service.presales.service import PresaleService
 from tests.factories import bearer, create_customer, create_product, create_user
-from tests.presales.helpers import assert_full_shape, body, counts, create, error, item, stock
+from tests.presales.helpers import (
+    Write,
+    around_the_checked_write,
+    assert_full_shape,
+    body,
+    counts,
+    create,
+    error,
+    item,
+    stock,
+)
 
 
 async def test_worked_example_over_http(
@@ -364,17 +374,12 @@ async def test_a_product_deleted_between_the_check_and_the_write_is_a_404_and_no
     deleted after the check) takes the pre-sale row and the audit row back with it."""
     customer = await create_customer(db)
     kept, deleted = await create_product(db), await create_product(db)
-    original = PresaleService._insert_new
 
-    async def delete_then_write(self: PresaleService, *args: Any, needs: Any = None) -> Any:
-        if needs is not None:
-            return []  # as if the first write's own test of the products refused: the checks run, then the write
-        # As if deleted by another request after the checks (on the request's own connection: the server's loop
-        # cannot use the test's; the checks and the write are not one transaction, so this delete commits).
-        await self.conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])
-        return await original(self, *args)
+    async def delete_then_write(conn: asyncpg.Connection, write: Write) -> Any:
+        await conn.execute("DELETE FROM products WHERE id = $1", deleted["id"])  # as by another request
+        return await write()
 
-    monkeypatch.setattr(PresaleService, "_insert_new", delete_then_write)
+    around_the_checked_write(monkeypatch, delete_then_write)
     response = await client.post("/api/presales", json=body(customer, item(kept), item(deleted)), headers=admin_headers)
     assert response.status_code == 404, response.text
     assert await counts(db) == (0, 0)

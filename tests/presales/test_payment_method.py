@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
@@ -14,9 +15,8 @@ import pytest
 
 from service.config import Settings
 from service.presales import queries as presale_queries
-from service.presales.service import PresaleService
 from tests.factories import bearer, create_customer, create_presale, create_product, create_user
-from tests.presales.helpers import assert_full_shape, body, counts, create, error, item
+from tests.presales.helpers import Write, around_the_checked_write, assert_full_shape, body, counts, create, error, item
 from tests.support import wait_until
 
 
@@ -114,19 +114,15 @@ async def test_a_method_changed_after_the_check_is_seen_by_the_write_which_write
     that statement, which then writes nothing."""
     customer, product = await _setup(db)
     pix = await _method(db, "PM0004")
-    original = PresaleService._insert_new
 
-    async def change_then_write(self: PresaleService, *args: object, needs: object = None) -> object:
-        if needs is not None:
-            return []  # as if the first write's own test refused: the checks run, then the write
-        # As another request would, after the checks (the request's own connection: it commits at once).
+    async def change_then_write(conn: asyncpg.Connection, write: Write) -> Any:
         if change == "deactivate":
-            await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
+            await conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
         else:
-            await self.conn.execute("DELETE FROM payment_methods WHERE id = $1", pix["id"])
-        return await original(self, *args)
+            await conn.execute("DELETE FROM payment_methods WHERE id = $1", pix["id"])
+        return await write()
 
-    monkeypatch.setattr(PresaleService, "_insert_new", change_then_write)
+    around_the_checked_write(monkeypatch, change_then_write)
     response = await client.post(
         "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
     )
@@ -143,17 +139,14 @@ async def test_a_method_deactivated_and_active_again_during_the_write_is_a_409_t
     request, which can be sent again."""
     customer, product = await _setup(db)
     pix = await _method(db, "PM0004")
-    original = PresaleService._insert_new
 
-    async def deactivate_write_activate(self: PresaleService, *args: object, needs: object = None) -> object:
-        if needs is not None:
-            return []  # as if the first write's own test refused: the checks run, then the write
-        await self.conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
-        rows = await original(self, *args)
-        await self.conn.execute("UPDATE payment_methods SET is_active = true WHERE id = $1", pix["id"])
+    async def deactivate_write_activate(conn: asyncpg.Connection, write: Write) -> Any:
+        await conn.execute("UPDATE payment_methods SET is_active = false WHERE id = $1", pix["id"])
+        rows = await write()
+        await conn.execute("UPDATE payment_methods SET is_active = true WHERE id = $1", pix["id"])
         return rows
 
-    monkeypatch.setattr(PresaleService, "_insert_new", deactivate_write_activate)
+    around_the_checked_write(monkeypatch, deactivate_write_activate)
     response = await client.post(
         "/api/presales", json=body(customer, item(product), paymentMethodId=str(pix["id"])), headers=admin_headers
     )
