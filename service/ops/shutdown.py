@@ -175,7 +175,7 @@ def prepare_worker_signals() -> None:
         nonlocal sent_again
         if callable(loops_own):
             loops_own(signum, frame)
-        if not sent_again:
+        if not sent_again and not loop.is_closed():
             sent_again = True
             loop.call_soon(os.kill, os.getpid(), signal.SIGTERM)  # runs when the loop does
 
