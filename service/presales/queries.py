@@ -16,6 +16,7 @@ from typing import Any
 from pypika import Order, Table
 from pypika import PostgreSQLQuery as Query
 from pypika import functions as fn
+from pypika.functions import Cast
 from pypika.queries import QueryBuilder
 from pypika.terms import Bracket, Criterion, ExistsCriterion, Function, Term
 
@@ -345,10 +346,16 @@ _INSERT_PRESALE = (
     )
     .get_sql()
 )
-_NEED_ARRAYS = ",".join(f"${number}::{type_}[]" for number, type_ in enumerate(NEED_COLUMNS.values(), start=_NEED_AT))
+# The needs as rows: set-returning functions in one select list advance together (arrays of one length).
+_NEEDS = Query.select(
+    *(
+        Function("unnest", Cast(P[number], f"{type_}[]")).as_(column)
+        for number, (column, type_) in enumerate(NEED_COLUMNS.items(), start=_NEED_AT)
+    )
+).get_sql()
 CREATE = (
     f'WITH "pm" AS ({_share_locked_method(_METHOD)}),'
-    f'"need" AS (SELECT * FROM unnest({_NEED_ARRAYS}) AS "n"({",".join(NEED_COLUMNS)})),'
+    f'"need" AS ({_NEEDS}),'
     f'"ps" AS ({_INSERT_PRESALE} RETURNING *),'
     f'"pi" AS (INSERT INTO "presale_items" ({",".join(ITEM_COLUMNS)}) SELECT {_ITEM_VALUES}'
     f' FROM "ps",unnest({_ITEM_ARRAYS}) AS "i"({",".join(NEW_ITEM_COLUMNS)}) RETURNING *),'
